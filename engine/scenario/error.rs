@@ -1,0 +1,333 @@
+//! Errors in scenario and trace files, rendered as `file:line:col`, the field path,
+//! the offending line with a caret under the offending text, and what was expected.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+
+use super::spans::{self, SpanIndex};
+
+/// Nesting deeper than this is refused (valid scenarios need about 6 levels).
+const RECURSION_LIMIT: usize = 64;
+
+/// One problem in an input file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file, as the user named it.
+    pub file: String,
+    /// 1-based line; 0 when the problem concerns the whole file.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub col: usize,
+    /// Field path, e.g. `failures.events[0].worker` (empty at the top level).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// What was expected instead, when that helps.
+    pub expected: Option<String>,
+    /// Where the problem was reached from (e.g. the scenario replaying a trace).
+    pub note: Option<String>,
+    /// The source line, for display.
+    source_line: Option<String>,
+    /// Characters to underline from `col`.
+    width: usize,
+}
+
+impl ScenarioError {
+    /// A problem with the file as a whole (unreadable, empty).
+    pub fn whole_file(file: &str, message: impl Into<String>) -> Self {
+        ScenarioError {
+            file: file.to_string(),
+            line: 0,
+            col: 0,
+            path: String::new(),
+            message: message.into(),
+            expected: None,
+            note: None,
+            source_line: None,
+            width: 0,
+        }
+    }
+
+    /// A problem with the text in `range` (byte offsets into `source`).
+    pub fn at_range(
+        file: &str,
+        source: &str,
+        range: (usize, usize),
+        path: &str,
+        message: impl Into<String>,
+        expected: Option<String>,
+    ) -> Self {
+        let mut start = floor_char_boundary(source, range.0.min(source.len()));
+        let end = floor_char_boundary(source, range.1.clamp(start, source.len()));
+        // Point at the offending token, not the whitespace before it.
+        start += source[start..].len() - source[start..].trim_start().len();
+        let end = end.max(start);
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+        let line = 1 + source[..start].matches('\n').count();
+        let col = 1 + source[line_start..start].chars().count();
+        let width = source[start..end.min(line_end)].chars().count().max(1);
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            col,
+            path: path.to_string(),
+            message: message.into(),
+            expected,
+            note: None,
+            source_line: Some(source[line_start..line_end].trim_end_matches('\r').to_string()),
+            width,
+        }
+    }
+
+    /// A problem at a 1-based line and column (as `ron` reports them).
+    fn at_position(
+        file: &str,
+        source: &str,
+        start: (usize, usize),
+        end: (usize, usize),
+        path: &str,
+        message: String,
+        expected: Option<String>,
+    ) -> Self {
+        let a = offset_of(source, start);
+        let b = if end > start { offset_of(source, end) } else { a };
+        Self::at_range(file, source, (a, b), path, message, expected)
+    }
+}
+
+/// Byte offset of a 1-based (line, column-in-characters) position.
+fn offset_of(source: &str, (line, col): (usize, usize)) -> usize {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        source.match_indices('\n').nth(line - 2).map_or(source.len(), |(i, _)| i + 1)
+    };
+    source[line_start..]
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map_or(source.len(), |(i, _)| line_start + i)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Shows at most this many characters of a long source line around the error.
+const LINE_WINDOW: usize = 100;
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.col)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)?;
+        let Some(line) = &self.source_line else {
+            if let Some(expected) = &self.expected {
+                write!(f, "\n  = expected {expected}")?;
+            }
+            return self.write_note(f);
+        };
+        // Printable characters only, so binary input cannot upset the terminal.
+        let chars: Vec<char> =
+            line.chars().map(|c| if c.is_control() && c != '\t' { '\u{FFFD}' } else { c }).collect();
+        let caret_at = self.col - 1;
+        let first = if chars.len() <= LINE_WINDOW {
+            0
+        } else {
+            caret_at.saturating_sub(LINE_WINDOW / 2).min(chars.len() - LINE_WINDOW)
+        };
+        let last = (first + LINE_WINDOW).min(chars.len());
+        let mut shown: String = chars[first..last].iter().collect();
+        let mut pad: String =
+            chars[first..caret_at.min(last)].iter().map(|&c| if c == '\t' { '\t' } else { ' ' }).collect();
+        if first > 0 {
+            shown.insert(0, '…');
+            pad.insert(0, ' ');
+        }
+        if last < chars.len() {
+            shown.push('…');
+        }
+        let gutter = self.line.to_string().len();
+        let carets = "^".repeat(self.width.min(LINE_WINDOW));
+        write!(f, "\n{:gutter$} |\n{} | {}\n{:gutter$} | {pad}{carets}", "", self.line, shown, "")?;
+        if let Some(expected) = &self.expected {
+            write!(f, " expected {expected}")?;
+        }
+        self.write_note(f)
+    }
+}
+
+impl ScenarioError {
+    fn write_note(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.note {
+            Some(note) => write!(f, "\n  = note: {note}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every problem found in one input (parse errors stop at the first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl ScenarioErrors {
+    /// Problems in file order (then line and column).
+    pub fn sorted(mut errors: Vec<ScenarioError>) -> Self {
+        errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        ScenarioErrors(errors)
+    }
+
+    /// A list of one.
+    pub fn single(error: ScenarioError) -> Self {
+        ScenarioErrors(vec![error])
+    }
+}
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+/// The file's text, or an error at the first byte that is not UTF-8.
+pub fn utf8_text(bytes: &[u8], file: &str) -> Result<String, ScenarioErrors> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.trim().is_empty() => Err(ScenarioErrors::single(ScenarioError::whole_file(
+            file,
+            "the file is empty; the smallest scenario is `()`",
+        ))),
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => {
+            let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+            let line = 1 + valid.matches('\n').count();
+            let col = 1 + valid.rsplit('\n').next().unwrap_or("").chars().count();
+            let mut error = ScenarioError::whole_file(
+                file,
+                format!("byte {} is not UTF-8 text (this looks like a binary file)", e.valid_up_to()),
+            );
+            error.line = line;
+            error.col = col;
+            error.expected = Some("a RON text file".into());
+            Err(ScenarioErrors::single(error))
+        }
+    }
+}
+
+/// The RON options faultline reads with: `Some(..)` may be left out around optional
+/// values, and a variant holding a struct takes its fields directly
+/// (`AdaHessian(lr: 0.1)`).
+pub fn ron_options() -> ron::Options {
+    use ron::extensions::Extensions;
+    ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES)
+        .with_recursion_limit(RECURSION_LIMIT)
+}
+
+/// A field path in faultline's notation from serde's segments (variants are left
+/// out: `failures.events[0].worker`, not `failures.events[0].Crash.worker`).
+fn path_text(path: &serde_path_to_error::Path) -> (String, Option<String>) {
+    let mut text = String::new();
+    let mut last_variant = None;
+    for segment in path.iter() {
+        last_variant = None;
+        match segment {
+            Segment::Seq { index } => text = spans::index(&text, index),
+            // Struct fields arrive as map keys; identifier-like keys are fields.
+            Segment::Map { key } if key.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+                text = spans::field(&text, key)
+            }
+            Segment::Map { key } => text = spans::index(&text, key),
+            Segment::Enum { variant } => last_variant = Some(variant.clone()),
+            Segment::Unknown => {}
+        }
+    }
+    (text, last_variant)
+}
+
+/// Parses RON text into `T`, reporting the first problem with its position and path.
+pub fn parse_ron<T: DeserializeOwned>(source: &str, file: &str) -> Result<T, ScenarioErrors> {
+    let options = ron_options();
+    let mut deserializer = ron::Deserializer::from_str_with_options(source, &options).map_err(|e| {
+        ScenarioErrors::single(ScenarioError::at_position(
+            file,
+            source,
+            (e.span.start.line, e.span.start.col),
+            (e.span.end.line, e.span.end.col),
+            "",
+            e.code.to_string(),
+            None,
+        ))
+    })?;
+    let value = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(value) => value,
+        Err(error) => {
+            let (path, variant) = path_text(error.path());
+            let code = error.into_inner();
+            let span = deserializer.span_error(code.clone()).span;
+            // A variant that takes settings, written bare (`Dynamic`): say how.
+            let expected = variant
+                .filter(|_| code.to_string().starts_with("Expected opening `(`"))
+                .map(|v| format!("`{v}(...)` with its settings in parentheses; `{v}()` keeps the defaults"));
+            return Err(ScenarioErrors::single(ScenarioError::at_position(
+                file,
+                source,
+                (span.start.line, span.start.col),
+                (span.end.line, span.end.col),
+                &path,
+                code.to_string(),
+                expected,
+            )));
+        }
+    };
+    deserializer.end().map_err(|code| {
+        let span = deserializer.span_error(code.clone()).span;
+        ScenarioErrors::single(ScenarioError::at_position(
+            file,
+            source,
+            (span.start.line, span.start.col),
+            (span.end.line, span.end.col),
+            "",
+            code.to_string(),
+            Some("the end of the file after the scenario's closing `)`".into()),
+        ))
+    })?;
+    Ok(value)
+}
+
+/// Turns checks made after parsing into positioned errors.
+pub struct Positioner<'a> {
+    file: &'a str,
+    source: &'a str,
+    index: SpanIndex,
+}
+
+impl<'a> Positioner<'a> {
+    /// Indexes `source` once for many lookups.
+    pub fn new(file: &'a str, source: &'a str) -> Self {
+        Positioner { file, source, index: SpanIndex::build(source) }
+    }
+
+    /// An error at the value of `path` (or its nearest written ancestor).
+    pub fn error(&self, path: &str, message: String, expected: Option<String>) -> ScenarioError {
+        let range = self.index.find(path).unwrap_or((0, 0));
+        ScenarioError::at_range(self.file, self.source, range, path, message, expected)
+    }
+}

@@ -1,0 +1,322 @@
+//! The `training` section of a scenario: model, data, local optimizer, EASGD
+//! coupling and the weighting strategies to compare.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::SimTime;
+
+/// What is trained and how the workers are coupled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Training {
+    /// Communication period τ: local steps between two exchanges.
+    pub tau: u32,
+    /// EASGD moving rate α; default 0.9 / workers.
+    pub alpha: Option<f64>,
+    /// How workers and master are coupled.
+    pub coupling: Coupling,
+    /// A worker waiting longer than this for the master's reply gives up on the
+    /// exchange, continues locally and tries again at its next τ boundary.
+    pub sync_timeout: SimTime,
+    /// Synchronous modes: the master closes a barrier this long after its first
+    /// arrival even if workers are missing; default half of `sync_timeout`.
+    pub barrier_timeout: Option<SimTime>,
+    /// What a worker does after it recovers from a crash.
+    pub recovery: Recovery,
+    /// The network.
+    pub model: ModelConfig,
+    /// The data and how it is split between workers.
+    pub data: Data,
+    /// The workers' local optimizer.
+    pub optimizer: Optimizer,
+    /// The weighting strategies to compare, each under the same failure trace.
+    pub strategies: Vec<Strategy>,
+    /// Test accuracy whose first reaching is reported (rounds and virtual time).
+    pub target_accuracy: f64,
+}
+
+impl Default for Training {
+    fn default() -> Self {
+        Training {
+            tau: 4,
+            alpha: None,
+            coupling: Coupling::Async,
+            sync_timeout: SimTime::from_secs(1),
+            barrier_timeout: None,
+            recovery: Recovery::Stale,
+            model: ModelConfig::default(),
+            data: Data::default(),
+            optimizer: Optimizer::AdaHessian(AdaHessianConfig::default()),
+            strategies: vec![Strategy::Uniform, Strategy::Dynamic(DynamicConfig::default())],
+            target_accuracy: 0.9,
+        }
+    }
+}
+
+impl Training {
+    /// α, with its default 0.9 / k filled in.
+    pub fn alpha(&self, workers: u32) -> f64 {
+        self.alpha.unwrap_or(0.9 / f64::from(workers.max(1)))
+    }
+
+    /// The barrier timeout, with its default (half the sync timeout) filled in.
+    pub fn barrier_timeout(&self) -> SimTime {
+        self.barrier_timeout.unwrap_or(SimTime(self.sync_timeout.as_nanos() / 2))
+    }
+}
+
+/// How workers exchange with the master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Coupling {
+    /// Asynchronous EASGD; a worker waits for the master's reply (up to the timeout).
+    Async,
+    /// Asynchronous EASGD; a worker keeps computing while its exchange is in flight.
+    AsyncNonBlocking,
+    /// Synchronous EASGD: the master updates once per barrier from all arrivals.
+    SyncEasgd,
+    /// Synchronous model averaging (local SGD): the center becomes the (weighted)
+    /// mean of the arrivals and every participant takes it.
+    SyncAverage,
+}
+
+impl Coupling {
+    /// Whether exchanges meet at a barrier.
+    pub fn is_synchronous(self) -> bool {
+        matches!(self, Coupling::SyncEasgd | Coupling::SyncAverage)
+    }
+}
+
+/// What a recovered worker starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recovery {
+    /// Its own parameters from before the crash (the case the dynamic strategy targets).
+    Stale,
+    /// It first fetches the center from the master (one request and reply).
+    FetchCenter,
+}
+
+/// A multilayer perceptron with softmax cross-entropy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Widths of the hidden layers.
+    pub hidden: Vec<u32>,
+    /// Activation after every hidden layer.
+    pub activation: Activation,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig { hidden: vec![32], activation: Activation::Relu }
+    }
+}
+
+/// Hidden-layer activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// max(0, x).
+    Relu,
+    /// tanh(x).
+    Tanh,
+}
+
+/// Which data, and how it is split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Data {
+    /// The dataset.
+    pub dataset: Dataset,
+    /// Folder with the IDX files (MNIST, Fashion-MNIST); relative to the scenario.
+    pub dir: Option<String>,
+    /// Digits only: fraction of the 1797 images held out for testing.
+    pub test_fraction: f64,
+    /// Overlap ratio r: a shared subset of ⌊r·n⌋ training samples belongs to every worker.
+    pub overlap: f64,
+    /// Minibatch size of a local step.
+    pub batch: u32,
+    /// Size of the fixed training sample the training loss is reported on.
+    pub train_eval_samples: u32,
+    /// Use at most this many training samples (the first after the split).
+    pub limit_train: Option<u32>,
+    /// Use at most this many test samples.
+    pub limit_test: Option<u32>,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data {
+            dataset: Dataset::Digits,
+            dir: None,
+            test_fraction: 0.2,
+            overlap: 0.0,
+            batch: 32,
+            train_eval_samples: 500,
+            limit_train: None,
+            limit_test: None,
+        }
+    }
+}
+
+/// The datasets faultline knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dataset {
+    /// UCI optical digits (8×8, 10 classes), embedded in the binary.
+    Digits,
+    /// MNIST (28×28, 10 classes) from IDX files.
+    Mnist,
+    /// Fashion-MNIST (28×28, 10 classes) from IDX files.
+    FashionMnist,
+}
+
+impl Dataset {
+    /// Input features per sample.
+    pub fn input_dim(self) -> usize {
+        match self {
+            Dataset::Digits => 64,
+            Dataset::Mnist | Dataset::FashionMnist => 784,
+        }
+    }
+
+    /// Number of classes.
+    pub fn classes(self) -> usize {
+        10
+    }
+
+    /// Where its files are when the scenario gives no `dir` (None: embedded or no
+    /// standard place).
+    pub fn default_dir(self) -> Option<&'static str> {
+        match self {
+            Dataset::Digits | Dataset::Mnist => None,
+            Dataset::FashionMnist => Some("/usr/share/datasets/fashion-mnist"),
+        }
+    }
+}
+
+/// The workers' local optimizer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Optimizer {
+    /// Stochastic gradient descent with optional momentum.
+    Sgd(SgdConfig),
+    /// AdaHessian (Yao et al. 2021) with Hutchinson Hessian-diagonal estimates.
+    AdaHessian(AdaHessianConfig),
+}
+
+impl Optimizer {
+    /// Whether a step needs Hessian-vector products.
+    pub fn uses_hessian(&self) -> bool {
+        matches!(self, Optimizer::AdaHessian(_))
+    }
+}
+
+/// SGD settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SgdConfig {
+    /// Learning rate η.
+    pub lr: f64,
+    /// Heavy-ball momentum μ (0 = none).
+    pub momentum: f64,
+    /// L2 weight decay added to the gradient.
+    pub weight_decay: f64,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        SgdConfig { lr: 0.05, momentum: 0.0, weight_decay: 0.0 }
+    }
+}
+
+/// AdaHessian settings (defaults as in the paper).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdaHessianConfig {
+    /// Learning rate η.
+    pub lr: f64,
+    /// First-moment decay β1.
+    pub beta1: f64,
+    /// Second-moment decay β2.
+    pub beta2: f64,
+    /// ε added to the denominator.
+    pub eps: f64,
+    /// Hessian power κ.
+    pub hessian_power: f64,
+    /// Decoupled weight decay (AdamW style).
+    pub weight_decay: f64,
+    /// Recompute the Hessian diagonal every n steps (reusing the last one between).
+    pub hessian_every: u32,
+    /// Hutchinson probes averaged per estimate.
+    pub probes: u32,
+}
+
+impl Default for AdaHessianConfig {
+    fn default() -> Self {
+        AdaHessianConfig {
+            lr: 0.15,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-4,
+            hessian_power: 1.0,
+            weight_decay: 0.0,
+            hessian_every: 1,
+            probes: 1,
+        }
+    }
+}
+
+/// A weighting strategy: how (a_m, a_w) are chosen at each exchange.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Strategy {
+    /// Plain EASGD: a_m = a_w = α.
+    Uniform,
+    /// Xu & Carr's dynamic weighting by the parameter gap.
+    Dynamic(DynamicConfig),
+    /// Down-weight the master pull of stale workers.
+    Staleness(StalenessConfig),
+    /// Knows the true failure trace (an upper bound, not deployable).
+    Oracle,
+}
+
+impl Strategy {
+    /// The name used in tables and output folders: the kind, plus any non-default
+    /// parameters (`dynamic`, `dynamic-gm2-gw1`, `staleness-p0.5`).
+    pub fn label(&self) -> String {
+        match self {
+            Strategy::Uniform => "uniform".into(),
+            Strategy::Oracle => "oracle".into(),
+            Strategy::Dynamic(c) if *c == DynamicConfig::default() => "dynamic".into(),
+            Strategy::Dynamic(c) => format!("dynamic-gm{}-gw{}", c.gamma_m, c.gamma_w),
+            Strategy::Staleness(c) if *c == StalenessConfig::default() => "staleness".into(),
+            Strategy::Staleness(c) => format!("staleness-p{}", c.p),
+        }
+    }
+}
+
+/// Parameters of the dynamic strategy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamicConfig {
+    /// Exponent γ_m of the master-side down-weighting.
+    pub gamma_m: f64,
+    /// Exponent γ_w of the worker-side pull-back.
+    pub gamma_w: f64,
+}
+
+impl Default for DynamicConfig {
+    fn default() -> Self {
+        DynamicConfig { gamma_m: 1.0, gamma_w: 1.0 }
+    }
+}
+
+/// Parameters of the staleness strategy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StalenessConfig {
+    /// Exponent p of the staleness penalty.
+    pub p: f64,
+}
+
+impl Default for StalenessConfig {
+    fn default() -> Self {
+        StalenessConfig { p: 1.0 }
+    }
+}
