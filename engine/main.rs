@@ -1,0 +1,5 @@
+//! The `faultline` command.
+
+fn main() -> std::process::ExitCode {
+    faultline::cli::main()
+}
