@@ -1,0 +1,114 @@
+//! The commands end to end, as the README describes them.
+
+use std::fs;
+
+use faultline::scenario::LoadedScenario;
+
+use crate::{faultline, faultline_in, root, scratch};
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let mut files: Vec<_> = fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in &files {
+        if let Err(errors) = LoadedScenario::from_file(file) {
+            panic!("{errors}");
+        }
+    }
+    let names: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    let output = faultline(&[&["validate"][..], &names].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn the_embedded_quickstart_is_the_file() {
+    let embedded = LoadedScenario::quickstart();
+    let file = LoadedScenario::from_file(&root().join("scenarios/quickstart.ron")).unwrap();
+    assert_eq!(embedded.scenario, file.scenario);
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let help = faultline(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for command in ["run", "validate", "trace"] {
+        assert!(text.contains(command), "{text}");
+    }
+    assert_eq!(faultline(&["run", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(faultline(&["validate"]).status.code(), Some(2));
+    assert_eq!(faultline(&["run", "--seed", "minus-one"]).status.code(), Some(2));
+    assert_eq!(faultline(&[]).status.code(), Some(2));
+}
+
+#[test]
+fn dry_run_writes_traces_timing_and_manifest() {
+    let dir = scratch("dry-run");
+    let output = faultline_in(&dir, &["run", "--dry-run", "--seed", "4", "--seed", "5", "--out", "out"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("quickstart seed 4") && stdout.contains("quickstart seed 5"), "{stdout}");
+    assert!(
+        stdout.contains("busy_s") && stdout.contains("waiting_s") && stdout.contains("down_s"),
+        "{stdout}"
+    );
+    let out = dir.join("out");
+    let timing = fs::read_to_string(out.join("timing.csv")).unwrap();
+    assert_eq!(timing.lines().count(), 1 + 2 * 4, "{timing}");
+    assert!(out.join("trace-seed-4.ron").is_file() && out.join("trace-seed-5.ron").is_file());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["scenario"], "quickstart");
+    // The same command again gives byte-identical files.
+    let again = faultline_in(&dir, &["run", "--dry-run", "--seed", "4", "--seed", "5", "--out", "again"]);
+    assert!(again.status.success());
+    for file in ["timing.csv", "trace-seed-4.ron", "manifest.json"] {
+        assert_eq!(
+            fs::read(out.join(file)).unwrap(),
+            fs::read(dir.join("again").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_printed_trace_replays_to_the_same_run() {
+    let dir = scratch("trace");
+    let scenario = root().join("scenarios/quickstart.ron");
+    let trace = faultline(&["trace", scenario.to_str().unwrap(), "--seed", "8"]);
+    assert!(trace.status.success());
+    fs::write(dir.join("trace.ron"), &trace.stdout).unwrap();
+    let text = fs::read_to_string(&scenario).unwrap();
+    let start = text.find("    failures: (").unwrap();
+    let end = text.find("    training:").unwrap();
+    let replaying = format!("{}    failures: (replay: \"trace.ron\"),\n{}", &text[..start], &text[end..]);
+    fs::write(dir.join("replay.ron"), replaying).unwrap();
+
+    let original =
+        faultline_in(&dir, &["run", "--dry-run", scenario.to_str().unwrap(), "--seed", "8", "--out", "a"]);
+    let replayed = faultline_in(&dir, &["run", "--dry-run", "replay.ron", "--seed", "8", "--out", "b"]);
+    assert!(original.status.success() && replayed.status.success());
+    let hash = |o: &std::process::Output| {
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        stdout.split("event log ").nth(1).unwrap().split_whitespace().next().unwrap().to_string()
+    };
+    assert_eq!(hash(&original), hash(&replayed));
+    assert_eq!(fs::read(dir.join("a/timing.csv")).unwrap(), fs::read(dir.join("b/timing.csv")).unwrap());
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unwritable_output_folder_is_bad_input() {
+    let dir = scratch("unwritable");
+    fs::write(dir.join("file"), "not a folder").unwrap();
+    let output = faultline_in(&dir, &["run", "--dry-run", "--out", "file/sub"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot write file/sub/"));
+    fs::remove_dir_all(dir).unwrap();
+}

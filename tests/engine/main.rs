@@ -1,0 +1,30 @@
+//! Integration tests of the event engine: exact timing, determinism, trace replay
+//! and the event queue. One test binary for the whole area keeps link time low.
+
+mod determinism;
+mod queue_property;
+mod replay;
+mod timing;
+
+use faultline::observe::EventLog;
+use faultline::scenario::LoadedScenario;
+use faultline::simulation::{RunSummary, Simulation};
+
+/// Loads scenario text (relative paths resolve against `base`).
+pub fn scenario_in(text: &str, base: &std::path::Path) -> LoadedScenario {
+    LoadedScenario::from_bytes(text.as_bytes(), "test.ron", base, Some("test".into()))
+        .unwrap_or_else(|e| panic!("test scenario is invalid:\n{e}"))
+}
+
+/// Loads scenario text.
+pub fn scenario(text: &str) -> LoadedScenario {
+    scenario_in(text, std::path::Path::new("."))
+}
+
+/// Runs one seed timing-only, recording the event log.
+pub fn run(loaded: &LoadedScenario, seed: u64) -> (RunSummary, EventLog) {
+    let trace = loaded.realize_trace(seed);
+    let mut log = EventLog::recording();
+    let summary = Simulation::new(&loaded.scenario, &trace, seed).run(&mut log);
+    (summary, log)
+}
