@@ -25,6 +25,8 @@ pub enum Loss {
     Dropped,
     /// Its sender or receiver crashed while it was in flight or queued.
     Crash,
+    /// A newer request of the same worker replaced it in a synchronous barrier.
+    Superseded,
 }
 
 /// One worker's request that took part in a synchronous barrier.

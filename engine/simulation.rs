@@ -656,15 +656,25 @@ impl<'a, O: Observer> Run<'a, O> {
 
     /// Synchronous master: adds a request to the open barrier (or the next one).
     fn join_barrier(&mut self, request: Request) {
+        // A worker's newer request replaces its older one (it timed out on that).
         let join =
             |requests: &mut Vec<Request>| match requests.iter_mut().find(|r| r.worker == request.worker) {
-                Some(earlier) => *earlier = request,
-                None => requests.push(request),
+                Some(earlier) => Some(std::mem::replace(earlier, request)),
+                None => {
+                    requests.push(request);
+                    None
+                }
             };
-        match &mut self.barrier {
+        let replaced = match &mut self.barrier {
             Some(barrier) if barrier.serving => join(&mut self.next_barrier),
             Some(barrier) => join(&mut barrier.requests),
-            None => self.open_barrier(vec![request]),
+            None => {
+                self.open_barrier(vec![request]);
+                None
+            }
+        };
+        if let Some(old) = replaced {
+            self.lose(old.worker, old.exchange, Direction::Up, Loss::Superseded);
         }
         self.close_if_complete();
     }
