@@ -8,11 +8,21 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
+use std::io::Write as _;
 
+/// `println!` to stdout that ignores a closed pipe (`faultline run | head`): the
+/// run goes on and its files are still written; only the printing stops.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+use crate::experiment::{self, RunOutcome};
 use crate::observe::EventLog;
 use crate::output::write_atomic;
 use crate::report;
-use crate::scenario::{LoadedScenario, ScenarioErrors};
+use crate::scenario::{LoadedScenario, ScenarioErrors, Strategy};
 use crate::simulation::Simulation;
 
 /// Deterministic simulation of distributed training under failures.
@@ -51,6 +61,12 @@ struct RunArgs {
     /// Seeds to run (repeatable); default: the scenario's `seeds`.
     #[arg(long = "seed", value_name = "N")]
     seeds: Vec<u64>,
+    /// Strategies to run, by label (repeatable); default: all the scenario lists.
+    #[arg(long = "strategy", value_name = "S")]
+    strategies: Vec<String>,
+    /// Runs in parallel; default: the number of cores.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Output folder; default: results/<scenario name>/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -94,18 +110,23 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(message)) => {
-            eprint!("{}", with_newline(&message));
+            complain(&message);
             ExitCode::from(2)
         }
         Err(Failure::RunFailed(message)) => {
-            eprint!("{}", with_newline(&message));
+            complain(&message);
             ExitCode::from(1)
         }
     }
 }
 
-fn with_newline(message: &str) -> String {
-    if message.ends_with('\n') { message.to_string() } else { format!("{message}\n") }
+/// Writes a message to stderr, ending it with a newline; a closed stderr is ignored.
+fn complain(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(message.as_bytes());
+    if !message.ends_with('\n') {
+        let _ = stderr.write_all(b"\n");
+    }
 }
 
 fn load(path: Option<&Path>) -> Result<LoadedScenario, Failure> {
@@ -119,7 +140,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
     let mut problems = String::new();
     for file in files {
         match LoadedScenario::from_file(file) {
-            Ok(_) => println!("{}: ok", file.display()),
+            Ok(_) => say!("{}: ok", file.display()),
             Err(errors) => problems.push_str(&errors.to_string()),
         }
     }
@@ -129,7 +150,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
 fn trace(path: Option<&Path>, seed: Option<u64>) -> Result<(), Failure> {
     let loaded = load(path)?;
     let seed = seed.unwrap_or(loaded.scenario.seeds[0]);
-    print!("{}", loaded.realize_trace(seed).to_ron());
+    say!("{}", loaded.realize_trace(seed).to_ron().trim_end());
     Ok(())
 }
 
@@ -137,7 +158,104 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let loaded = load(args.scenario.as_deref())?;
     let seeds = if args.seeds.is_empty() { loaded.scenario.seeds.clone() } else { args.seeds.clone() };
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(loaded.name()));
-    dry_run(&loaded, &seeds, &out, args.quiet)
+    if args.dry_run {
+        return dry_run(&loaded, &seeds, &out, args.quiet);
+    }
+    let strategies = select_strategies(&loaded, &args.strategies)?;
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    train(&loaded, &seeds, &strategies, jobs, &out, args.quiet)
+}
+
+fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<Vec<Strategy>, Failure> {
+    let listed = &loaded.scenario.training.strategies;
+    if wanted.is_empty() {
+        return Ok(listed.clone());
+    }
+    let labels: Vec<String> = listed.iter().map(Strategy::label).collect();
+    let mut chosen = Vec::new();
+    for name in wanted {
+        match listed.iter().find(|s| &s.label() == name) {
+            Some(s) if !chosen.contains(s) => chosen.push(s.clone()),
+            Some(_) => {}
+            None => {
+                return Err(Failure::BadInput(format!(
+                    "error: --strategy {name}: the scenario lists no such strategy\n  = expected one of: {}",
+                    labels.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// Trains every seed × strategy, writes the results and prints the comparison.
+fn train(
+    loaded: &LoadedScenario,
+    seeds: &[u64],
+    strategies: &[Strategy],
+    jobs: usize,
+    out: &Path,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let scenario = &loaded.scenario;
+    if !quiet {
+        say!(
+            "{}: {} workers, tau {}, {:?}, {} seed(s) x {} strateg{} on the cpu backend",
+            loaded.name(),
+            scenario.workers,
+            scenario.training.tau,
+            scenario.training.coupling,
+            seeds.len(),
+            strategies.len(),
+            if strategies.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    let started = Instant::now();
+    let progress = |run: &RunOutcome| {
+        if !quiet {
+            say!(
+                "  {:<12} seed {:<4} {:>4} rounds  final accuracy {:.4}  ({})",
+                run.strategy,
+                run.seed,
+                run.metrics.len(),
+                run.final_accuracy(),
+                run.status()
+            );
+        }
+    };
+    let result = experiment::run_all(loaded, seeds, strategies, jobs, &progress)
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let target = scenario.training.target_accuracy;
+    for (seed, trace) in seeds.iter().zip(&result.traces) {
+        write(&out.join(format!("trace-seed-{seed}.ron")), trace.to_ron().as_bytes())?;
+    }
+    for run in &result.runs {
+        write(&experiment::metrics_path(out, run), experiment::metrics_csv(run).as_bytes())?;
+    }
+    write(&out.join("summary.csv"), experiment::summary_csv(&result, target).as_bytes())?;
+    let manifest = serde_json::json!({
+        "faultline": env!("CARGO_PKG_VERSION"),
+        "scenario": loaded.name(),
+        "scenario_source": loaded.origin,
+        "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
+        "seeds": seeds,
+        "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
+        "backend": "cpu",
+        "adapter": "cpu",
+        "runs": result.runs.iter().map(|r| serde_json::json!({
+            "strategy": r.strategy,
+            "seed": r.seed,
+            "status": r.status(),
+            "rounds": r.metrics.len(),
+            "event_log": format!("{:016x}", r.event_log),
+        })).collect::<Vec<_>>(),
+    });
+    write(&out.join("manifest.json"), format!("{manifest:#}\n").as_bytes())?;
+    say!("\n{}", experiment::comparison_table(&result, target));
+    say!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64());
+    let failures: Vec<String> =
+        result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();
+    if failures.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failures.join("\n"))) }
 }
 
 /// Timing only: per seed, the per-worker table; files: traces and timing.csv.
@@ -152,7 +270,7 @@ fn dry_run(loaded: &LoadedScenario, seeds: &[u64], out: &Path, quiet: bool) -> R
         let started = Instant::now();
         let summary = simulation.run(&mut log);
         let wall = started.elapsed().as_secs_f64();
-        println!(
+        say!(
             "{} seed {seed}: {} workers, tau {}, {:?}, {} failure events (timing only)",
             loaded.name(),
             scenario.workers,
@@ -160,7 +278,7 @@ fn dry_run(loaded: &LoadedScenario, seeds: &[u64], out: &Path, quiet: bool) -> R
             scenario.training.coupling,
             trace.events.len()
         );
-        println!(
+        say!(
             "virtual time {} s: {} ({} rounds, {} master updates, {} events in {wall:.3} s wall); event log {:016x}",
             report::seconds(summary.end),
             summary.reason.describe(),
@@ -170,7 +288,7 @@ fn dry_run(loaded: &LoadedScenario, seeds: &[u64], out: &Path, quiet: bool) -> R
             log.hash()
         );
         if !quiet {
-            println!("{}", report::timing_table(&summary));
+            say!("{}", report::timing_table(&summary));
         }
         write(&out.join(format!("trace-seed-{seed}.ron")), trace.to_ron().as_bytes())?;
         csv.push_str(&report::timing_csv_rows(seed, &summary));
@@ -186,7 +304,7 @@ fn dry_run(loaded: &LoadedScenario, seeds: &[u64], out: &Path, quiet: bool) -> R
         "seeds": hashes,
     });
     write(&out.join("manifest.json"), format!("{manifest:#}\n").as_bytes())?;
-    println!("wrote {}", out.display());
+    say!("wrote {}", out.display());
     Ok(())
 }
 

@@ -30,11 +30,16 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod cli;
 pub mod compute;
+pub mod data;
+pub mod experiment;
 pub mod faults;
+pub mod model;
 pub mod network;
 pub mod observe;
+pub mod optim;
 pub mod output;
 pub mod queue;
 pub mod report;
@@ -43,3 +48,5 @@ pub mod scenario;
 pub mod simulation;
 pub mod time;
 pub mod trace;
+pub mod training;
+pub mod weighting;

@@ -1,0 +1,280 @@
+//! A full experiment: every seed × every strategy, each under its seed's failure
+//! trace, run side by side on the available cores, then written out and compared.
+//!
+//! Runs are independent and each is deterministic, so the results (and the files)
+//! are the same whatever the number of threads or the order they finish in.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::backend::Backend;
+use crate::backend::cpu::CpuBackend;
+use crate::data::{self, DataError, RawData, SplitData};
+use crate::model::Mlp;
+use crate::observe::EventLog;
+use crate::report::Table;
+use crate::scenario::{LoadedScenario, Strategy};
+use crate::simulation::{RunSummary, Simulation, StopReason};
+use crate::time::SimTime;
+use crate::trace::Trace;
+use crate::training::{Divergence, RoundMetrics, Trainer, TrainerSettings};
+use crate::weighting;
+
+/// One strategy under one seed.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// The strategy's label.
+    pub strategy: String,
+    /// The seed.
+    pub seed: u64,
+    /// The center's metrics, round by round.
+    pub metrics: Vec<RoundMetrics>,
+    /// What the engine did.
+    pub summary: RunSummary,
+    /// The fingerprint of the event log.
+    pub event_log: u64,
+    /// Set when the run diverged.
+    pub divergence: Option<Divergence>,
+}
+
+impl RunOutcome {
+    /// The final round's test accuracy (0 with no round).
+    pub fn final_accuracy(&self) -> f64 {
+        self.metrics.last().map_or(0.0, |m| m.evaluation.test_accuracy)
+    }
+
+    /// The best test accuracy of any round.
+    pub fn best_accuracy(&self) -> f64 {
+        self.metrics.iter().map(|m| m.evaluation.test_accuracy).fold(0.0, f64::max)
+    }
+
+    /// The first round (and its end time) whose test accuracy reached `target`.
+    pub fn reached(&self, target: f64) -> Option<(u64, SimTime)> {
+        self.metrics.iter().find(|m| m.evaluation.test_accuracy >= target).map(|m| (m.round, m.time))
+    }
+
+    /// `ok`, `diverged`, or why the engine stopped early.
+    pub fn status(&self) -> &'static str {
+        match (&self.divergence, self.summary.reason) {
+            (Some(_), _) => "diverged",
+            (None, StopReason::Rounds) => "ok",
+            (None, StopReason::TimeLimit) => "time-limit",
+            (None, StopReason::EventLimit) => "event-limit",
+            (None, StopReason::Stalled) => "stalled",
+            (None, StopReason::Observer) => "stopped",
+        }
+    }
+}
+
+/// Trains `strategy` under `trace` on the CPU backend.
+pub fn run_one(
+    loaded: &LoadedScenario,
+    data: &SplitData,
+    trace: &Trace,
+    seed: u64,
+    strategy: &Strategy,
+) -> RunOutcome {
+    let scenario = &loaded.scenario;
+    let t = &scenario.training;
+    let mlp = model_of(loaded, data);
+    let initial = mlp.init(seed);
+    let workers = scenario.workers as usize;
+    let backend = CpuBackend::new(mlp, data, workers, &initial, &t.optimizer, t.data.batch as usize);
+    train(loaded, backend, data, trace, seed, strategy)
+}
+
+/// The model a scenario trains on its data.
+pub fn model_of(loaded: &LoadedScenario, data: &SplitData) -> Mlp {
+    let model = &loaded.scenario.training.model;
+    let hidden: Vec<usize> = model.hidden.iter().map(|&h| h as usize).collect();
+    Mlp::new(data.inputs, &hidden, data.classes, model.activation)
+}
+
+/// Trains `strategy` under `trace` on any backend.
+pub fn train<B: Backend>(
+    loaded: &LoadedScenario,
+    backend: B,
+    data: &SplitData,
+    trace: &Trace,
+    seed: u64,
+    strategy: &Strategy,
+) -> RunOutcome {
+    let scenario = &loaded.scenario;
+    let t = &scenario.training;
+    let settings = TrainerSettings {
+        label: strategy.label(),
+        seed,
+        workers: scenario.workers,
+        alpha: t.alpha(scenario.workers),
+        batch: t.data.batch as usize,
+        coupling: t.coupling,
+        optimizer: t.optimizer.clone(),
+    };
+    let indices = (0..scenario.workers as usize).map(|w| data.shards.of(w)).collect();
+    let mut trainer = Trainer::new(backend, weighting::build(strategy), settings, indices, trace);
+    let mut log = EventLog::hashing();
+    let summary = Simulation::new(scenario, trace, seed).run(&mut (&mut log, &mut trainer));
+    let (_, metrics, divergence) = trainer.finish();
+    RunOutcome { strategy: strategy.label(), seed, metrics, summary, event_log: log.hash(), divergence }
+}
+
+/// Everything an experiment produced.
+#[derive(Debug)]
+pub struct Experiment {
+    /// Seeds, in order.
+    pub seeds: Vec<u64>,
+    /// Strategies, in order.
+    pub strategies: Vec<Strategy>,
+    /// One trace per seed.
+    pub traces: Vec<Trace>,
+    /// Runs, seed-major then strategy order.
+    pub runs: Vec<RunOutcome>,
+}
+
+/// Loads the data and runs every seed × strategy on up to `jobs` threads.
+/// `progress` is told each run as it finishes.
+pub fn run_all(
+    loaded: &LoadedScenario,
+    seeds: &[u64],
+    strategies: &[Strategy],
+    jobs: usize,
+    progress: &(dyn Fn(&RunOutcome) + Sync),
+) -> Result<Experiment, DataError> {
+    let raw: RawData = data::load(&loaded.scenario.training.data, &loaded.base_dir)?;
+    let workers = loaded.scenario.workers as usize;
+    let splits: Vec<SplitData> = seeds
+        .iter()
+        .map(|&seed| raw.split(&loaded.scenario.training.data, workers, seed))
+        .collect::<Result<_, _>>()
+        .map_err(|e| DataError { path: format!("{}: training.data", loaded.origin), ..e })?;
+    let traces: Vec<Trace> = seeds.iter().map(|&seed| loaded.realize_trace(seed)).collect();
+    let total = seeds.len() * strategies.len();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(vec![None; total]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let job = next.fetch_add(1, Ordering::Relaxed);
+                    if job >= total {
+                        break;
+                    }
+                    let (s, k) = (job / strategies.len(), job % strategies.len());
+                    let outcome = run_one(loaded, &splits[s], &traces[s], seeds[s], &strategies[k]);
+                    progress(&outcome);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(outcome);
+                }
+            });
+        }
+    });
+    let runs = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
+    Ok(Experiment { seeds: seeds.to_vec(), strategies: strategies.to_vec(), traces, runs })
+}
+
+/// The header of metrics.csv.
+pub const METRICS_HEADER: &str = "round,virtual_time_s,test_accuracy,test_loss,train_loss,master_updates,mean_master_weight,workers_down\n";
+
+/// One run's metrics.csv.
+pub fn metrics_csv(run: &RunOutcome) -> String {
+    let mut csv = String::from(METRICS_HEADER);
+    for m in &run.metrics {
+        let e = &m.evaluation;
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{}",
+            m.round,
+            m.time.as_secs_f64(),
+            e.test_accuracy,
+            e.test_loss,
+            e.train_loss,
+            m.updates,
+            m.mean_master_weight,
+            m.workers_down
+        );
+    }
+    csv
+}
+
+/// summary.csv: a row per strategy × seed.
+pub fn summary_csv(experiment: &Experiment, target: f64) -> String {
+    let mut csv = String::from(
+        "strategy,seed,status,rounds,virtual_time_s,final_test_accuracy,best_test_accuracy,final_test_loss,\
+         final_train_loss,rounds_to_target,time_to_target_s,event_log\n",
+    );
+    for run in &experiment.runs {
+        let last = run.metrics.last().map(|m| m.evaluation);
+        let (rounds_to, time_to) = match run.reached(target) {
+            Some((round, time)) => (round.to_string(), time.as_secs_f64().to_string()),
+            None => (String::new(), String::new()),
+        };
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{},{:016x}",
+            run.strategy,
+            run.seed,
+            run.status(),
+            run.metrics.len(),
+            run.summary.end.as_secs_f64(),
+            run.final_accuracy(),
+            run.best_accuracy(),
+            last.map_or(f64::NAN, |e| e.test_loss),
+            last.map_or(f64::NAN, |e| e.train_loss),
+            rounds_to,
+            time_to,
+            run.event_log
+        );
+    }
+    csv
+}
+
+/// The comparison table: per strategy, means over seeds.
+pub fn comparison_table(experiment: &Experiment, target: f64) -> String {
+    let mut table = Table::new(&[
+        "strategy",
+        "seeds",
+        "final_acc",
+        "best_acc",
+        &format!("reached_{target}"),
+        "rounds_to_target",
+        "time_to_target_s",
+    ]);
+    for strategy in &experiment.strategies {
+        let label = strategy.label();
+        let runs: Vec<&RunOutcome> = experiment.runs.iter().filter(|r| r.strategy == label).collect();
+        let n = runs.len() as f64;
+        let mean = |f: &dyn Fn(&RunOutcome) -> f64| runs.iter().map(|r| f(r)).sum::<f64>() / n;
+        let reached: Vec<(u64, SimTime)> = runs.iter().filter_map(|r| r.reached(target)).collect();
+        let (rounds, time) = if reached.is_empty() {
+            ("-".to_string(), "-".to_string())
+        } else {
+            let m = reached.len() as f64;
+            (
+                format!("{:.1}", reached.iter().map(|r| r.0 as f64).sum::<f64>() / m),
+                format!("{:.3}", reached.iter().map(|r| r.1.as_secs_f64()).sum::<f64>() / m),
+            )
+        };
+        let diverged = runs.iter().filter(|r| r.divergence.is_some()).count();
+        let seeds = if diverged > 0 {
+            format!("{} ({diverged} diverged)", runs.len())
+        } else {
+            runs.len().to_string()
+        };
+        table.row(vec![
+            label,
+            seeds,
+            format!("{:.4}", mean(&|r| r.final_accuracy())),
+            format!("{:.4}", mean(&|r| r.best_accuracy())),
+            format!("{}/{}", reached.len(), runs.len()),
+            rounds,
+            time,
+        ]);
+    }
+    table.render()
+}
+
+/// Where each output file goes.
+pub fn metrics_path(out: &Path, run: &RunOutcome) -> PathBuf {
+    out.join(&run.strategy).join(format!("seed-{}", run.seed)).join("metrics.csv")
+}
