@@ -112,3 +112,102 @@ fn an_unwritable_output_folder_is_bad_input() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot write file/sub/"));
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn run_trains_every_strategy_and_writes_identical_results_twice() {
+    let dir = scratch("train");
+    let first = faultline_in(&dir, &["run", "--out", "a", "--seed", "2", "--seed", "3"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    for needle in
+        ["strategy", "final_acc", "best_acc", "rounds_to_target", "time_to_target_s", "uniform", "dynamic"]
+    {
+        assert!(stdout.contains(needle), "{needle} missing from:\n{stdout}");
+    }
+    let second =
+        faultline_in(&dir, &["run", "--out", "b", "--seed", "2", "--seed", "3", "--jobs", "1", "--quiet"]);
+    assert!(second.status.success());
+    let mut files = vec!["summary.csv".to_string(), "manifest.json".into(), "trace-seed-2.ron".into()];
+    for strategy in ["uniform", "dynamic"] {
+        for seed in [2, 3] {
+            files.push(format!("{strategy}/seed-{seed}/metrics.csv"));
+        }
+    }
+    for file in &files {
+        let a = fs::read(dir.join("a").join(file)).unwrap_or_else(|_| panic!("{file} was not written"));
+        assert_eq!(a, fs::read(dir.join("b").join(file)).unwrap(), "{file} differs between runs");
+    }
+    let metrics = fs::read_to_string(dir.join("a/dynamic/seed-2/metrics.csv")).unwrap();
+    assert!(metrics.starts_with("round,virtual_time_s,test_accuracy,test_loss,train_loss,"));
+    assert_eq!(metrics.lines().count(), 101);
+    let summary = fs::read_to_string(dir.join("a/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 5, "{summary}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("a/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["backend"], "cpu");
+    assert_eq!(manifest["seeds"], serde_json::json!([2, 3]));
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn strategy_filter_and_unknown_strategies() {
+    let dir = scratch("filter");
+    let output = faultline_in(&dir, &["run", "--out", "o", "--strategy", "dynamic", "--quiet"]);
+    assert!(output.status.success());
+    assert!(dir.join("o/dynamic/seed-1/metrics.csv").is_file());
+    assert!(!dir.join("o/uniform").exists());
+    let output = faultline_in(&dir, &["run", "--out", "o", "--strategy", "oracle"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--strategy oracle") && stderr.contains("uniform, dynamic"), "{stderr}");
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_diverging_run_exits_1_after_writing_everything() {
+    let dir = scratch("diverge");
+    let text = fs::read_to_string(root().join("scenarios/quickstart.ron")).unwrap();
+    let text = text.replace("AdaHessian(lr: 0.15)", "Sgd(lr: 1e30)");
+    fs::write(dir.join("boom.ron"), text).unwrap();
+    let output = faultline_in(&dir, &["run", "boom.ron", "--out", "o", "--quiet"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error: diverged: strategy `uniform`, seed 1, round 1, worker"), "{stderr}");
+    assert!(stderr.contains("error: diverged: strategy `dynamic`, seed 1, round 1, worker"), "{stderr}");
+    let summary = fs::read_to_string(dir.join("o/summary.csv")).unwrap();
+    assert!(summary.contains("uniform,1,diverged,"), "{summary}");
+    assert!(dir.join("o/manifest.json").is_file() && dir.join("o/uniform/seed-1/metrics.csv").is_file());
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn too_many_workers_for_the_data_is_bad_input() {
+    let dir = scratch("shards");
+    fs::write(dir.join("many.ron"), "(workers: 2000, stop: (rounds: 1))").unwrap();
+    let output = faultline_in(&dir, &["run", "many.ron", "--out", "o"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot give each of 2000 workers a shard"), "{stderr}");
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_closed_stdout_neither_panics_nor_stops_the_run() {
+    use std::process::{Command, Stdio};
+    let dir = scratch("pipe");
+    for args in [&["run", "--dry-run", "--out", "o"][..], &["trace"][..], &["run", "--out", "t"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away at once, like `| head -0`
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success() && !stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    assert!(dir.join("o/manifest.json").is_file() && dir.join("t/summary.csv").is_file());
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,102 @@
+//! Numerics benchmarks on the CPU reference backend: gradient, gradient plus one
+//! exact Hessian-vector product, and one full AdaHessian step (gradient, Hutchinson
+//! diagonal with one probe, moment and parameter updates), for a 64-64-10 and a
+//! 784-256-256-10 ReLU MLP at batch 128, reported as samples/s.
+//!
+//! `cargo bench --bench numerics`; `python3 benches/pytorch_baseline.py` measures
+//! the same operations with PyTorch on the same CPU (README, "Performance").
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use faultline::backend::cpu::CpuBackend;
+use faultline::backend::{Backend, StepRequest};
+use faultline::data::{Samples, Shards, SplitData};
+use faultline::model::{Mlp, Workspace, gradient, hessian_vector, probe::probe_key};
+use faultline::rng::{Purpose, SimRng};
+use faultline::scenario::{Activation, AdaHessianConfig, Optimizer};
+
+const BATCH: usize = 128;
+
+fn models() -> [(&'static str, Mlp); 2] {
+    [
+        ("64-64-10", Mlp::new(64, &[64], 10, Activation::Relu)),
+        ("784-256-256-10", Mlp::new(784, &[256, 256], 10, Activation::Relu)),
+    ]
+}
+
+fn batch(inputs: usize) -> (Vec<f32>, Vec<u8>) {
+    let mut rng = SimRng::new(1, Purpose::Minibatch, 0);
+    let x = (0..BATCH * inputs).map(|_| rng.uniform() as f32).collect();
+    let y = (0..BATCH).map(|_| rng.below(10) as u8).collect();
+    (x, y)
+}
+
+fn derivatives(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cpu");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for (name, mlp) in models() {
+        let params = mlp.init(1);
+        let (x, y) = batch(mlp.inputs());
+        let mut ws = Workspace::new(&mlp, BATCH);
+        let mut grad = vec![0.0f32; params.len()];
+        let mut hv = vec![0.0f32; params.len()];
+        let v: Vec<f32> = (0..params.len()).map(|j| if j % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        group.bench_function(BenchmarkId::new("gradient", name), |b| {
+            b.iter(|| black_box(gradient(&mlp, &params, &x, &y, &mut ws, &mut grad)))
+        });
+        group.bench_function(BenchmarkId::new("gradient_hvp", name), |b| {
+            b.iter(|| {
+                gradient(&mlp, &params, &x, &y, &mut ws, &mut grad);
+                black_box(hessian_vector(&mlp, &params, &x, &y, &v, &mut ws, &mut hv))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn adahessian_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cpu");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for (name, mlp) in models() {
+        let (x, y) = batch(mlp.inputs());
+        let data = SplitData {
+            inputs: mlp.inputs(),
+            classes: 10,
+            train: Samples { x, y },
+            test: Samples::default(),
+            shards: Shards { shared: (0..BATCH as u32).collect(), private: vec![vec![]] },
+            train_eval: Samples::default(),
+        };
+        let optimizer = Optimizer::AdaHessian(AdaHessianConfig { lr: 0.01, ..Default::default() });
+        let initial = mlp.init(1);
+        let indices: Vec<u32> = (0..BATCH as u32).collect();
+        // Training one fixed batch for thousands of steps overfits it until the
+        // deltas are subnormal, which no real run does; restart every 100 steps
+        // (outside the timed part), as the PyTorch baseline starts fresh too.
+        group.bench_function(BenchmarkId::new("adahessian_step", name), |b| {
+            b.iter_custom(|iterations| {
+                let mut elapsed = Duration::ZERO;
+                let mut done = 0;
+                while done < iterations {
+                    let mut backend = CpuBackend::new(mlp.clone(), &data, 1, &initial, &optimizer, BATCH);
+                    let chunk = (iterations - done).min(100);
+                    let start = Instant::now();
+                    for step in 1..=chunk {
+                        let keys = [probe_key(1, 0, step, 0)];
+                        let request = StepRequest { worker: 0, step, batch: &indices, probe_keys: &keys };
+                        black_box(backend.local_step(request));
+                    }
+                    elapsed += start.elapsed();
+                    done += chunk;
+                }
+                elapsed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, derivatives, adahessian_step);
+criterion_main!(benches);

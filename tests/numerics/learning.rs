@@ -1,0 +1,147 @@
+//! Real training on the quickstart: learning happens, runs are bit-identical,
+//! replays are bit-identical, strategies share the schedule, divergence is caught.
+
+use faultline::experiment::{self, Experiment, RunOutcome};
+use faultline::scenario::{LoadedScenario, Strategy};
+
+fn quickstart_with(edit: impl Fn(String) -> String) -> LoadedScenario {
+    let text = edit(faultline::scenario::QUICKSTART.to_string());
+    LoadedScenario::from_bytes(text.as_bytes(), "edited-quickstart.ron", ".".as_ref(), Some("q".into()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn all_strategies(text: String) -> String {
+    text.replace("strategies: [Uniform, Dynamic()]", "strategies: [Uniform, Dynamic(), Staleness(), Oracle]")
+}
+
+fn run(loaded: &LoadedScenario, seeds: &[u64]) -> Experiment {
+    let strategies = loaded.scenario.training.strategies.clone();
+    experiment::run_all(loaded, seeds, &strategies, 2, &|_: &RunOutcome| {}).unwrap()
+}
+
+#[test]
+fn every_strategy_learns_the_quickstart() {
+    let loaded = quickstart_with(all_strategies);
+    let result = run(&loaded, &[1, 2]);
+    assert_eq!(result.runs.len(), 8);
+    for run in &result.runs {
+        assert_eq!(run.status(), "ok");
+        assert!(run.final_accuracy() >= 0.90, "{} seed {}: {}", run.strategy, run.seed, run.final_accuracy());
+        assert_eq!(run.metrics.len(), 100);
+        // Learning, not luck: the first round is far below the last.
+        assert!(run.metrics[0].evaluation.test_accuracy < 0.6);
+    }
+    // The crash is really in the run: worker 2 is down for some rounds.
+    assert!(result.runs[0].metrics.iter().any(|m| m.workers_down == 1));
+    // Every strategy of a seed ran on exactly the same schedule.
+    for seed_runs in result.runs.chunks(4) {
+        assert!(seed_runs.iter().all(|r| r.event_log == seed_runs[0].event_log));
+        assert!(seed_runs.iter().all(|r| r.summary == seed_runs[0].summary));
+    }
+}
+
+#[test]
+fn without_failures_dynamic_and_uniform_agree_within_a_point() {
+    let loaded =
+        quickstart_with(|t| t.replace(r#"Crash(worker: 2, at: "40ms", recover_after: "60ms"),"#, ""));
+    assert!(loaded.scenario.failures.events.is_empty());
+    for seed in [1, 2, 3] {
+        let result = run(&loaded, &[seed]);
+        let (uniform, dynamic) = (&result.runs[0], &result.runs[1]);
+        assert_eq!((uniform.strategy.as_str(), dynamic.strategy.as_str()), ("uniform", "dynamic"));
+        let difference = (uniform.final_accuracy() - dynamic.final_accuracy()).abs();
+        assert!(
+            difference <= 0.01,
+            "seed {seed}: {} vs {}",
+            uniform.final_accuracy(),
+            dynamic.final_accuracy()
+        );
+    }
+}
+
+#[test]
+fn the_quickstart_is_bit_identical_across_runs_and_thread_counts() {
+    let loaded = quickstart_with(all_strategies);
+    let strategies = loaded.scenario.training.strategies.clone();
+    let a = experiment::run_all(&loaded, &[4], &strategies, 1, &|_: &RunOutcome| {}).unwrap();
+    let b = experiment::run_all(&loaded, &[4], &strategies, 3, &|_: &RunOutcome| {}).unwrap();
+    for (x, y) in a.runs.iter().zip(&b.runs) {
+        assert_eq!(x.metrics, y.metrics, "{}", x.strategy);
+        assert_eq!(experiment::metrics_csv(x), experiment::metrics_csv(y));
+    }
+    assert_eq!(experiment::summary_csv(&a, 0.9), experiment::summary_csv(&b, 0.9));
+}
+
+#[test]
+fn a_run_replayed_from_its_written_trace_is_bit_identical() {
+    let dir = std::env::temp_dir().join(format!("faultline-train-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stochastic = quickstart_with(|t| {
+        t.replace(
+            "failures: (",
+            r#"failures: (generate: (until: "1s", crashes: (mean_time_to_failure: "80ms", mean_time_to_repair: "20ms"),
+                stragglers: (mean_interval: "30ms", mean_duration: "10ms", factor: 3.0)),"#,
+        )
+    });
+    let trace = stochastic.realize_trace(6);
+    assert!(trace.events.len() > 5, "{trace:?}");
+    std::fs::write(dir.join("trace.ron"), trace.to_ron()).unwrap();
+    let text = faultline::scenario::QUICKSTART.replace(
+        r#"events: [
+            Crash(worker: 2, at: "40ms", recover_after: "60ms"),
+        ],"#,
+        r#"replay: "trace.ron","#,
+    );
+    let replaying =
+        LoadedScenario::from_bytes(text.as_bytes(), "r.ron", &dir, None).unwrap_or_else(|e| panic!("{e}"));
+    let original = run(&stochastic, &[6]);
+    let replayed = run(&replaying, &[6]);
+    for (x, y) in original.runs.iter().zip(&replayed.runs) {
+        assert_eq!(x.event_log, y.event_log);
+        assert_eq!(x.metrics, y.metrics);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn every_coupling_and_recovery_trains() {
+    for (coupling, recovery) in [
+        ("AsyncNonBlocking", "Stale"),
+        ("SyncEasgd", "Stale"),
+        ("SyncAverage", "FetchCenter"),
+        ("Async", "FetchCenter"),
+    ] {
+        let loaded = quickstart_with(|t| {
+            all_strategies(t)
+                .replace("tau: 2,", &format!("tau: 2, coupling: {coupling}, recovery: {recovery},"))
+        });
+        let result = run(&loaded, &[1]);
+        for run in &result.runs {
+            assert_eq!(run.status(), "ok", "{coupling} {}", run.strategy);
+            assert!(
+                run.final_accuracy() > 0.85,
+                "{coupling}/{recovery} {}: {}",
+                run.strategy,
+                run.final_accuracy()
+            );
+        }
+    }
+}
+
+#[test]
+fn divergence_names_strategy_seed_round_and_worker() {
+    let loaded = quickstart_with(|t| t.replace("AdaHessian(lr: 0.15)", "Sgd(lr: 1e30)"));
+    let result = run(&loaded, &[3]);
+    for run in &result.runs {
+        let divergence = run.divergence.as_ref().expect("an absurd learning rate diverges");
+        assert_eq!((divergence.strategy.as_str(), divergence.seed), (run.strategy.as_str(), 3));
+        assert!(divergence.worker.is_some());
+        let text = divergence.to_string();
+        assert!(
+            text.starts_with(&format!("diverged: strategy `{}`, seed 3, round ", run.strategy)),
+            "{text}"
+        );
+        assert_eq!(run.status(), "diverged");
+    }
+    let _ = Strategy::Uniform;
+}
