@@ -8,6 +8,7 @@
 //! speed), times a lognormal jitter of median 1 (σ = `jitter`), times the straggler
 //! factor in force when the step starts. `step_time` replaces the FLOP-based cost.
 
+use crate::optim::hessian_probes;
 use crate::rng::SimRng;
 use crate::scenario::{Optimizer, Scenario};
 use crate::time::SimTime;
@@ -38,8 +39,8 @@ pub struct ComputeModel {
     plain_seconds: f64,
     /// Seconds of a step that also refreshes the Hessian diagonal.
     hessian_seconds: f64,
-    /// Refresh the Hessian every this many steps (0: never).
-    hessian_every: u64,
+    /// The optimizer, whose schedule says which steps refresh the Hessian.
+    optimizer: Optimizer,
     /// Relative speed of each worker.
     speeds: Vec<f64>,
     /// Log-space jitter σ.
@@ -53,9 +54,9 @@ impl ComputeModel {
         let data = t.data.dataset;
         let weights = weight_count(data.input_dim(), &t.model.hidden, data.classes()) as f64;
         let batch = f64::from(t.data.batch);
-        let (probes, hessian_every) = match &t.optimizer {
-            Optimizer::AdaHessian(a) => (f64::from(a.probes), u64::from(a.hessian_every)),
-            Optimizer::Sgd(_) => (0.0, 0),
+        let probes = match &t.optimizer {
+            Optimizer::AdaHessian(a) => f64::from(a.probes),
+            Optimizer::Sgd(_) => 0.0,
         };
         let plain_flops = 6.0 * batch * weights;
         let hessian_flops = plain_flops + 12.0 * batch * weights * probes;
@@ -71,21 +72,17 @@ impl ComputeModel {
         ComputeModel {
             plain_seconds,
             hessian_seconds,
-            hessian_every,
+            optimizer: t.optimizer.clone(),
             speeds,
             jitter: scenario.compute.jitter,
         }
     }
 
-    /// Whether the worker's `step`-th step (1-based) refreshes the Hessian diagonal.
-    pub fn refreshes_hessian(&self, step: u64) -> bool {
-        self.hessian_every > 0 && (step - 1).is_multiple_of(self.hessian_every)
-    }
-
     /// How long `worker`'s `step`-th step takes when it starts under `straggle`.
     /// Draws from `rng` only when jitter is on.
     pub fn step_time(&self, worker: u32, step: u64, straggle: f64, rng: &mut SimRng) -> SimTime {
-        let base = if self.refreshes_hessian(step) { self.hessian_seconds } else { self.plain_seconds };
+        let refresh = hessian_probes(&self.optimizer, step) > 0;
+        let base = if refresh { self.hessian_seconds } else { self.plain_seconds };
         let jitter = if self.jitter > 0.0 { rng.lognormal(1.0, self.jitter) } else { 1.0 };
         let seconds = base / self.speeds[worker as usize] * jitter * straggle;
         SimTime::from_secs_f64(seconds).max(SimTime(1))

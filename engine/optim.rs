@@ -18,6 +18,16 @@
 
 use crate::scenario::Optimizer;
 
+/// How many Hutchinson probes step `t` (1-based) of `optimizer` needs: `probes` on
+/// the steps that refresh the Hessian diagonal (`(t − 1) mod hessian_every = 0`),
+/// 0 otherwise and always for SGD. The timing model and the trainer both ask here.
+pub fn hessian_probes(optimizer: &Optimizer, t: u64) -> u32 {
+    match optimizer {
+        Optimizer::AdaHessian(a) if (t - 1).is_multiple_of(u64::from(a.hessian_every)) => a.probes,
+        _ => 0,
+    }
+}
+
 /// One worker's optimizer: its settings and its state.
 #[derive(Clone, Debug)]
 pub struct LocalOptimizer {
@@ -40,22 +50,6 @@ impl LocalOptimizer {
             first: vec![0.0; parameters],
             second: vec![0.0; second_len],
             diagonal: vec![0.0; second_len],
-        }
-    }
-
-    /// Whether step `t` (1-based) needs a fresh Hessian-diagonal estimate.
-    pub fn refreshes_hessian(&self, t: u64) -> bool {
-        match &self.config {
-            Optimizer::AdaHessian(a) => (t - 1).is_multiple_of(u64::from(a.hessian_every)),
-            Optimizer::Sgd(_) => false,
-        }
-    }
-
-    /// Hutchinson probes per estimate (0 for SGD).
-    pub fn probes(&self) -> u32 {
-        match &self.config {
-            Optimizer::AdaHessian(a) => a.probes,
-            Optimizer::Sgd(_) => 0,
         }
     }
 
@@ -130,10 +124,11 @@ mod tests {
 
     #[test]
     fn adahessian_refresh_schedule() {
-        let config = Optimizer::AdaHessian(AdaHessianConfig { hessian_every: 3, ..Default::default() });
-        let opt = LocalOptimizer::new(&config, 1);
-        let refreshes: Vec<u64> = (1..=9).filter(|&t| opt.refreshes_hessian(t)).collect();
-        assert_eq!(refreshes, [1, 4, 7]);
+        let config =
+            Optimizer::AdaHessian(AdaHessianConfig { hessian_every: 3, probes: 2, ..Default::default() });
+        let probes: Vec<u32> = (1..=7).map(|t| hessian_probes(&config, t)).collect();
+        assert_eq!(probes, [2, 0, 0, 2, 0, 0, 2]);
+        assert_eq!(hessian_probes(&Optimizer::Sgd(Default::default()), 1), 0);
     }
 
     #[test]

@@ -167,11 +167,6 @@ impl Simulation {
         }
     }
 
-    /// The compute model (numerics use it to know which steps refresh the Hessian).
-    pub fn compute_model(&self) -> &ComputeModel {
-        &self.compute
-    }
-
     /// Runs to the end, telling `observer` everything in order.
     pub fn run<O: Observer>(&self, observer: &mut O) -> RunSummary {
         Run::new(self, observer).run()

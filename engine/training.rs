@@ -15,7 +15,7 @@ use crate::data::Sampler;
 use crate::faults::FailureEvent;
 use crate::model::probe::probe_key;
 use crate::observe::{Happening, Observer, Participant};
-use crate::optim::LocalOptimizer;
+use crate::optim::hessian_probes;
 use crate::scenario::{Coupling, Optimizer};
 use crate::time::SimTime;
 use crate::trace::Trace;
@@ -104,7 +104,6 @@ pub struct Trainer<B: Backend> {
     backend: B,
     strategy: Box<dyn WeightingStrategy + Send>,
     settings: TrainerSettings,
-    schedule: LocalOptimizer,
     samplers: Vec<Sampler>,
     batch: Vec<u32>,
     probe_keys: Vec<u32>,
@@ -152,7 +151,6 @@ impl<B: Backend> Trainer<B> {
         Trainer {
             backend,
             strategy,
-            schedule: LocalOptimizer::new(&settings.optimizer, 0),
             samplers,
             batch: Vec::with_capacity(settings.batch),
             probe_keys: Vec::new(),
@@ -170,21 +168,6 @@ impl<B: Backend> Trainer<B> {
             divergence: None,
             settings,
         }
-    }
-
-    /// The metrics of every round so far.
-    pub fn metrics(&self) -> &[RoundMetrics] {
-        &self.metrics
-    }
-
-    /// Why the run stopped early, if it diverged.
-    pub fn divergence(&self) -> Option<&Divergence> {
-        self.divergence.as_ref()
-    }
-
-    /// The backend (to inspect parameters).
-    pub fn backend_mut(&mut self) -> &mut B {
-        &mut self.backend
     }
 
     /// The backend, and the metrics and divergence.
@@ -207,10 +190,8 @@ impl<B: Backend> Trainer<B> {
         let w = worker as usize;
         self.samplers[w].next_batch(self.settings.batch, &mut self.batch);
         self.probe_keys.clear();
-        if self.schedule.refreshes_hessian(step) {
-            let probes = self.schedule.probes();
-            self.probe_keys.extend((0..probes).map(|p| probe_key(self.settings.seed, worker, step, p)));
-        }
+        let probes = hessian_probes(&self.settings.optimizer, step);
+        self.probe_keys.extend((0..probes).map(|p| probe_key(self.settings.seed, worker, step, p)));
         let request = StepRequest { worker: w, step, batch: &self.batch, probe_keys: &self.probe_keys };
         let loss = self.backend.local_step(request);
         if !loss.is_finite() {

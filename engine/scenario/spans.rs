@@ -198,20 +198,7 @@ impl Walker<'_> {
                 self.eat(b',');
             }
         } else {
-            let mut i = 0;
-            loop {
-                self.skip_trivia();
-                if self.peek() == Some(b')') || self.peek().is_none() {
-                    break;
-                }
-                let before = self.pos;
-                self.value(index(path, i));
-                if self.pos == before {
-                    self.pos += 1;
-                }
-                self.eat(b',');
-                i += 1;
-            }
+            self.elements(path, b')');
         }
         self.eat(b')');
     }
@@ -233,21 +220,26 @@ impl Walker<'_> {
 
     fn list(&mut self, path: &str) {
         self.pos += 1;
+        self.elements(path, b']');
+        self.eat(b']');
+    }
+
+    /// Comma-separated values up to `close`, indexed `path[0]`, `path[1]`, ….
+    fn elements(&mut self, path: &str, close: u8) {
         let mut i = 0;
         loop {
             self.skip_trivia();
-            if self.peek() == Some(b']') || self.peek().is_none() {
+            if self.peek() == Some(close) || self.peek().is_none() {
                 break;
             }
             let before = self.pos;
             self.value(index(path, i));
             if self.pos == before {
-                self.pos += 1;
+                self.pos += 1; // not a value: step over it rather than loop
             }
             self.eat(b',');
             i += 1;
         }
-        self.eat(b']');
     }
 
     fn map(&mut self, path: &str) {

@@ -4,17 +4,12 @@
 
 use std::fs;
 
-use crate::{faultline, root};
+use crate::{faultline, ron_files, root};
 
 #[test]
 fn every_bad_scenario_gets_its_exact_message_and_exit_code_2() {
     let bless = std::env::var_os("FAULTLINE_BLESS").is_some();
-    let mut files: Vec<_> = fs::read_dir(root().join("tests/bad"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
+    let files = ron_files(&root().join("tests/bad"));
     assert!(files.len() >= 25, "the corpus shrank to {}", files.len());
     let mut failures = Vec::new();
     for file in files {

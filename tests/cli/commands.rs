@@ -4,16 +4,11 @@ use std::fs;
 
 use faultline::scenario::LoadedScenario;
 
-use crate::{faultline, faultline_in, root, scratch};
+use crate::{faultline, faultline_in, ron_files, root, scratch};
 
 #[test]
 fn every_shipped_scenario_validates() {
-    let mut files: Vec<_> = fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
+    let files = ron_files(&root().join("scenarios"));
     assert!(!files.is_empty());
     for file in &files {
         if let Err(errors) = LoadedScenario::from_file(file) {

@@ -8,7 +8,7 @@ use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::LoadedScenario;
 use faultline::simulation::Simulation;
 
-use crate::root;
+use crate::{ron_files, root};
 
 /// Characters that matter to RON, so mutations reach deep into the parser.
 const ALPHABET: &[u8] = b"()[]{}:,\"'0123456789-+.eE_ #/*\\\naZrbNnIif\xc3\xa9\x00";
@@ -46,12 +46,8 @@ fn mutate(rng: &mut SimRng, text: &[u8]) -> Vec<u8> {
 
 #[test]
 fn mutated_scenarios_never_panic() {
-    let mut seeds_text: Vec<Vec<u8>> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .map(|p| std::fs::read(p).unwrap())
-        .collect();
+    let mut seeds_text: Vec<Vec<u8>> =
+        ron_files(&root().join("scenarios")).into_iter().map(|p| std::fs::read(p).unwrap()).collect();
     seeds_text.push(std::fs::read(root().join("tests/bad/support/trace-ok.ron")).unwrap());
     let mut rng = SimRng::new(99, Purpose::Compute, 0);
     let mut loaded_count = 0;
