@@ -142,12 +142,11 @@ impl Walker<'_> {
             Some(b'(') => self.parenthesized(&path),
             Some(b'[') => self.list(&path),
             Some(b'{') => self.map(&path),
-            Some(b'"') => self.string(),
-            Some(b'\'') => self.char_literal(),
+            Some(b'"' | b'\'') => self.quoted(),
             Some(b'r') if matches!(self.peek_at(1), Some(b'"' | b'#')) => self.raw_string(),
             Some(b'b') if self.peek_at(1) == Some(b'"') => {
                 self.pos += 1;
-                self.string();
+                self.quoted();
             }
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
                 while self.peek().is_some_and(Self::is_ident_byte) {
@@ -265,26 +264,17 @@ impl Walker<'_> {
         self.eat(b'}');
     }
 
-    fn string(&mut self) {
+    /// A string or character literal: from its opening quote to the matching one,
+    /// stepping over escapes.
+    fn quoted(&mut self) {
+        let Some(quote) = self.peek() else { return };
         self.pos += 1;
         while let Some(c) = self.peek() {
             self.pos += 1;
-            match c {
-                b'\\' => self.pos += 1,
-                b'"' => return,
-                _ => {}
-            }
-        }
-    }
-
-    fn char_literal(&mut self) {
-        self.pos += 1;
-        while let Some(c) = self.peek() {
-            self.pos += 1;
-            match c {
-                b'\\' => self.pos += 1,
-                b'\'' => return,
-                _ => {}
+            if c == b'\\' {
+                self.pos += 1;
+            } else if c == quote {
+                return;
             }
         }
     }
@@ -318,6 +308,7 @@ mod tests {
         let src = r#"#![enable(implicit_some)]
 // a comment with ( and [
 (
+    name: "with \"quotes\", ( and [",
     workers: 4, /* nested /* comment */ */
     network: (uplink: Constant("1ms"), downlink: LogNormal(median: "2ms", sigma: 0.5)),
     compute: (speed: {2: 0.5, 3: 2.0}),
@@ -332,6 +323,7 @@ mod tests {
             let (a, b) = index.find(path).unwrap();
             &src[a..b]
         };
+        assert_eq!(text("name"), r#""with \"quotes\", ( and [""#);
         assert_eq!(text("workers"), "4");
         assert_eq!(text("network.uplink"), r#"Constant("1ms")"#);
         assert_eq!(text("network.downlink.sigma"), "0.5");
