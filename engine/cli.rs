@@ -234,10 +234,6 @@ fn train(
     }
     write(&out.join("summary.csv"), experiment::summary_csv(&result, target).as_bytes())?;
     let manifest = serde_json::json!({
-        "faultline": env!("CARGO_PKG_VERSION"),
-        "scenario": loaded.name(),
-        "scenario_source": loaded.origin,
-        "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
         "seeds": seeds,
         "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
         "backend": "cpu",
@@ -250,7 +246,7 @@ fn train(
             "event_log": format!("{:016x}", r.event_log),
         })).collect::<Vec<_>>(),
     });
-    write(&out.join("manifest.json"), format!("{manifest:#}\n").as_bytes())?;
+    write_manifest(out, loaded, manifest)?;
     say!("\n{}", experiment::comparison_table(&result, target));
     say!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64());
     let failures: Vec<String> =
@@ -295,17 +291,23 @@ fn dry_run(loaded: &LoadedScenario, seeds: &[u64], out: &Path, quiet: bool) -> R
         hashes.push(serde_json::json!({"seed": seed, "event_log": format!("{:016x}", log.hash())}));
     }
     write(&out.join("timing.csv"), csv.as_bytes())?;
-    let manifest = serde_json::json!({
+    write_manifest(out, loaded, serde_json::json!({ "mode": "dry-run", "seeds": hashes }))?;
+    say!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Writes manifest.json: version and scenario identity, plus the run's `fields`.
+fn write_manifest(out: &Path, loaded: &LoadedScenario, fields: serde_json::Value) -> Result<(), Failure> {
+    let mut manifest = serde_json::json!({
         "faultline": env!("CARGO_PKG_VERSION"),
         "scenario": loaded.name(),
         "scenario_source": loaded.origin,
         "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
-        "mode": "dry-run",
-        "seeds": hashes,
     });
-    write(&out.join("manifest.json"), format!("{manifest:#}\n").as_bytes())?;
-    say!("wrote {}", out.display());
-    Ok(())
+    if let (Some(all), serde_json::Value::Object(extra)) = (manifest.as_object_mut(), fields) {
+        all.extend(extra);
+    }
+    write(&out.join("manifest.json"), format!("{manifest:#}\n").as_bytes())
 }
 
 fn write(path: &Path, contents: &[u8]) -> Result<(), Failure> {
