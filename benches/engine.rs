@@ -49,7 +49,7 @@ fn large_timing_run(c: &mut Criterion) {
         training: (tau: 1, sync_timeout: "10s"),
     )"#;
     let loaded = LoadedScenario::from_bytes(text, "bench.ron", ".".as_ref(), None).unwrap();
-    let trace = loaded.realize_trace(1);
+    let trace = faultline::schedule::realize(&loaded, 1).unwrap().trace;
     let simulation = Simulation::new(&loaded.scenario, &trace, 1);
     let events = simulation.run(&mut ()).events;
     let mut group = c.benchmark_group("timing_run");

@@ -5,7 +5,6 @@
 //! are the same whatever the number of threads or the order they finish in.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -133,11 +132,13 @@ pub struct Experiment {
     pub runs: Vec<RunOutcome>,
 }
 
-/// Loads the data and runs every seed × strategy on up to `jobs` threads.
+/// Loads the data and runs every seed × strategy on up to `jobs` threads, seed
+/// `seeds[i]` under `traces[i]` (see [`crate::schedule::realize`]).
 /// `progress` is told each run as it finishes.
 pub fn run_all(
     loaded: &LoadedScenario,
     seeds: &[u64],
+    traces: &[Trace],
     strategies: &[Strategy],
     jobs: usize,
     progress: &(dyn Fn(&RunOutcome) + Sync),
@@ -149,7 +150,7 @@ pub fn run_all(
         .map(|&seed| raw.split(&loaded.scenario.training.data, workers, seed))
         .collect::<Result<_, _>>()
         .map_err(|e| DataError { path: format!("{}: training.data", loaded.origin), ..e })?;
-    let traces: Vec<Trace> = seeds.iter().map(|&seed| loaded.realize_trace(seed)).collect();
+    assert_eq!(seeds.len(), traces.len(), "one trace per seed");
     let total = seeds.len() * strategies.len();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(vec![None; total]);
@@ -170,7 +171,7 @@ pub fn run_all(
         }
     });
     let runs = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
-    Ok(Experiment { seeds: seeds.to_vec(), strategies: strategies.to_vec(), traces, runs })
+    Ok(Experiment { seeds: seeds.to_vec(), strategies: strategies.to_vec(), traces: traces.to_vec(), runs })
 }
 
 /// The header of metrics.csv.
@@ -274,7 +275,7 @@ pub fn comparison_table(experiment: &Experiment, target: f64) -> String {
     table.render()
 }
 
-/// Where each output file goes.
-pub fn metrics_path(out: &Path, run: &RunOutcome) -> PathBuf {
-    out.join(&run.strategy).join(format!("seed-{}", run.seed)).join("metrics.csv")
+/// Where a run's metrics go inside the results folder.
+pub fn metrics_path(run: &RunOutcome) -> String {
+    format!("{}/seed-{}/metrics.csv", run.strategy, run.seed)
 }

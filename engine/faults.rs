@@ -179,11 +179,34 @@ fn selected_workers(selection: &Option<Vec<u32>>, workers: u32) -> Vec<u32> {
     }
 }
 
+/// The generators drew more events than a trace may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooManyEvents {
+    /// The limit that was passed.
+    pub limit: usize,
+}
+
 impl Generator {
-    /// Draws the episodes of every worker up to `horizon` under `seed`. The result
-    /// is not sorted; [`FailureEvent::sort`] puts it in trace order.
-    pub fn realize(&self, seed: u64, workers: u32, horizon: SimTime) -> Vec<FailureEvent> {
+    /// Draws the episodes of every worker up to `horizon` under `seed`, giving up
+    /// once more than `limit` events are drawn. Every worker's episodes come from
+    /// its own stream in time order, so the draws up to an earlier horizon are a
+    /// prefix of the draws up to a later one. The result is not sorted;
+    /// [`FailureEvent::sort`] puts it in trace order.
+    pub fn realize(
+        &self,
+        seed: u64,
+        workers: u32,
+        horizon: SimTime,
+        limit: usize,
+    ) -> Result<Vec<FailureEvent>, TooManyEvents> {
         let mut events = Vec::new();
+        let push = |events: &mut Vec<FailureEvent>, event| {
+            if events.len() >= limit {
+                return Err(TooManyEvents { limit });
+            }
+            events.push(event);
+            Ok(())
+        };
         if let Some(model) = &self.crashes {
             for worker in selected_workers(&model.workers, workers) {
                 let mut rng = SimRng::new(seed, Purpose::Crashes, u64::from(worker));
@@ -195,7 +218,7 @@ impl Generator {
                     }
                     let recover_after =
                         model.mean_time_to_repair.map(|mean| exponential_time(&mut rng, mean));
-                    events.push(FailureEvent::Crash { worker, at, recover_after });
+                    push(&mut events, FailureEvent::Crash { worker, at, recover_after })?;
                     match recover_after {
                         Some(down) => now = at.saturating_add(down),
                         None => break,
@@ -206,40 +229,77 @@ impl Generator {
         if let Some(model) = &self.stragglers {
             for worker in selected_workers(&model.workers, workers) {
                 let mut rng = SimRng::new(seed, Purpose::Stragglers, u64::from(worker));
-                for (from, until) in episodes(&mut rng, model.mean_interval, model.mean_duration, horizon) {
-                    events.push(FailureEvent::Straggler { worker, from, until, factor: model.factor });
+                for (from, until) in
+                    Episodes::new(&mut rng, model.mean_interval, model.mean_duration, horizon)
+                {
+                    push(&mut events, FailureEvent::Straggler { worker, from, until, factor: model.factor })?;
                 }
             }
         }
         if let Some(model) = &self.partitions {
             for worker in selected_workers(&model.workers, workers) {
                 let mut rng = SimRng::new(seed, Purpose::Partitions, u64::from(worker));
-                for (from, until) in episodes(&mut rng, model.mean_interval, model.mean_duration, horizon) {
-                    events.push(FailureEvent::Partition { worker, from, until });
+                for (from, until) in
+                    Episodes::new(&mut rng, model.mean_interval, model.mean_duration, horizon)
+                {
+                    push(&mut events, FailureEvent::Partition { worker, from, until })?;
                 }
             }
         }
-        events
+        Ok(events)
     }
 }
 
+/// Explicit events and generated ones in one list, by a fixed rule: explicit
+/// events come first, and a generated crash whose downtime would overlap an
+/// explicit crash of the same worker is left out (one that starts while the worker
+/// is down or after it stopped for good, one that is still down when the explicit
+/// crash comes, and a generated crash-stop before an explicit crash). Generated
+/// crashes never overlap each other, so the result is always a valid trace.
+pub fn combine(explicit: &[FailureEvent], generated: Vec<FailureEvent>) -> Vec<FailureEvent> {
+    let downtime = |event: &FailureEvent| match *event {
+        FailureEvent::Crash { worker, at, recover_after } => {
+            Some((worker, at, recover_after.map_or(SimTime::MAX, |down| at.saturating_add(down))))
+        }
+        _ => None,
+    };
+    let taken: Vec<(u32, SimTime, SimTime)> = explicit.iter().filter_map(downtime).collect();
+    let mut events = explicit.to_vec();
+    events.extend(generated.into_iter().filter(|event| match downtime(event) {
+        Some((worker, from, until)) => !taken.iter().any(|&(w, f, u)| w == worker && from < u && f < until),
+        None => true,
+    }));
+    FailureEvent::sort(&mut events);
+    events
+}
+
 /// Alternating gaps and episodes from time zero until `horizon`.
-fn episodes(
-    rng: &mut SimRng,
+struct Episodes<'a> {
+    rng: &'a mut SimRng,
     mean_gap: SimTime,
     mean_length: SimTime,
     horizon: SimTime,
-) -> Vec<(SimTime, SimTime)> {
-    let mut windows = Vec::new();
-    let mut now = SimTime::ZERO;
-    loop {
-        let from = now.saturating_add(exponential_time(rng, mean_gap));
-        if from >= horizon {
-            return windows;
+    now: SimTime,
+}
+
+impl<'a> Episodes<'a> {
+    fn new(rng: &'a mut SimRng, mean_gap: SimTime, mean_length: SimTime, horizon: SimTime) -> Self {
+        Episodes { rng, mean_gap, mean_length, horizon, now: SimTime::ZERO }
+    }
+}
+
+impl Iterator for Episodes<'_> {
+    type Item = (SimTime, SimTime);
+
+    fn next(&mut self) -> Option<(SimTime, SimTime)> {
+        let from = self.now.saturating_add(exponential_time(self.rng, self.mean_gap));
+        if from >= self.horizon {
+            self.now = SimTime::MAX;
+            return None;
         }
-        let until = from.saturating_add(exponential_time(rng, mean_length));
-        windows.push((from, until));
-        now = until;
+        let until = from.saturating_add(exponential_time(self.rng, self.mean_length));
+        self.now = until;
+        Some((from, until))
     }
 }
 
@@ -268,7 +328,7 @@ mod tests {
     #[test]
     fn crashes_never_overlap_and_stay_below_the_horizon() {
         let horizon = SimTime::from_secs(1000);
-        let events = model().realize(3, 4, horizon);
+        let events = model().realize(3, 4, horizon, usize::MAX).unwrap();
         for worker in 0..4 {
             let mut free_from = SimTime::ZERO;
             for event in &events {
@@ -297,6 +357,9 @@ mod tests {
         let crashes = |events: Vec<FailureEvent>| -> Vec<FailureEvent> {
             events.into_iter().filter(|e| matches!(e, FailureEvent::Crash { .. })).collect()
         };
-        assert_eq!(crashes(model().realize(9, 3, horizon)), crashes(without.realize(9, 3, horizon)));
+        assert_eq!(
+            crashes(model().realize(9, 3, horizon, usize::MAX).unwrap()),
+            crashes(without.realize(9, 3, horizon, usize::MAX).unwrap())
+        );
     }
 }

@@ -21,7 +21,7 @@
 //!     failures: (events: [Crash(worker: 1, at: "50ms", recover_after: "20ms")]),
 //! )"#;
 //! let loaded = LoadedScenario::from_bytes(text, "tiny.ron", ".".as_ref(), None).unwrap();
-//! let trace = loaded.realize_trace(7);
+//! let trace = faultline::schedule::realize(&loaded, 7).unwrap().trace;
 //! let mut log = EventLog::hashing();
 //! let summary = Simulation::new(&loaded.scenario, &trace, 7).run(&mut log);
 //! assert_eq!(summary.reason, StopReason::Rounds);
@@ -45,6 +45,7 @@ pub mod queue;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod schedule;
 pub mod simulation;
 pub mod time;
 pub mod trace;

@@ -1,42 +1,376 @@
-//! Writing results safely: every file is written to a temporary sibling and renamed
-//! into place, so a reader (or a crash) never sees half a file and an older result
-//! is only replaced by a complete new one.
+//! Results folders that are always all of one run, or visibly incomplete.
+//!
+//! A run writes into a staging folder beside its `--out`, named
+//! `<out>.incomplete-<pid>`, and only once every file is written swaps it into
+//! place (atomically on Linux, with `renameat2(RENAME_EXCHANGE)`) and deletes the
+//! older results. Killed at any moment, a run leaves either the previous complete
+//! folder or that staging folder, whose name says what it is; the next run into
+//! the same `--out` removes it.
+//!
+//! Everything that can be checked before training is checked by [`prepare`]: that
+//! `--out` names a folder that is not a file, that an existing folder holds only
+//! the results of an earlier faultline run (never the user's own files), that the
+//! parent can be written and that the disk has room.
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
-/// Writes `contents` to `path` atomically (temp file in the same folder + rename),
-/// creating the folder if needed.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&temp)?;
+/// Files a results folder may hold without a manifest listing them: what older
+/// versions wrote (their manifests have no `files` list).
+fn is_legacy_result(relative: &str) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let seed_file = |name: &str, prefix: &str, suffix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match parts.as_slice() {
+        ["manifest.json" | "summary.csv" | "timing.csv"] => true,
+        [name] => seed_file(name, "trace-seed-", ".ron") || name.starts_with('.') && name.contains(".tmp-"),
+        [_, seed, "metrics.csv"] => seed_file(seed, "seed-", ""),
+        [_, _, name] => name.starts_with('.') && name.contains(".tmp-"),
+        _ => false,
+    }
+}
+
+/// A results folder being written: files go into the staging folder until
+/// [`ResultsFolder::commit`] swaps it into place. Dropped uncommitted, it removes
+/// the staging folder and leaves `--out` as it was.
+#[derive(Debug)]
+pub struct ResultsFolder {
+    out: PathBuf,
+    staging: PathBuf,
+    previous: Option<String>,
+    files: Vec<String>,
+    committed: bool,
+}
+
+/// Checks that `out` can take a run's results (`needed_bytes` of them) and creates
+/// the staging folder. The error is for the user, as is.
+pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
+    let shown = out.display();
+    let Some(Component::Normal(name)) = out.components().next_back() else {
+        return Err(format!("error: --out {shown}: name a folder for the results, e.g. results/run-1"));
+    };
+    let name = name.to_string_lossy().into_owned();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if let (Ok(here), Ok(target)) = (std::env::current_dir(), fs::canonicalize(out))
+        && here.starts_with(&target)
+    {
+        return Err(format!(
+            "error: --out {shown}: the results would replace the folder you are in; choose a folder below it"
+        ));
+    }
+    let previous = match fs::metadata(out) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(format!("error: --out {shown}: is a file, not a folder; choose another --out"));
+        }
+        Ok(_) => earlier_results(out)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(match out.ancestors().skip(1).find(|a| a.is_file()) {
+                Some(file) => format!("error: --out {shown}: {} is a file, not a folder", file.display()),
+                None => format!("error: --out {shown}: {e}"),
+            });
+        }
+    };
+    fs::create_dir_all(&parent)
+        .map_err(|e| format!("error: --out {shown}: cannot create {}: {e}", parent.display()))?;
+    remove_abandoned_staging(&parent, &name, out)?;
+    check_free_space(&parent, needed_bytes, out)?;
+    let staging = parent.join(format!("{name}.incomplete-{}", std::process::id()));
+    fs::create_dir(&staging)
+        .map_err(|e| format!("error: --out {shown}: cannot create {}: {e}", staging.display()))?;
+    let folder =
+        ResultsFolder { out: out.to_path_buf(), staging, previous, files: Vec::new(), committed: false };
+    // Prove a file can be written there now rather than after the training.
+    let probe = folder.staging.join(".probe");
+    fs::write(&probe, b"faultline")
+        .and_then(|()| fs::remove_file(&probe))
+        .map_err(|e| format!("error: --out {shown}: cannot write into {}: {e}", folder.staging.display()))?;
+    Ok(folder)
+}
+
+impl ResultsFolder {
+    /// What `--out` held before and this run will replace, e.g. "the results of
+    /// an earlier run (seeds 1, 2; 7 files)".
+    pub fn replaces(&self) -> Option<&str> {
+        self.previous.as_deref()
+    }
+
+    /// Where the results go once committed.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// Writes `contents` to `relative` (slash-separated) in the staging folder.
+    pub fn write(&mut self, relative: &str, contents: &[u8]) -> io::Result<()> {
+        let path = self.staging.join(relative);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut file = fs::File::create(&path)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        self.files.push(relative.to_string());
+        Ok(())
     }
-    result
+
+    /// The files written so far, in order.
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// Puts the finished results in place of `--out` and deletes what was there.
+    pub fn commit(mut self) -> io::Result<()> {
+        if fs::symlink_metadata(&self.out).is_ok() {
+            swap(&self.staging, &self.out)?;
+            // The staging path now holds the older results.
+            fs::remove_dir_all(&self.staging)?;
+        } else {
+            fs::rename(&self.staging, &self.out)?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for ResultsFolder {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Exchanges two paths atomically.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn swap(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(io::Error::from)
+}
+
+/// Exchanges two paths: without an atomic exchange, through a third name. A
+/// crash in between leaves the older results under `<out>.replaced-<pid>`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn swap(a: &Path, b: &Path) -> io::Result<()> {
+    let aside = b.with_file_name(format!(
+        "{}.replaced-{}",
+        b.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    fs::rename(b, &aside)?;
+    fs::rename(a, b)?;
+    fs::rename(&aside, a)
+}
+
+/// What an existing `--out` holds: `None` when empty, a description when it is an
+/// earlier run's results, an error when anything in it is not.
+fn earlier_results(out: &Path) -> Result<Option<String>, String> {
+    let shown = out.display();
+    let mut files = Vec::new();
+    list_files(out, "", 0, &mut files).map_err(|e| format!("error: --out {shown}: cannot read it: {e}"))?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let manifest: Option<serde_json::Value> = fs::read(out.join("manifest.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .filter(|m: &serde_json::Value| m.get("faultline").is_some());
+    let Some(manifest) = manifest else {
+        return Err(format!(
+            "error: --out {shown}: the folder holds files that no faultline run wrote (no manifest.json), e.g. {}\n  \
+             = help: move them away, or choose another --out; faultline only replaces its own results",
+            files.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    };
+    let listed: Vec<&str> = manifest
+        .get("files")
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str())
+        .collect();
+    let foreign: Vec<&String> = files
+        .iter()
+        .filter(|f| f.as_str() != "manifest.json" && !listed.contains(&f.as_str()) && !is_legacy_result(f))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(format!(
+            "error: --out {shown}: besides an earlier run's results the folder holds {} file(s) that run did not \
+             write, e.g. {}\n  = help: move them away, or choose another --out; faultline only replaces its own results",
+            foreign.len(),
+            foreign.iter().take(3).map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let seeds: Vec<String> = manifest
+        .get("seeds")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .map(|s| s.get("seed").unwrap_or(s).to_string())
+        .collect();
+    let kind =
+        if manifest.get("mode").and_then(|m| m.as_str()) == Some("dry-run") { "dry run" } else { "run" };
+    Ok(Some(format!("the results of an earlier {kind} (seeds {}; {} files)", seeds.join(", "), files.len())))
+}
+
+/// Most entries a results folder is walked for before it is called foreign.
+const MAX_LISTED: usize = 100_000;
+
+/// Relative paths of every file below `dir` (symbolic links count as files).
+fn list_files(dir: &Path, prefix: &str, depth: usize, files: &mut Vec<String>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        if files.len() >= MAX_LISTED {
+            return Err(io::Error::other("it holds too many files to be a results folder"));
+        }
+        if entry.file_type()?.is_dir() && depth < 8 {
+            list_files(&entry.path(), &relative, depth + 1, files)?;
+        } else {
+            files.push(relative);
+        }
+    }
+    Ok(())
+}
+
+/// Removes staging folders that killed runs left beside `out`; refuses when a
+/// live run is writing one.
+fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<(), String> {
+    let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
+    let prefix = format!("{name}.incomplete-");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && faultline_is_running(pid) {
+            return Err(format!(
+                "error: --out {}: another faultline run (pid {pid}) is writing there; wait for it or choose another --out",
+                out.display()
+            ));
+        }
+        fs::remove_dir_all(entry.path()).map_err(|e| {
+            format!("error: cannot remove {} that an interrupted run left: {e}", entry.path().display())
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether process `pid` exists and is a faultline (not a recycled pid).
+fn faultline_is_running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.starts_with("faultline"))
+}
+
+/// Refuses to start when the disk under `dir` has less room than the results need.
+fn check_free_space(dir: &Path, needed_bytes: u64, out: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    if let Ok(stats) = rustix::fs::statvfs(dir) {
+        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if free < needed_bytes {
+            return Err(format!(
+                "error: --out {}: the disk has {} free, the results need about {}",
+                out.display(),
+                crate::scenario::human_bytes(free),
+                crate::scenario::human_bytes(needed_bytes)
+            ));
+        }
+    }
+    let _ = (dir, needed_bytes, out);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("faultline-output-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn contents(dir: &Path) -> Vec<String> {
+        let mut files = Vec::new();
+        list_files(dir, "", 0, &mut files).unwrap();
+        files.sort();
+        files
+    }
+
     #[test]
-    fn replaces_whole_files_and_leaves_no_temporaries() {
-        let dir = std::env::temp_dir().join(format!("faultline-output-{}", std::process::id()));
-        let path = dir.join("nested/a.txt");
-        write_atomic(&path, b"first").unwrap();
-        write_atomic(&path, b"second").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"second");
-        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+    fn a_committed_folder_replaces_the_earlier_run_whole() {
+        let dir = scratch("commit");
+        let out = dir.join("run");
+        let mut first = prepare(&out, 0).unwrap();
+        assert_eq!(first.replaces(), None);
+        first.write("old/seed-1/metrics.csv", b"1").unwrap();
+        first.write("manifest.json", br#"{"faultline": "0", "files": ["old/seed-1/metrics.csv"]}"#).unwrap();
+        first.commit().unwrap();
+        assert_eq!(contents(&out), ["manifest.json", "old/seed-1/metrics.csv"]);
+
+        let mut second = prepare(&out, 0).unwrap();
+        assert!(second.replaces().unwrap().contains("2 files"), "{:?}", second.replaces());
+        second.write("manifest.json", br#"{"faultline": "0", "files": []}"#).unwrap();
+        // Until committed, the old results stand untouched.
+        assert_eq!(contents(&out), ["manifest.json", "old/seed-1/metrics.csv"]);
+        second.commit().unwrap();
+        assert_eq!(contents(&out), ["manifest.json"]);
+        assert_eq!(contents(&dir), ["run/manifest.json"], "no staging folder is left");
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_abandoned_run_leaves_the_old_results_and_is_cleaned_up_later() {
+        let dir = scratch("abandon");
+        let out = dir.join("run");
+        let mut first = prepare(&out, 0).unwrap();
+        first.write("manifest.json", br#"{"faultline": "0"}"#).unwrap();
+        first.commit().unwrap();
+        let mut dropped = prepare(&out, 0).unwrap();
+        dropped.write("summary.csv", b"new").unwrap();
+        drop(dropped);
+        assert_eq!(contents(&dir), ["run/manifest.json"]);
+        // A staging folder of a dead process (as kill -9 leaves it) is removed.
+        fs::create_dir_all(dir.join("run.incomplete-4000000000/x")).unwrap();
+        prepare(&out, 0).unwrap();
+        assert_eq!(contents(&dir), ["run/manifest.json"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn foreign_files_files_and_the_current_folder_are_refused() {
+        let dir = scratch("refuse");
+        fs::create_dir_all(dir.join("mine")).unwrap();
+        fs::write(dir.join("mine/notes.txt"), b"keep me").unwrap();
+        let error = prepare(&dir.join("mine"), 0).unwrap_err();
+        assert!(error.contains("no faultline run wrote") && error.contains("notes.txt"), "{error}");
+        fs::write(dir.join("mine/manifest.json"), br#"{"faultline": "0"}"#).unwrap();
+        let error = prepare(&dir.join("mine"), 0).unwrap_err();
+        assert!(error.contains("1 file(s) that run did not write, e.g. notes.txt"), "{error}");
+        fs::write(dir.join("a-file"), b"").unwrap();
+        assert!(prepare(&dir.join("a-file"), 0).unwrap_err().contains("is a file, not a folder"));
+        assert!(prepare(Path::new("."), 0).unwrap_err().contains("name a folder"));
+        assert!(prepare(Path::new("/"), 0).unwrap_err().contains("name a folder"));
+        assert!(prepare(&dir.join("huge"), u64::MAX).unwrap_err().contains("free"));
+        assert_eq!(fs::read(dir.join("mine/notes.txt")).unwrap(), b"keep me");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn older_versions_results_are_recognized() {
+        for ours in ["summary.csv", "trace-seed-12.ron", "dynamic/seed-3/metrics.csv", ".summary.csv.tmp-77"]
+        {
+            assert!(is_legacy_result(ours), "{ours}");
+        }
+        for theirs in ["notes.txt", "trace-seed-.ron", "dynamic/seed-x/metrics.csv", "a/b/c/d.csv"] {
+            assert!(!is_legacy_result(theirs), "{theirs}");
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! any problem is reported as `file:line:col`, the field path, the offending text and
 //! what was expected ([`ScenarioError`]).
 
+mod budget;
 mod error;
+mod input;
 mod spans;
 mod training;
 mod validate;
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use budget::{MAX_RUN_BYTES, MemoryEstimate, human_bytes};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use training::{
     Activation, AdaHessianConfig, Coupling, Data, Dataset, DynamicConfig, ModelConfig, Optimizer, Recovery,
@@ -53,6 +56,14 @@ pub struct Scenario {
     pub failures: Failures,
     /// What is trained, and how.
     pub training: Training,
+}
+
+impl Scenario {
+    /// What one training run of this scenario needs in memory (an estimate that
+    /// errs high; see [`MemoryEstimate`]).
+    pub fn estimate_memory(&self) -> MemoryEstimate {
+        budget::estimate(self)
+    }
 }
 
 impl Default for Scenario {
@@ -222,9 +233,8 @@ impl LoadedScenario {
     /// Reads, parses and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<LoadedScenario, ScenarioErrors> {
         let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| {
-            ScenarioErrors::single(ScenarioError::whole_file(&origin, format!("cannot read the file: {e}")))
-        })?;
+        let bytes = input::read_bounded(path, input::MAX_SCENARIO_BYTES)
+            .map_err(|e| ScenarioErrors::single(ScenarioError::whole_file(&origin, format!("cannot read the file: {e}"))))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         Self::from_bytes(&bytes, &origin, &base_dir, stem)
@@ -264,22 +274,10 @@ impl LoadedScenario {
         self.scenario.name.as_deref().unwrap_or("scenario")
     }
 
-    /// The failure trace of `seed`: the replayed file's events, or the explicit
-    /// events plus the generators' draws, in canonical order.
-    pub fn realize_trace(&self, seed: u64) -> Trace {
-        let scenario = &self.scenario;
-        let events = match &self.replay {
-            Some(trace) => trace.events.clone(),
-            None => {
-                let mut events = scenario.failures.events.clone();
-                if let Some(generator) = &scenario.failures.generate {
-                    let horizon = generator.until.unwrap_or(scenario.stop.time_limit);
-                    events.extend(generator.realize(seed, scenario.workers, horizon));
-                }
-                FailureEvent::sort(&mut events);
-                events
-            }
-        };
-        Trace::new(self.name(), seed, scenario.workers, events)
+    /// An error located at the value of `path` in this scenario's source, for
+    /// problems found after loading (e.g. while realizing its failures).
+    pub fn error_at(&self, path: &str, message: String, expected: &str) -> ScenarioErrors {
+        let at = error::Positioner::new(&self.origin, &self.source);
+        ScenarioErrors::single(at.error(path, message, Some(expected.to_string())))
     }
 }

@@ -118,6 +118,10 @@ pub struct WorkerStats {
 pub struct RunSummary {
     /// Virtual time reached.
     pub end: SimTime,
+    /// The latest moment the engine looked at the failure trace: `end`, or a later
+    /// arrival time it checked a message's flight against. Failures that start
+    /// after it cannot change the run, so a trace may be cut there.
+    pub reach: SimTime,
     /// Why it ended.
     pub reason: StopReason,
     /// Communication rounds completed.
@@ -282,6 +286,8 @@ struct Run<'a, O> {
     updates: u64,
     rounds: u64,
     events: u64,
+    /// The latest arrival time checked against the failure windows.
+    reach: SimTime,
 }
 
 impl<'a, O: Observer> Run<'a, O> {
@@ -324,6 +330,7 @@ impl<'a, O: Observer> Run<'a, O> {
             updates: 0,
             rounds: 0,
             events: 0,
+            reach: SimTime::ZERO,
         }
     }
 
@@ -362,7 +369,15 @@ impl<'a, O: Observer> Run<'a, O> {
             account(worker, end);
             workers.push(std::mem::take(&mut worker.stats));
         }
-        RunSummary { end, reason, rounds: self.rounds, updates: self.updates, events: self.events, workers }
+        RunSummary {
+            end,
+            reach: self.reach.max(end),
+            reason,
+            rounds: self.rounds,
+            updates: self.updates,
+            events: self.events,
+            workers,
+        }
     }
 
     fn emit(&mut self, happening: Happening) {
@@ -540,6 +555,7 @@ impl<'a, O: Observer> Run<'a, O> {
             Direction::Down => self.sim.network.downlink_time(&mut w.downlink_rng),
         };
         let arrival = self.now.saturating_add(flight);
+        self.reach = self.reach.max(arrival);
         if self.sim.windows.partitioned[worker as usize].any_during(self.now, arrival) {
             return Err(Loss::Partition);
         }

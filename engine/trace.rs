@@ -29,6 +29,9 @@ pub struct Trace {
 impl Trace {
     /// The current file format.
     pub const FORMAT: u32 = 1;
+    /// Most events one trace may hold, realized or replayed: a trace file of
+    /// them stays below 32 MB and loads in well under a second.
+    pub const MAX_EVENTS: usize = 200_000;
 
     /// A trace in canonical order.
     pub fn new(scenario: &str, seed: u64, workers: u32, mut events: Vec<FailureEvent>) -> Trace {

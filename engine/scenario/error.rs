@@ -316,18 +316,20 @@ pub fn parse_ron<T: DeserializeOwned>(source: &str, file: &str) -> Result<T, Sce
 pub struct Positioner<'a> {
     file: &'a str,
     source: &'a str,
-    index: SpanIndex,
+    /// Built at the first error: a valid input (e.g. a long trace) never pays for it.
+    index: std::cell::OnceCell<SpanIndex>,
 }
 
 impl<'a> Positioner<'a> {
-    /// Indexes `source` once for many lookups.
+    /// Indexes `source`, once, when the first error needs a position.
     pub fn new(file: &'a str, source: &'a str) -> Self {
-        Positioner { file, source, index: SpanIndex::build(source) }
+        Positioner { file, source, index: std::cell::OnceCell::new() }
     }
 
     /// An error at the value of `path` (or its nearest written ancestor).
     pub fn error(&self, path: &str, message: String, expected: Option<String>) -> ScenarioError {
-        let range = self.index.find(path).unwrap_or((0, 0));
+        let index = self.index.get_or_init(|| SpanIndex::build(self.source));
+        let range = index.find(path).unwrap_or((0, 0));
         ScenarioError::at_range(self.file, self.source, range, path, message, expected)
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::budget::{self, MAX_RUN_BYTES};
 use super::error::{Positioner, ScenarioError, ScenarioErrors};
 use super::spans::{field, index};
 use super::{Latency, Scenario};
@@ -17,6 +18,9 @@ pub const MAX_WORKERS: u32 = 100_000;
 const MAX_SEEDS: usize = 10_000;
 /// Most parameters a model may have (400 MB of f32 per copy).
 const MAX_PARAMETERS: u64 = 100_000_000;
+/// Longest scenario name in bytes: it names the results folder, and file names
+/// stop at 255 bytes (a staging suffix is added while a run writes).
+pub const MAX_NAME_BYTES: usize = 200;
 /// Largest slowdown factor of a straggler.
 const MAX_FACTOR: f64 = 1e6;
 /// Largest log-space spread of a lognormal.
@@ -171,6 +175,14 @@ impl Checker<'_> {
     }
 }
 
+/// At most `chars` characters of `text`, with `…` when cut.
+fn truncated(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// Checks a parsed scenario; returns the replayed trace when `failures.replay` names one.
 pub fn validate(
     scenario: &Scenario,
@@ -191,11 +203,19 @@ pub fn validate(
     }
     if let Some(name) = &scenario.name
         && (name.is_empty()
+            || name.len() > MAX_NAME_BYTES
+            || name.starts_with('.')
             || name.contains(['/', '\\'])
-            || name.chars().any(char::is_control)
-            || name == "..")
+            || name.chars().any(char::is_control))
     {
-        c.fail("name", format!("{name:?} cannot name an output folder"), "a name without slashes");
+        c.fail(
+            "name",
+            format!("{:?} cannot name an output folder", truncated(name, 60)),
+            format!(
+                "a name of 1 to {MAX_NAME_BYTES} bytes without slashes or control characters, \
+                 not starting with `.`"
+            ),
+        );
     }
 
     c.integer("stop.rounds", scenario.stop.rounds, 1, 1_000_000_000);
@@ -221,6 +241,9 @@ pub fn validate(
     c.positive("master.bytes_per_second", scenario.master.bytes_per_second);
 
     check_training(&mut c, scenario, base_dir);
+    if c.problems.is_empty() {
+        check_memory(&mut c, scenario);
+    }
 
     let failures = &scenario.failures;
     c.events("failures.events", &failures.events);
@@ -274,6 +297,32 @@ pub fn validate(
     }
 
     if c.problems.is_empty() { Ok(replay) } else { Err(ScenarioErrors::sorted(c.problems)) }
+}
+
+/// Refuses a scenario whose runs could not fit in [`MAX_RUN_BYTES`], before
+/// anything is allocated.
+fn check_memory(c: &mut Checker, scenario: &Scenario) {
+    let estimate = budget::estimate(scenario);
+    if estimate.total() > MAX_RUN_BYTES {
+        let (path, what) = estimate.culprit(scenario.workers);
+        c.fail(
+            path,
+            format!(
+                "a run would need about {} of memory, most of it for {what} ({})",
+                budget::human_bytes(estimate.total()),
+                budget::human_bytes(match path {
+                    "training.data.batch" => estimate.activations,
+                    "training.data" => estimate.data,
+                    "training.data.overlap" => estimate.shards,
+                    _ => estimate.model_state,
+                })
+            ),
+            format!(
+                "a scenario whose run fits in {} (a smaller model, batch or fewer workers)",
+                budget::human_bytes(MAX_RUN_BYTES)
+            ),
+        );
+    }
 }
 
 fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
@@ -393,15 +442,16 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
 
 /// Why a trace file could not be used.
 pub enum TraceLoadError {
-    /// The file could not be read.
-    Unreadable(std::io::Error),
+    /// The file could not be read (or is not a regular file, or too big).
+    Unreadable(super::input::ReadError),
     /// It was read but is not a valid trace for this scenario.
     Invalid(ScenarioErrors),
 }
 
 /// Reads, parses and checks a trace file for a scenario with `workers` workers.
 pub fn load_trace(path: &Path, workers: u32) -> Result<Trace, TraceLoadError> {
-    let bytes = std::fs::read(path).map_err(TraceLoadError::Unreadable)?;
+    let bytes = super::input::read_bounded(path, super::input::MAX_TRACE_BYTES)
+        .map_err(TraceLoadError::Unreadable)?;
     let origin = path.display().to_string();
     let source = super::error::utf8_text(&bytes, &origin).map_err(TraceLoadError::Invalid)?;
     let trace: Trace = super::error::parse_ron(&source, &origin).map_err(TraceLoadError::Invalid)?;
@@ -413,7 +463,15 @@ pub fn load_trace(path: &Path, workers: u32) -> Result<Trace, TraceLoadError> {
             format!("format {}", Trace::FORMAT),
         );
     }
-    c.events("events", &trace.events);
+    if trace.events.len() > Trace::MAX_EVENTS {
+        c.fail(
+            "events",
+            format!("{} events", trace.events.len()),
+            format!("at most {} events in one trace", Trace::MAX_EVENTS),
+        );
+    } else {
+        c.events("events", &trace.events);
+    }
     if c.problems.is_empty() {
         Ok(trace)
     } else {

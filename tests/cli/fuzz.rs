@@ -58,8 +58,9 @@ fn mutated_scenarios_never_panic() {
             let result = LoadedScenario::from_bytes(&bytes, "fuzz.ron", &root().join("scenarios"), None);
             if let Ok(mut loaded) = result {
                 loaded.scenario.stop.max_events = 20_000;
-                let trace = loaded.realize_trace(1);
-                Simulation::new(&loaded.scenario, &trace, 1).run(&mut EventLog::hashing());
+                if let Ok(schedule) = faultline::schedule::realize(&loaded, 1) {
+                    Simulation::new(&loaded.scenario, &schedule.trace, 1).run(&mut EventLog::hashing());
+                }
                 true
             } else {
                 // Rendering the message must not panic either.

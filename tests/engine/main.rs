@@ -21,9 +21,15 @@ pub fn scenario(text: &str) -> LoadedScenario {
     scenario_in(text, std::path::Path::new("."))
 }
 
+/// Realizes the schedule of one seed (the scenario's generators must stay within
+/// the event limit).
+pub fn realize(loaded: &LoadedScenario, seed: u64) -> faultline::schedule::Schedule {
+    faultline::schedule::realize(loaded, seed).unwrap_or_else(|e| panic!("cannot realize seed {seed}:\n{e}"))
+}
+
 /// Runs one seed timing-only, recording the event log.
 pub fn run(loaded: &LoadedScenario, seed: u64) -> (RunSummary, EventLog) {
-    let trace = loaded.realize_trace(seed);
+    let trace = realize(loaded, seed).trace;
     let mut log = EventLog::recording();
     let summary = Simulation::new(&loaded.scenario, &trace, seed).run(&mut log);
     (summary, log)

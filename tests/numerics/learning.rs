@@ -3,6 +3,8 @@
 
 use faultline::experiment::{self, Experiment, RunOutcome};
 use faultline::scenario::{LoadedScenario, Strategy};
+use faultline::schedule;
+use faultline::trace::Trace;
 
 fn quickstart_with(edit: impl Fn(String) -> String) -> LoadedScenario {
     let text = edit(faultline::scenario::QUICKSTART.to_string());
@@ -16,7 +18,14 @@ fn all_strategies(text: String) -> String {
 
 fn run(loaded: &LoadedScenario, seeds: &[u64]) -> Experiment {
     let strategies = loaded.scenario.training.strategies.clone();
-    experiment::run_all(loaded, seeds, &strategies, 2, &|_: &RunOutcome| {}).unwrap()
+    run_on(loaded, seeds, &strategies, 2)
+}
+
+/// Every seed × strategy on `jobs` threads, each seed under its realized trace.
+fn run_on(loaded: &LoadedScenario, seeds: &[u64], strategies: &[Strategy], jobs: usize) -> Experiment {
+    let traces: Vec<Trace> =
+        seeds.iter().map(|&seed| schedule::realize(loaded, seed).unwrap().trace).collect();
+    experiment::run_all(loaded, seeds, &traces, strategies, jobs, &|_: &RunOutcome| {}).unwrap()
 }
 
 #[test]
@@ -63,8 +72,8 @@ fn without_failures_dynamic_and_uniform_agree_within_a_point() {
 fn the_quickstart_is_bit_identical_across_runs_and_thread_counts() {
     let loaded = quickstart_with(all_strategies);
     let strategies = loaded.scenario.training.strategies.clone();
-    let a = experiment::run_all(&loaded, &[4], &strategies, 1, &|_: &RunOutcome| {}).unwrap();
-    let b = experiment::run_all(&loaded, &[4], &strategies, 3, &|_: &RunOutcome| {}).unwrap();
+    let a = run_on(&loaded, &[4], &strategies, 1);
+    let b = run_on(&loaded, &[4], &strategies, 3);
     for (x, y) in a.runs.iter().zip(&b.runs) {
         assert_eq!(x.metrics, y.metrics, "{}", x.strategy);
         assert_eq!(experiment::metrics_csv(x), experiment::metrics_csv(y));
@@ -83,7 +92,7 @@ fn a_run_replayed_from_its_written_trace_is_bit_identical() {
                 stragglers: (mean_interval: "30ms", mean_duration: "10ms", factor: 3.0)),"#,
         )
     });
-    let trace = stochastic.realize_trace(6);
+    let trace = faultline::schedule::realize(&stochastic, 6).unwrap().trace;
     assert!(trace.events.len() > 5, "{trace:?}");
     std::fs::write(dir.join("trace.ron"), trace.to_ron()).unwrap();
     let text = faultline::scenario::QUICKSTART.replace(
