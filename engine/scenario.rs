@@ -233,8 +233,9 @@ impl LoadedScenario {
     /// Reads, parses and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<LoadedScenario, ScenarioErrors> {
         let origin = path.display().to_string();
-        let bytes = input::read_bounded(path, input::MAX_SCENARIO_BYTES)
-            .map_err(|e| ScenarioErrors::single(ScenarioError::whole_file(&origin, format!("cannot read the file: {e}"))))?;
+        let bytes = input::read_bounded(path, input::MAX_SCENARIO_BYTES).map_err(|e| {
+            ScenarioErrors::single(ScenarioError::whole_file(&origin, format!("cannot read the file: {e}")))
+        })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         Self::from_bytes(&bytes, &origin, &base_dir, stem)

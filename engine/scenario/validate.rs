@@ -210,7 +210,11 @@ pub fn validate(
     {
         c.fail(
             "name",
-            format!("{:?} cannot name an output folder", truncated(name, 60)),
+            if name.len() > MAX_NAME_BYTES {
+                format!("the name is {} bytes long, too long for a folder name", name.len())
+            } else {
+                format!("{:?} cannot name an output folder", truncated(name, 60))
+            },
             format!(
                 "a name of 1 to {MAX_NAME_BYTES} bytes without slashes or control characters, \
                  not starting with `.`"

@@ -1,5 +1,6 @@
-//! No input may panic or hang: thousands of seeded mutations of valid scenarios go
-//! through the loader, and those that still load are simulated (briefly).
+//! No input may panic or hang: thousands of seeded mutations of valid scenarios and
+//! traces go through the loader, and those that still load are simulated
+//! (briefly); a sample goes through `validate`, `trace` and `run --dry-run`.
 
 use std::panic;
 
@@ -74,4 +75,89 @@ fn mutated_scenarios_never_panic() {
         }
     }
     assert!(loaded_count > 100, "mutations should sometimes stay valid ({loaded_count})");
+}
+
+#[test]
+fn mutated_traces_never_panic() {
+    let dir = std::env::temp_dir().join(format!("faultline-fuzz-traces-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stochastic = LoadedScenario::from_file(&root().join("scenarios/stochastic-failures.ron")).unwrap();
+    let traces: Vec<Vec<u8>> = vec![
+        std::fs::read(root().join("tests/bad/support/trace-ok.ron")).unwrap(),
+        faultline::schedule::realize(&stochastic, 1).unwrap().trace.to_ron().into_bytes(),
+    ];
+    let scenario = br#"(workers: 8, stop: (rounds: 20, max_events: 20000), failures: (replay: "t.ron"))"#;
+    let mut rng = SimRng::new(5, Purpose::Compute, 1);
+    let mut replayed = 0;
+    for round in 0..3000 {
+        let bytes = mutate(&mut rng, &traces[round % traces.len()]);
+        std::fs::write(dir.join("t.ron"), &bytes).unwrap();
+        let outcome =
+            panic::catch_unwind(|| match LoadedScenario::from_bytes(scenario, "s.ron", &dir, None) {
+                Ok(loaded) => {
+                    let schedule =
+                        faultline::schedule::realize(&loaded, 1).expect("a replayed trace realizes");
+                    Simulation::new(&loaded.scenario, &schedule.trace, 1).run(&mut EventLog::hashing());
+                    true
+                }
+                Err(errors) => {
+                    let _ = errors.to_string();
+                    false
+                }
+            });
+        match outcome {
+            Ok(ok) => replayed += usize::from(ok),
+            Err(_) => panic!("panicked on trace mutation {round}:\n{}", String::from_utf8_lossy(&bytes)),
+        }
+    }
+    assert!(replayed > 50, "mutations should sometimes stay valid ({replayed})");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The commands themselves, as a user runs them on broken files: every exit is
+/// 0, 1 or 2, never a panic or an abort, and nothing hangs.
+#[test]
+fn mutated_inputs_never_crash_the_commands() {
+    let dir = std::env::temp_dir().join(format!("faultline-fuzz-commands-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(root().join("tests/bad/support/trace-ok.ron"), dir.join("trace-ok.ron")).unwrap();
+    let sources: Vec<Vec<u8>> = vec![
+        std::fs::read(root().join("scenarios/quickstart.ron")).unwrap(),
+        std::fs::read(root().join("scenarios/stochastic-failures.ron")).unwrap(),
+        br#"(workers: 3, stop: (rounds: 30), failures: (replay: "trace-ok.ron"))"#.to_vec(),
+    ];
+    let mut rng = SimRng::new(11, Purpose::Compute, 2);
+    for round in 0..90 {
+        let bytes = mutate(&mut rng, &sources[round % sources.len()]);
+        std::fs::write(dir.join("s.ron"), &bytes).unwrap();
+        let command: &[&str] = match round % 3 {
+            0 => &["validate", "s.ron"],
+            1 => &["trace", "s.ron"],
+            _ => &["run", "--dry-run", "--quiet", "s.ron", "--out", "out"],
+        };
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(command)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("{command:?} hangs on mutation {round}:\n{}", String::from_utf8_lossy(&bytes));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            matches!(output.status.code(), Some(0..=2)) && !stderr.contains("panicked"),
+            "{command:?} on mutation {round} exited {:?}:\n{stderr}\n{}",
+            output.status,
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
