@@ -6,6 +6,7 @@
 //! what was expected ([`ScenarioError`]).
 
 mod error;
+mod maps;
 mod spans;
 mod training;
 mod validate;
@@ -99,6 +100,7 @@ pub struct Compute {
     /// Speed of a worker, in FLOP/s.
     pub flops_per_second: f64,
     /// Relative speed of particular workers (worker id → factor; 0.5 = half speed).
+    #[serde(deserialize_with = "maps::worker_map")]
     pub speed: BTreeMap<u32, f64>,
     /// Log-space standard deviation of the per-step jitter; 0 = none.
     pub jitter: f64,

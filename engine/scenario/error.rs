@@ -6,6 +6,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
+use super::maps;
 use super::spans::{self, SpanIndex};
 
 /// Nesting deeper than this is refused (valid scenarios need about 6 levels).
@@ -285,7 +286,8 @@ pub fn parse_ron<T: DeserializeOwned>(source: &str, file: &str) -> Result<T, Sce
             // A variant that takes settings, written bare (`Dynamic`): say how.
             let expected = variant
                 .filter(|_| code.to_string().starts_with("Expected opening `(`"))
-                .map(|v| format!("`{v}(...)` with its settings in parentheses; `{v}()` keeps the defaults"));
+                .map(|v| format!("`{v}(...)` with its settings in parentheses; `{v}()` keeps the defaults"))
+                .or_else(|| maps::expected(&code.to_string()));
             return Err(ScenarioErrors::single(ScenarioError::at_position(
                 file,
                 source,
