@@ -8,6 +8,8 @@
 mod error;
 mod maps;
 mod spans;
+#[cfg(test)]
+mod tests;
 mod training;
 mod validate;
 
@@ -201,7 +203,7 @@ pub struct Failures {
 /// Parses the text of a trace file (as written by `faultline trace`), without the
 /// checks against a scenario that `failures.replay` adds.
 pub fn parse_trace_text(text: &str, origin: &str) -> Result<Trace, ScenarioErrors> {
-    error::parse_ron(text, origin)
+    error::parse_ron(text, origin, error::FileKind::Trace)
 }
 
 /// A scenario read from a file (or the embedded quickstart), validated, with what it
@@ -247,7 +249,7 @@ impl LoadedScenario {
         default_name: Option<String>,
     ) -> Result<LoadedScenario, ScenarioErrors> {
         let source = error::utf8_text(bytes, origin)?;
-        let mut scenario: Scenario = error::parse_ron(&source, origin)?;
+        let mut scenario: Scenario = error::parse_ron(&source, origin, error::FileKind::Scenario)?;
         let replay = validate::validate(&scenario, &source, origin, base_dir)?;
         if scenario.name.is_none() {
             scenario.name = default_name;
