@@ -248,7 +248,7 @@ impl LoadedScenario {
         base_dir: &Path,
         default_name: Option<String>,
     ) -> Result<LoadedScenario, ScenarioErrors> {
-        let source = error::utf8_text(bytes, origin)?;
+        let source = error::utf8_text(bytes, origin, error::FileKind::Scenario)?;
         let mut scenario: Scenario = error::parse_ron(&source, origin, error::FileKind::Scenario)?;
         let replay = validate::validate(&scenario, &source, origin, base_dir)?;
         if scenario.name.is_none() {

@@ -226,15 +226,26 @@ impl FileKind {
             FileKind::Trace => TRACE_INTEGERS,
         }
     }
+
+    /// The message for a file with nothing but whitespace in it.
+    fn empty_file(self, file: &str) -> ScenarioError {
+        match self {
+            FileKind::Scenario => {
+                ScenarioError::whole_file(file, "the file is empty; the smallest scenario is `()`")
+            }
+            FileKind::Trace => {
+                let mut error = ScenarioError::whole_file(file, "the trace file is empty");
+                error.expected = Some("a trace written by `faultline trace SCENARIO > FILE`".into());
+                error
+            }
+        }
+    }
 }
 
 /// The file's text, or an error at the first byte that is not UTF-8.
-pub fn utf8_text(bytes: &[u8], file: &str) -> Result<String, ScenarioErrors> {
+pub fn utf8_text(bytes: &[u8], file: &str, kind: FileKind) -> Result<String, ScenarioErrors> {
     match std::str::from_utf8(bytes) {
-        Ok(text) if text.trim().is_empty() => Err(ScenarioErrors::single(ScenarioError::whole_file(
-            file,
-            "the file is empty; the smallest scenario is `()`",
-        ))),
+        Ok(text) if text.trim().is_empty() => Err(ScenarioErrors::single(kind.empty_file(file))),
         Ok(text) => Ok(text.to_string()),
         Err(e) => {
             let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();

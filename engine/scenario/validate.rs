@@ -488,7 +488,8 @@ pub enum TraceLoadError {
 pub fn load_trace(path: &Path, workers: u32) -> Result<Trace, TraceLoadError> {
     let bytes = std::fs::read(path).map_err(TraceLoadError::Unreadable)?;
     let origin = path.display().to_string();
-    let source = super::error::utf8_text(&bytes, &origin).map_err(TraceLoadError::Invalid)?;
+    let source =
+        super::error::utf8_text(&bytes, &origin, FileKind::Trace).map_err(TraceLoadError::Invalid)?;
     let trace: Trace =
         super::error::parse_ron(&source, &origin, FileKind::Trace).map_err(TraceLoadError::Invalid)?;
     let mut c = Checker {
