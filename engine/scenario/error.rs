@@ -242,9 +242,11 @@ impl FileKind {
     }
 }
 
-/// The file's text, or an error at the first byte that is not UTF-8.
+/// The file's text, or an error at the first byte that is not UTF-8. A leading
+/// byte-order mark (some Windows editors write one) is dropped: editors hide it, so
+/// columns count from the character after it.
 pub fn utf8_text(bytes: &[u8], file: &str, kind: FileKind) -> Result<String, ScenarioErrors> {
-    match std::str::from_utf8(bytes) {
+    match std::str::from_utf8(bytes).map(|text| text.strip_prefix('\u{FEFF}').unwrap_or(text)) {
         Ok(text) if text.trim().is_empty() => Err(ScenarioErrors::single(kind.empty_file(file))),
         Ok(text) => Ok(text.to_string()),
         Err(e) => {

@@ -154,3 +154,29 @@ fn a_trace_has_its_own_integer_ranges() {
         ("events[0].worker", Some("a worker id from 0 to workers − 1"))
     );
 }
+
+#[test]
+fn a_byte_order_mark_is_ignored_and_columns_stay_right() {
+    let bom = "\u{FEFF}";
+    let loaded =
+        LoadedScenario::from_bytes(format!("{bom}(workers: 3)").as_bytes(), "t.ron", Path::new("."), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.scenario.workers, 3);
+    // Errors on line 1, after parsing and while parsing, count columns as an editor
+    // shows them (the mark hidden).
+    let e = scenario_error(&format!("{bom}(workers: 0)"));
+    assert_eq!((e.line, e.col, e.path.as_str()), (1, 11, "workers"));
+    let e = scenario_error(&format!("{bom}(workers: -1)"));
+    assert_eq!((e.line, e.col, e.path.as_str()), (1, 11, "workers"));
+    // A trace with a mark reads too; a file of only a mark is empty.
+    let dir = std::env::temp_dir().join(format!("faultline-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("trace.ron"), format!("{bom}(format: 1, events: [Crash(worker: 1, at: 1)])"))
+        .unwrap();
+    let scenario = br#"(workers: 2, failures: (replay: "trace.ron"))"#;
+    let loaded = LoadedScenario::from_bytes(scenario, "s.ron", &dir, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.replay.unwrap().events.len(), 1);
+    let e = scenario_error(bom);
+    assert!(e.message.starts_with("the file is empty"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
