@@ -33,6 +33,9 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         message,
         hint: hint(kind),
     };
+    if dir.is_file() {
+        return Err(error(dir, "this is a file, not the dataset folder".into()));
+    }
     if !dir.is_dir() {
         return Err(error(dir, "the dataset folder does not exist".into()));
     }
@@ -122,4 +125,32 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, String> {
         return Err(format!("label {} at index {position} is not a class 0–9", body[position]));
     }
     Ok(body.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh, empty folder for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("faultline-idx-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_file_named_as_the_folder_is_called_a_file() {
+        let dir = scratch("dir-is-file");
+        let file = dir.join("data");
+        std::fs::write(&file, b"not a folder").unwrap();
+        let e = load_pair(Dataset::Mnist, &file).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (file.to_str().unwrap(), "this is a file, not the dataset folder")
+        );
+        let e = load_pair(Dataset::Mnist, &dir.join("absent")).unwrap_err();
+        assert_eq!(e.message, "the dataset folder does not exist");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

