@@ -39,7 +39,8 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
     if !dir.is_dir() {
         return Err(error(dir, "the dataset folder does not exist".into()));
     }
-    let part = |stem: &str| -> Result<Vec<u8>, DataError> {
+    // The file read (`stem` or `stem.gz`) and its inflated bytes.
+    let part = |stem: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
         let raw = dir.join(stem);
         let gz = dir.join(format!("{stem}.gz"));
         let path: PathBuf = if raw.is_file() {
@@ -49,21 +50,23 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         } else {
             return Err(error(&gz, format!("missing: neither {stem} nor {stem}.gz is in {}", dir.display())));
         };
-        read_maybe_gzip(&path).map_err(|message| error(&path, message))
+        let bytes = read_maybe_gzip(&path).map_err(|message| error(&path, message))?;
+        Ok((path, bytes))
     };
+    // Problems are reported under the path actually read, `.gz` included.
     let load = |images: &str, labels: &str| -> Result<Samples, DataError> {
-        let image_bytes = part(images)?;
-        let label_bytes = part(labels)?;
-        let (count, pixels, x) = parse_images(&image_bytes).map_err(|m| error(&dir.join(images), m))?;
-        let y = parse_labels(&label_bytes).map_err(|m| error(&dir.join(labels), m))?;
+        let (image_path, image_bytes) = part(images)?;
+        let (label_path, label_bytes) = part(labels)?;
+        let (count, pixels, x) = parse_images(&image_bytes).map_err(|m| error(&image_path, m))?;
+        let y = parse_labels(&label_bytes).map_err(|m| error(&label_path, m))?;
         if pixels != kind.input_dim() {
             return Err(error(
-                &dir.join(images),
+                &image_path,
                 format!("images have {pixels} pixels, expected {}", kind.input_dim()),
             ));
         }
         if y.len() != count {
-            return Err(error(&dir.join(labels), format!("{} labels for {count} images", y.len())));
+            return Err(error(&label_path, format!("{} labels for {count} images", y.len())));
         }
         Ok(Samples { x, y })
     };
@@ -137,6 +140,96 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// An IDX image file of `count` images of `side`×`side` pixels.
+    fn images(count: u32, side: u32) -> Vec<u8> {
+        let mut bytes: Vec<u8> =
+            [IMAGES_MAGIC, count, side, side].iter().flat_map(|w| w.to_be_bytes()).collect();
+        bytes.resize(16 + (count * side * side) as usize, 7);
+        bytes
+    }
+
+    /// An IDX label file of `count` labels.
+    fn labels(count: u32) -> Vec<u8> {
+        let mut bytes: Vec<u8> = [LABELS_MAGIC, count].iter().flat_map(|w| w.to_be_bytes()).collect();
+        bytes.extend((0..count).map(|i| (i % 10) as u8));
+        bytes
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// A folder with the four MNIST files (`n` training, `m` test items); `.gz` when `gz`.
+    fn dataset(name: &str, n: u32, m: u32, gz: bool) -> PathBuf {
+        let dir = scratch(name);
+        let files = [
+            ("train-images-idx3-ubyte", images(n, 28)),
+            ("train-labels-idx1-ubyte", labels(n)),
+            ("t10k-images-idx3-ubyte", images(m, 28)),
+            ("t10k-labels-idx1-ubyte", labels(m)),
+        ];
+        for (stem, bytes) in files {
+            if gz {
+                std::fs::write(dir.join(format!("{stem}.gz")), gzip(&bytes)).unwrap();
+            } else {
+                std::fs::write(dir.join(stem), bytes).unwrap();
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn a_well_formed_dataset_loads() {
+        for gz in [false, true] {
+            let dir = dataset(&format!("ok-{gz}"), 3, 2, gz);
+            let data = load_pair(Dataset::Mnist, &dir).unwrap();
+            assert_eq!((data.train.len(), data.test.len(), data.train.x.len()), (3, 2, 3 * 784));
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn problems_name_the_file_actually_read() {
+        // Gzip that does not inflate.
+        let dir = dataset("corrupt-gz", 3, 2, true);
+        let gz = dir.join("t10k-images-idx3-ubyte.gz");
+        let mut bytes = std::fs::read(&gz).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        bytes.extend_from_slice(b"garbage");
+        std::fs::write(&gz, bytes).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(e.path, gz.display().to_string());
+        assert!(e.message.starts_with("not valid gzip"), "{e}");
+        // Gzip that inflates to a truncated IDX file.
+        let mut short = images(2, 28);
+        short.truncate(100);
+        std::fs::write(&gz, gzip(&short)).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (gz.to_str().unwrap(), "2 images of 784 pixels need 1568 bytes, found 84")
+        );
+        // Labels that do not match, gzipped.
+        std::fs::write(&gz, gzip(&images(2, 28))).unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&labels(5))).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(e.path, dir.join("t10k-labels-idx1-ubyte.gz").display().to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+        // A truncated raw file.
+        let dir = dataset("truncated-raw", 3, 2, false);
+        let raw = dir.join("train-labels-idx1-ubyte");
+        std::fs::write(&raw, &labels(3)[..9]).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (raw.to_str().unwrap(), "header says 3 labels, found 1")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

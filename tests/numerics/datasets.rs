@@ -105,11 +105,12 @@ fn idx_files_load_raw_or_gzipped_and_errors_name_the_file() {
     assert_eq!(raw.train.x[1], 1.0 / 255.0);
     assert_eq!(raw.test.y[13], 3);
 
-    // Wrong label count, bad magic, truncated, missing: each names its file.
+    // Wrong label count, bad magic, truncated, missing: each names its file, as
+    // read (`.gz` included).
     std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_labels(19))).unwrap();
     let error = load(&data, ".".as_ref()).unwrap_err();
     assert!(
-        error.path.ends_with("t10k-labels-idx1-ubyte") && error.message.contains("19 labels for 20 images"),
+        error.path.ends_with("t10k-labels-idx1-ubyte.gz") && error.message.contains("19 labels for 20 images"),
         "{error}"
     );
     std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_images(1, 28))).unwrap();
