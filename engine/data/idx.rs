@@ -102,15 +102,14 @@ pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, Vec<f32>), String> {
     if h[0] != IMAGES_MAGIC {
         return Err(format!("not an IDX image file (magic {:#010x}, expected {IMAGES_MAGIC:#010x})", h[0]));
     }
-    let (count, pixels) = (h[1] as usize, h[2] as usize * h[3] as usize);
+    // u64 so that no header, however hostile, overflows the product.
+    let (count, pixels) = (u64::from(h[1]), u64::from(h[2]) * u64::from(h[3]));
     let body = &bytes[16..];
-    if body.len() != count * pixels {
-        return Err(format!(
-            "{count} images of {pixels} pixels need {} bytes, found {}",
-            count * pixels,
-            body.len()
-        ));
+    let need = u128::from(count) * u128::from(pixels);
+    if body.len() as u128 != need {
+        return Err(format!("{count} images of {pixels} pixels need {need} bytes, found {}", body.len()));
     }
+    let (count, pixels) = (count as usize, pixels as usize);
     Ok((count, pixels, body.iter().map(|&p| f32::from(p) / 255.0).collect()))
 }
 
@@ -230,6 +229,14 @@ mod tests {
             (raw.to_str().unwrap(), "header says 3 labels, found 1")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_huge_header_is_an_error_not_an_overflow() {
+        let header: Vec<u8> =
+            [IMAGES_MAGIC, u32::MAX, u32::MAX, u32::MAX].iter().flat_map(|w| w.to_be_bytes()).collect();
+        let e = parse_images(&header).unwrap_err();
+        assert!(e.starts_with("4294967295 images of 18446744065119617025 pixels need "), "{e}");
     }
 
     #[test]
