@@ -54,10 +54,14 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         Ok((path, bytes))
     };
     // Problems are reported under the path actually read, `.gz` included.
-    let load = |images: &str, labels: &str| -> Result<Samples, DataError> {
+    let load = |images: &str, labels: &str, set: &str| -> Result<Samples, DataError> {
         let (image_path, image_bytes) = part(images)?;
         let (label_path, label_bytes) = part(labels)?;
         let (count, pixels, x) = parse_images(&image_bytes).map_err(|m| error(&image_path, m))?;
+        if count == 0 {
+            // Training would run and report accuracy 0 (or fail later, obscurely).
+            return Err(error(&image_path, format!("the file holds 0 images, so the {set} set is empty")));
+        }
         let y = parse_labels(&label_bytes).map_err(|m| error(&label_path, m))?;
         if pixels != kind.input_dim() {
             return Err(error(
@@ -70,8 +74,8 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         }
         Ok(Samples { x, y })
     };
-    let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-    let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+    let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "training")?;
+    let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "test")?;
     Ok(RawData { kind, inputs: kind.input_dim(), classes: kind.classes(), train, test })
 }
 
