@@ -171,6 +171,14 @@ impl RawData {
         if let Some(limit) = data.limit_test {
             truncate(&mut test, limit as usize, self.inputs);
         }
+        if test.is_empty() {
+            // Every evaluation would report accuracy 0 and the run would look fine.
+            return Err(DataError {
+                path: format!("{:?} data", self.kind),
+                message: "the test set is empty, so no accuracy can be measured".into(),
+                hint: "use a dataset with test samples".into(),
+            });
+        }
         let mut order: Vec<u32> = (0..train.len() as u32).collect();
         rng.shuffle(&mut order);
         let shards = overlap_shards(order, workers, data.overlap);

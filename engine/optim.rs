@@ -73,7 +73,10 @@ impl LocalOptimizer {
                 let exponent = i32::try_from(t.min(1 << 30)).unwrap_or(i32::MAX);
                 let correction1 = (1.0 - c.beta1.powi(exponent)) as f32;
                 let correction2 = (1.0 - c.beta2.powi(exponent)) as f32;
+                // 1 − β in f64, then one rounding to f32, as PyTorch does with Python
+                // floats: 1 − 0.999 in f32 is off by 1.3e-5 relative.
                 let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
+                let (rest1, rest2) = ((1.0 - c.beta1) as f32, (1.0 - c.beta2) as f32);
                 let (lr, eps, decay, power) =
                     (c.lr as f32, c.eps as f32, c.weight_decay as f32, c.hessian_power as f32);
                 let elements = params
@@ -83,8 +86,8 @@ impl LocalOptimizer {
                     .zip(&mut self.second)
                     .zip(&self.diagonal);
                 for ((((x, &g), m), v), &d) in elements {
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * d * d;
+                    *m = b1 * *m + rest1 * g;
+                    *v = b2 * *v + rest2 * d * d;
                     let root = (*v / correction2).sqrt();
                     let scale = if power == 1.0 { root } else { root.powf(power) };
                     *x -= lr * ((*m / correction1) / (scale + eps) + decay * *x);
@@ -119,6 +122,23 @@ mod tests {
             let step = 0.1 * (m[j] / c1) / ((v[j] / c2).sqrt() + 1e-4);
             let want = expected[j] - step;
             assert!((f64::from(x[j]) - want).abs() < 1e-6, "{j}: {} vs {want}", x[j]);
+        }
+    }
+
+    #[test]
+    fn adahessian_takes_one_minus_beta_in_f64() {
+        // 1 − β rounded once from f64 (as PyTorch computes it), not 1 − (β as f32):
+        // for β2 = 0.999 the two differ by 1.3e-5 relative, for β1 = 0.9 by 2.4e-7.
+        let config = Optimizer::AdaHessian(AdaHessianConfig::default());
+        let mut opt = LocalOptimizer::new(&config, 2);
+        let (g, d) = ([1.0f32, 0.75], [1.0f32, 3.0]);
+        opt.step(&mut [0.0, 0.0], &g, Some(&d), 1);
+        let (rest1, rest2) = ((1.0 - 0.9f64) as f32, (1.0 - 0.999f64) as f32);
+        assert_ne!(rest2, 1.0 - 0.999f32);
+        assert_ne!(rest1, 1.0 - 0.9f32);
+        for j in 0..2 {
+            assert_eq!(opt.first[j], rest1 * g[j], "m[{j}]");
+            assert_eq!(opt.second[j], rest2 * d[j] * d[j], "v[{j}]");
         }
     }
 

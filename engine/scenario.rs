@@ -8,7 +8,10 @@
 mod budget;
 mod error;
 mod input;
+mod maps;
 mod spans;
+#[cfg(test)]
+mod tests;
 mod training;
 mod validate;
 
@@ -110,6 +113,7 @@ pub struct Compute {
     /// Speed of a worker, in FLOP/s.
     pub flops_per_second: f64,
     /// Relative speed of particular workers (worker id → factor; 0.5 = half speed).
+    #[serde(deserialize_with = "maps::worker_map")]
     pub speed: BTreeMap<u32, f64>,
     /// Log-space standard deviation of the per-step jitter; 0 = none.
     pub jitter: f64,
@@ -210,7 +214,7 @@ pub struct Failures {
 /// Parses the text of a trace file (as written by `faultline trace`), without the
 /// checks against a scenario that `failures.replay` adds.
 pub fn parse_trace_text(text: &str, origin: &str) -> Result<Trace, ScenarioErrors> {
-    error::parse_ron(text, origin)
+    error::parse_ron(text, origin, error::FileKind::Trace)
 }
 
 /// A scenario read from a file (or the embedded quickstart), validated, with what it
@@ -255,8 +259,8 @@ impl LoadedScenario {
         base_dir: &Path,
         default_name: Option<String>,
     ) -> Result<LoadedScenario, ScenarioErrors> {
-        let source = error::utf8_text(bytes, origin)?;
-        let mut scenario: Scenario = error::parse_ron(&source, origin)?;
+        let source = error::utf8_text(bytes, origin, error::FileKind::Scenario)?;
+        let mut scenario: Scenario = error::parse_ron(&source, origin, error::FileKind::Scenario)?;
         let replay = validate::validate(&scenario, &source, origin, base_dir)?;
         if scenario.name.is_none() {
             scenario.name = default_name;

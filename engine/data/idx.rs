@@ -33,10 +33,14 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         message,
         hint: hint(kind),
     };
+    if dir.is_file() {
+        return Err(error(dir, "this is a file, not the dataset folder".into()));
+    }
     if !dir.is_dir() {
         return Err(error(dir, "the dataset folder does not exist".into()));
     }
-    let part = |stem: &str| -> Result<Vec<u8>, DataError> {
+    // The file read (`stem` or `stem.gz`) and its inflated bytes.
+    let part = |stem: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
         let raw = dir.join(stem);
         let gz = dir.join(format!("{stem}.gz"));
         let path: PathBuf = if raw.is_file() {
@@ -46,26 +50,32 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         } else {
             return Err(error(&gz, format!("missing: neither {stem} nor {stem}.gz is in {}", dir.display())));
         };
-        read_maybe_gzip(&path).map_err(|message| error(&path, message))
+        let bytes = read_maybe_gzip(&path).map_err(|message| error(&path, message))?;
+        Ok((path, bytes))
     };
-    let load = |images: &str, labels: &str| -> Result<Samples, DataError> {
-        let image_bytes = part(images)?;
-        let label_bytes = part(labels)?;
-        let (count, pixels, x) = parse_images(&image_bytes).map_err(|m| error(&dir.join(images), m))?;
-        let y = parse_labels(&label_bytes).map_err(|m| error(&dir.join(labels), m))?;
+    // Problems are reported under the path actually read, `.gz` included.
+    let load = |images: &str, labels: &str, set: &str| -> Result<Samples, DataError> {
+        let (image_path, image_bytes) = part(images)?;
+        let (label_path, label_bytes) = part(labels)?;
+        let (count, pixels, x) = parse_images(&image_bytes).map_err(|m| error(&image_path, m))?;
+        if count == 0 {
+            // Training would run and report accuracy 0 (or fail later, obscurely).
+            return Err(error(&image_path, format!("the file holds 0 images, so the {set} set is empty")));
+        }
+        let y = parse_labels(&label_bytes).map_err(|m| error(&label_path, m))?;
         if pixels != kind.input_dim() {
             return Err(error(
-                &dir.join(images),
+                &image_path,
                 format!("images have {pixels} pixels, expected {}", kind.input_dim()),
             ));
         }
         if y.len() != count {
-            return Err(error(&dir.join(labels), format!("{} labels for {count} images", y.len())));
+            return Err(error(&label_path, format!("{} labels for {count} images", y.len())));
         }
         Ok(Samples { x, y })
     };
-    let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-    let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+    let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "training")?;
+    let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "test")?;
     Ok(RawData { kind, inputs: kind.input_dim(), classes: kind.classes(), train, test })
 }
 
@@ -96,15 +106,14 @@ pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, Vec<f32>), String> {
     if h[0] != IMAGES_MAGIC {
         return Err(format!("not an IDX image file (magic {:#010x}, expected {IMAGES_MAGIC:#010x})", h[0]));
     }
-    let (count, pixels) = (h[1] as usize, h[2] as usize * h[3] as usize);
+    // u64 so that no header, however hostile, overflows the product.
+    let (count, pixels) = (u64::from(h[1]), u64::from(h[2]) * u64::from(h[3]));
     let body = &bytes[16..];
-    if body.len() != count * pixels {
-        return Err(format!(
-            "{count} images of {pixels} pixels need {} bytes, found {}",
-            count * pixels,
-            body.len()
-        ));
+    let need = u128::from(count) * u128::from(pixels);
+    if body.len() as u128 != need {
+        return Err(format!("{count} images of {pixels} pixels need {need} bytes, found {}", body.len()));
     }
+    let (count, pixels) = (count as usize, pixels as usize);
     Ok((count, pixels, body.iter().map(|&p| f32::from(p) / 255.0).collect()))
 }
 
@@ -122,4 +131,130 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, String> {
         return Err(format!("label {} at index {position} is not a class 0–9", body[position]));
     }
     Ok(body.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh, empty folder for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("faultline-idx-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// An IDX image file of `count` images of `side`×`side` pixels.
+    fn images(count: u32, side: u32) -> Vec<u8> {
+        let mut bytes: Vec<u8> =
+            [IMAGES_MAGIC, count, side, side].iter().flat_map(|w| w.to_be_bytes()).collect();
+        bytes.resize(16 + (count * side * side) as usize, 7);
+        bytes
+    }
+
+    /// An IDX label file of `count` labels.
+    fn labels(count: u32) -> Vec<u8> {
+        let mut bytes: Vec<u8> = [LABELS_MAGIC, count].iter().flat_map(|w| w.to_be_bytes()).collect();
+        bytes.extend((0..count).map(|i| (i % 10) as u8));
+        bytes
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// A folder with the four MNIST files (`n` training, `m` test items); `.gz` when `gz`.
+    fn dataset(name: &str, n: u32, m: u32, gz: bool) -> PathBuf {
+        let dir = scratch(name);
+        let files = [
+            ("train-images-idx3-ubyte", images(n, 28)),
+            ("train-labels-idx1-ubyte", labels(n)),
+            ("t10k-images-idx3-ubyte", images(m, 28)),
+            ("t10k-labels-idx1-ubyte", labels(m)),
+        ];
+        for (stem, bytes) in files {
+            if gz {
+                std::fs::write(dir.join(format!("{stem}.gz")), gzip(&bytes)).unwrap();
+            } else {
+                std::fs::write(dir.join(stem), bytes).unwrap();
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn a_well_formed_dataset_loads() {
+        for gz in [false, true] {
+            let dir = dataset(&format!("ok-{gz}"), 3, 2, gz);
+            let data = load_pair(Dataset::Mnist, &dir).unwrap();
+            assert_eq!((data.train.len(), data.test.len(), data.train.x.len()), (3, 2, 3 * 784));
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn problems_name_the_file_actually_read() {
+        // Gzip that does not inflate.
+        let dir = dataset("corrupt-gz", 3, 2, true);
+        let gz = dir.join("t10k-images-idx3-ubyte.gz");
+        let mut bytes = std::fs::read(&gz).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        bytes.extend_from_slice(b"garbage");
+        std::fs::write(&gz, bytes).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(e.path, gz.display().to_string());
+        assert!(e.message.starts_with("not valid gzip"), "{e}");
+        // Gzip that inflates to a truncated IDX file.
+        let mut short = images(2, 28);
+        short.truncate(100);
+        std::fs::write(&gz, gzip(&short)).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (gz.to_str().unwrap(), "2 images of 784 pixels need 1568 bytes, found 84")
+        );
+        // Labels that do not match, gzipped.
+        std::fs::write(&gz, gzip(&images(2, 28))).unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&labels(5))).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(e.path, dir.join("t10k-labels-idx1-ubyte.gz").display().to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+        // A truncated raw file.
+        let dir = dataset("truncated-raw", 3, 2, false);
+        let raw = dir.join("train-labels-idx1-ubyte");
+        std::fs::write(&raw, &labels(3)[..9]).unwrap();
+        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (raw.to_str().unwrap(), "header says 3 labels, found 1")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_huge_header_is_an_error_not_an_overflow() {
+        let header: Vec<u8> =
+            [IMAGES_MAGIC, u32::MAX, u32::MAX, u32::MAX].iter().flat_map(|w| w.to_be_bytes()).collect();
+        let e = parse_images(&header).unwrap_err();
+        assert!(e.starts_with("4294967295 images of 18446744065119617025 pixels need "), "{e}");
+    }
+
+    #[test]
+    fn a_file_named_as_the_folder_is_called_a_file() {
+        let dir = scratch("dir-is-file");
+        let file = dir.join("data");
+        std::fs::write(&file, b"not a folder").unwrap();
+        let e = load_pair(Dataset::Mnist, &file).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (file.to_str().unwrap(), "this is a file, not the dataset folder")
+        );
+        let e = load_pair(Dataset::Mnist, &dir.join("absent")).unwrap_err();
+        assert_eq!(e.message, "the dataset folder does not exist");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

