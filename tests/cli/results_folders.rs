@@ -204,6 +204,28 @@ fn the_quickstart_runs_within_its_memory_estimate() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn a_run_fits_in_its_memory_estimate() {
+    // 1000 workers of a 256-wide model: about 0.5 GB of state. The binary, its
+    // threads' stacks and the allocator's arenas get 160 MiB on top.
+    let text = r#"(workers: 1000, stop: (rounds: 2),
+        training: (model: (hidden: [256]), data: (overlap: 0.5), strategies: [Dynamic()]))"#;
+    let loaded =
+        faultline::scenario::LoadedScenario::from_bytes(text.as_bytes(), "big.ron", Path::new("."), None)
+            .unwrap();
+    let estimate = loaded.scenario.estimate_memory().total();
+    assert!(estimate > 400 << 20, "{estimate}");
+    let dir = scratch("estimate");
+    fs::write(dir.join("big.ron"), text).unwrap();
+    let output = faultline_limited(
+        &dir,
+        &["run", "big.ron", "--out", "out", "--jobs", "1", "--quiet"],
+        estimate + (160 << 20),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    fs::remove_dir_all(dir).unwrap();
+}
+
 /// Kills `faultline run` at seeded random moments while it replaces an earlier
 /// run's results: `out` always holds one complete run (the old or the new), and
 /// anything else is a folder named `out.incomplete-PID`, which the next run removes.
