@@ -1,0 +1,306 @@
+//! `faultline run`: realize each seed's schedule, train every strategy under it
+//! (or simulate timing only) and write one results folder.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{Failure, fnv1a, load};
+use crate::experiment::{self, RunOutcome};
+use crate::output::{self, ResultsFolder};
+use crate::report;
+use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
+use crate::schedule::{self, Schedule};
+use crate::trace::Trace;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file; default: the embedded scenarios/quickstart.ron.
+    scenario: Option<PathBuf>,
+    /// Seeds to run (repeatable); default: the scenario's `seeds`.
+    #[arg(long = "seed", value_name = "N")]
+    seeds: Vec<u64>,
+    /// Strategies to run, by label (repeatable); default: all the scenario lists.
+    #[arg(long = "strategy", value_name = "S")]
+    strategies: Vec<String>,
+    /// Runs in parallel (at least 1); default: the number of cores, fewer when
+    /// memory is short.
+    #[arg(long, value_name = "N")]
+    jobs: Option<std::num::NonZeroUsize>,
+    /// Output folder; default: results/<scenario name>/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print only the final table.
+    #[arg(long)]
+    quiet: bool,
+    /// Simulate timing only: per-worker exchanges, timeouts and busy/waiting/down time.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    let loaded = load(args.scenario.as_deref())?;
+    let seeds = if args.seeds.is_empty() { loaded.scenario.seeds.clone() } else { args.seeds.clone() };
+    if let Some(seed) = seeds.iter().enumerate().find_map(|(i, s)| seeds[..i].contains(s).then_some(s)) {
+        return Err(Failure::BadInput(format!(
+            "error: --seed {seed} is given twice\n  = expected distinct seeds"
+        )));
+    }
+    let strategies = select_strategies(&loaded, &args.strategies)?;
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(loaded.name()));
+    let started = Instant::now();
+    let schedules =
+        seeds.iter().map(|&seed| schedule::realize(&loaded, seed)).collect::<Result<Vec<_>, _>>()?;
+    if args.dry_run {
+        let folder = prepare_out(&out, &schedules, 0, args.quiet)?;
+        return dry_run(&loaded, &schedules, folder, started, args.quiet);
+    }
+    let estimate = loaded.scenario.estimate_memory();
+    let jobs = fit_jobs(&estimate, args.jobs.map_or_else(default_jobs, |j| j.get()), args.quiet)?;
+    let runs = seeds.len() * strategies.len();
+    let folder = prepare_out(&out, &schedules, runs, args.quiet)?;
+    train(&loaded, &schedules, &strategies, jobs, folder, args.quiet)
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// How many runs go side by side: at most `jobs`, and only as many as the
+/// memory the machine has available holds.
+fn fit_jobs(estimate: &MemoryEstimate, jobs: usize, quiet: bool) -> Result<usize, Failure> {
+    let Some(available) = available_memory() else { return Ok(jobs) };
+    let first = estimate.total();
+    if first > available {
+        return Err(Failure::BadInput(format!(
+            "error: a run of this scenario needs about {} of memory; this machine has {} available\n  \
+             = help: use a smaller model, batch or fewer workers, or free some memory",
+            human_bytes(first),
+            human_bytes(available)
+        )));
+    }
+    let extra = estimate.per_extra_run().max(1);
+    let fit = 1 + ((available - first) / extra).min(usize::MAX as u64 / 2) as usize;
+    if fit < jobs {
+        if !quiet {
+            say!(
+                "note: running {fit} run(s) at a time instead of {jobs}: each needs about {}, {} is available",
+                human_bytes(extra),
+                human_bytes(available)
+            );
+        }
+        return Ok(fit);
+    }
+    Ok(jobs)
+}
+
+/// Memory the machine can still give (Linux: MemAvailable), if known.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
+/// Checks and stages the output folder, saying what it replaces.
+fn prepare_out(
+    out: &Path,
+    schedules: &[Schedule],
+    runs: usize,
+    quiet: bool,
+) -> Result<ResultsFolder, Failure> {
+    // About 200 bytes a round per run, a line per failure event, and the small files.
+    let rounds: u64 = schedules.iter().map(|s| s.summary.rounds + 1).max().unwrap_or(1);
+    let events: u64 = schedules.iter().map(|s| s.trace.events.len() as u64).sum();
+    let needed = (runs as u64 * rounds * 200).saturating_add(events * 120).saturating_add(1 << 20);
+    let folder = output::prepare(out, needed).map_err(Failure::BadInput)?;
+    if let Some(previous) = folder.replaces()
+        && !quiet
+    {
+        say!("{}: replacing {previous}", out.display());
+    }
+    Ok(folder)
+}
+
+fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<Vec<Strategy>, Failure> {
+    let listed = &loaded.scenario.training.strategies;
+    if wanted.is_empty() {
+        return Ok(listed.clone());
+    }
+    let labels: Vec<String> = listed.iter().map(Strategy::label).collect();
+    let mut chosen = Vec::new();
+    for name in wanted {
+        match listed.iter().find(|s| &s.label() == name) {
+            Some(s) if !chosen.contains(s) => chosen.push(s.clone()),
+            Some(_) => {
+                return Err(Failure::BadInput(format!(
+                    "error: --strategy {name} is given twice\n  = expected each strategy once"
+                )));
+            }
+            None => {
+                return Err(Failure::BadInput(format!(
+                    "error: --strategy {name}: the scenario lists no such strategy\n  = expected one of: {}",
+                    labels.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// Trains every seed × strategy, writes the results and prints the comparison.
+fn train(
+    loaded: &LoadedScenario,
+    schedules: &[Schedule],
+    strategies: &[Strategy],
+    jobs: usize,
+    mut folder: ResultsFolder,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let scenario = &loaded.scenario;
+    let seeds: Vec<u64> = schedules.iter().map(|s| s.trace.seed).collect();
+    if !quiet {
+        say!(
+            "{}: {} workers, tau {}, {:?}, {} seed(s) x {} strateg{} on the cpu backend",
+            loaded.name(),
+            scenario.workers,
+            scenario.training.tau,
+            scenario.training.coupling,
+            seeds.len(),
+            strategies.len(),
+            if strategies.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    let started = Instant::now();
+    let progress = |run: &RunOutcome| {
+        if !quiet {
+            say!(
+                "  {:<12} seed {:<4} {:>4} rounds  final accuracy {:.4}  ({})",
+                run.strategy,
+                run.seed,
+                run.metrics.len(),
+                run.final_accuracy(),
+                run.status()
+            );
+        }
+    };
+    let traces: Vec<Trace> = schedules.iter().map(|s| s.trace.clone()).collect();
+    let result = experiment::run_all(loaded, &seeds, &traces, strategies, jobs, &progress)
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let target = scenario.training.target_accuracy;
+    let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
+        for trace in &result.traces {
+            folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
+        }
+        for run in &result.runs {
+            folder.write(&experiment::metrics_path(run), experiment::metrics_csv(run).as_bytes())?;
+        }
+        folder.write("summary.csv", experiment::summary_csv(&result, target).as_bytes())?;
+        let manifest = serde_json::json!({
+            "seeds": seeds,
+            "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
+            "backend": "cpu",
+            "adapter": "cpu",
+            "runs": result.runs.iter().map(|r| serde_json::json!({
+                "strategy": r.strategy,
+                "seed": r.seed,
+                "status": r.status(),
+                "rounds": r.metrics.len(),
+                "event_log": format!("{:016x}", r.event_log),
+            })).collect::<Vec<_>>(),
+        });
+        write_manifest(folder, loaded, manifest)
+    };
+    let out = folder.out().to_path_buf();
+    write(&mut folder).and_then(|()| folder.commit()).map_err(|e| write_failed(&out, &e))?;
+    say!("\n{}", experiment::comparison_table(&result, target));
+    say!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64());
+    let failures: Vec<String> =
+        result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();
+    if failures.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failures.join("\n"))) }
+}
+
+/// Timing only: per seed, the per-worker table; files: traces and timing.csv.
+fn dry_run(
+    loaded: &LoadedScenario,
+    schedules: &[Schedule],
+    mut folder: ResultsFolder,
+    started: Instant,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let scenario = &loaded.scenario;
+    let wall = started.elapsed().as_secs_f64();
+    let mut csv = String::from(report::TIMING_CSV_HEADER);
+    let mut hashes = Vec::new();
+    for schedule in schedules {
+        let (seed, trace, summary) = (schedule.trace.seed, &schedule.trace, &schedule.summary);
+        say!(
+            "{} seed {seed}: {} workers, tau {}, {:?}, {} failure events (timing only)",
+            loaded.name(),
+            scenario.workers,
+            scenario.training.tau,
+            scenario.training.coupling,
+            trace.events.len()
+        );
+        say!(
+            "virtual time {} s: {} ({} rounds, {} master updates, {} events); event log {:016x}",
+            report::seconds(summary.end),
+            summary.reason.describe(),
+            summary.rounds,
+            summary.updates,
+            summary.events,
+            schedule.event_log
+        );
+        if !quiet {
+            say!("{}", report::timing_table(summary));
+        }
+        csv.push_str(&report::timing_csv_rows(seed, summary));
+        hashes.push(serde_json::json!({"seed": seed, "event_log": format!("{:016x}", schedule.event_log)}));
+    }
+    let out = folder.out().to_path_buf();
+    let written = (|| {
+        for schedule in schedules {
+            folder.write(
+                &format!("trace-seed-{}.ron", schedule.trace.seed),
+                schedule.trace.to_ron().as_bytes(),
+            )?;
+        }
+        folder.write("timing.csv", csv.as_bytes())?;
+        write_manifest(&mut folder, loaded, serde_json::json!({ "mode": "dry-run", "seeds": hashes }))?;
+        folder.commit()
+    })();
+    written.map_err(|e| write_failed(&out, &e))?;
+    say!("wrote {} ({wall:.3} s of timing simulation)", out.display());
+    Ok(())
+}
+
+/// A results folder that could not be finished: the run failed, the earlier
+/// results (if any) stand.
+fn write_failed(out: &Path, error: &std::io::Error) -> Failure {
+    Failure::RunFailed(format!(
+        "error: cannot write the results to {}: {error}\n  = note: nothing was replaced; what {} held before is untouched",
+        out.display(),
+        out.display()
+    ))
+}
+
+/// Writes manifest.json, last: version and scenario identity, every file of the
+/// folder, plus the run's `fields`.
+fn write_manifest(
+    folder: &mut ResultsFolder,
+    loaded: &LoadedScenario,
+    fields: serde_json::Value,
+) -> std::io::Result<()> {
+    let mut manifest = serde_json::json!({
+        "faultline": env!("CARGO_PKG_VERSION"),
+        "scenario": loaded.name(),
+        "scenario_source": loaded.origin,
+        "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
+    });
+    if let (Some(all), serde_json::Value::Object(extra)) = (manifest.as_object_mut(), fields) {
+        all.extend(extra);
+        all.insert("files".into(), serde_json::json!(folder.files()));
+    }
+    folder.write("manifest.json", format!("{manifest:#}\n").as_bytes())
+}
