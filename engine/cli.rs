@@ -21,7 +21,7 @@ macro_rules! say {
 mod inspect;
 mod run;
 
-use crate::scenario::{LoadedScenario, ScenarioErrors};
+use crate::scenario::{LoadedScenario, Override, ScenarioErrors};
 
 /// Deterministic simulation of distributed training under failures.
 #[derive(Debug, Parser)]
@@ -103,11 +103,15 @@ fn complain(message: &str) {
     }
 }
 
-/// The scenario at `path`, or the embedded quickstart.
-fn load(path: Option<&Path>) -> Result<LoadedScenario, Failure> {
+/// The scenario at `path`, or the embedded quickstart, with `--set` arguments
+/// applied.
+fn load(path: Option<&Path>, sets: &[String]) -> Result<LoadedScenario, Failure> {
+    let overrides = sets.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>();
+    let overrides = overrides.map_err(|message| Failure::BadInput(format!("error: {message}")))?;
     match path {
-        Some(path) => Ok(LoadedScenario::from_file(path)?),
-        None => Ok(LoadedScenario::quickstart()),
+        Some(path) => Ok(LoadedScenario::from_file_with(path, &overrides)?),
+        None if overrides.is_empty() => Ok(LoadedScenario::quickstart()),
+        None => Ok(LoadedScenario::quickstart_with(&overrides)?),
     }
 }
 

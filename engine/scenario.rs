@@ -9,6 +9,7 @@ mod budget;
 mod error;
 mod input;
 mod maps;
+mod overrides;
 mod spans;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use budget::{MAX_RUN_BYTES, MemoryEstimate, human_bytes};
 pub use error::{ScenarioError, ScenarioErrors};
+pub use overrides::Override;
 pub use training::{
     Activation, AdaHessianConfig, Coupling, Data, Dataset, DynamicConfig, ModelConfig, Optimizer, Recovery,
     SgdConfig, StalenessConfig, Strategy, Training,
@@ -229,20 +231,41 @@ pub struct LoadedScenario {
     pub base_dir: PathBuf,
     /// The replayed trace, when `failures.replay` names one.
     pub replay: Option<Trace>,
-    /// The source text, kept for the manifest's hash.
+    /// The text the scenario was read from: the file with any `--set` overrides
+    /// applied (what the manifest hashes).
     pub source: String,
+    /// The `--set` overrides applied to the file, in order.
+    pub overrides: Vec<Override>,
+    /// The file's own text, before overrides (where errors point).
+    file_text: String,
 }
 
 impl LoadedScenario {
     /// Reads, parses and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<LoadedScenario, ScenarioErrors> {
+        Self::from_file_with(path, &[])
+    }
+
+    /// Reads a scenario file with `--set` overrides applied, then checks it.
+    pub fn from_file_with(path: &Path, overrides: &[Override]) -> Result<LoadedScenario, ScenarioErrors> {
         let origin = path.display().to_string();
         let bytes = input::read_bounded(path, input::MAX_SCENARIO_BYTES).map_err(|e| {
             ScenarioErrors::single(ScenarioError::whole_file(&origin, format!("cannot read the file: {e}")))
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-        Self::from_bytes(&bytes, &origin, &base_dir, stem)
+        Self::from_bytes_with(&bytes, &origin, &base_dir, stem, overrides)
+    }
+
+    /// The embedded quickstart scenario with `--set` overrides applied.
+    pub fn quickstart_with(overrides: &[Override]) -> Result<LoadedScenario, ScenarioErrors> {
+        Self::from_bytes_with(
+            QUICKSTART.as_bytes(),
+            QUICKSTART_PATH,
+            Path::new("."),
+            Some("quickstart".into()),
+            overrides,
+        )
     }
 
     /// The embedded quickstart scenario.
@@ -259,9 +282,37 @@ impl LoadedScenario {
         base_dir: &Path,
         default_name: Option<String>,
     ) -> Result<LoadedScenario, ScenarioErrors> {
-        let source = error::utf8_text(bytes, origin, error::FileKind::Scenario)?;
-        let mut scenario: Scenario = error::parse_ron(&source, origin, error::FileKind::Scenario)?;
-        let replay = validate::validate(&scenario, &source, origin, base_dir)?;
+        Self::from_bytes_with(bytes, origin, base_dir, default_name, &[])
+    }
+
+    /// [`LoadedScenario::from_bytes`] with `--set` overrides applied to the text
+    /// first; errors point into the file or into the offending `--set`.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        origin: &str,
+        base_dir: &Path,
+        default_name: Option<String>,
+        overrides: &[Override],
+    ) -> Result<LoadedScenario, ScenarioErrors> {
+        let file_text = error::utf8_text(bytes, origin, error::FileKind::Scenario)?;
+        let patched = overrides::apply(&file_text, overrides).map_err(|(which, message)| {
+            ScenarioErrors::single(ScenarioError::whole_file(
+                &format!("--set {}", overrides[which].argument()),
+                message,
+            ))
+        })?;
+        let relocate = |errors: ScenarioErrors| {
+            if overrides.is_empty() {
+                return errors;
+            }
+            let moved =
+                errors.0.into_iter().map(|e| overrides::relocate(e, &patched, overrides, origin, &file_text));
+            ScenarioErrors::sorted(moved.collect())
+        };
+        let source = patched.text.clone();
+        let mut scenario: Scenario =
+            error::parse_ron(&source, origin, error::FileKind::Scenario).map_err(relocate)?;
+        let replay = validate::validate(&scenario, &source, origin, base_dir).map_err(relocate)?;
         if scenario.name.is_none() {
             scenario.name = default_name;
         }
@@ -271,6 +322,8 @@ impl LoadedScenario {
             base_dir: base_dir.to_path_buf(),
             replay,
             source,
+            overrides: overrides.to_vec(),
+            file_text,
         })
     }
 
@@ -283,6 +336,17 @@ impl LoadedScenario {
     /// problems found after loading (e.g. while realizing its failures).
     pub fn error_at(&self, path: &str, message: String, expected: &str) -> ScenarioErrors {
         let at = error::Positioner::new(&self.origin, &self.source);
-        ScenarioErrors::single(at.error(path, message, Some(expected.to_string())))
+        let error = at.error(path, message, Some(expected.to_string()));
+        if self.overrides.is_empty() {
+            return ScenarioErrors::single(error);
+        }
+        let patched = overrides::apply(&self.file_text, &self.overrides).expect("applied once already");
+        ScenarioErrors::single(overrides::relocate(
+            error,
+            &patched,
+            &self.overrides,
+            &self.origin,
+            &self.file_text,
+        ))
     }
 }

@@ -35,7 +35,7 @@ pub fn validate(files: &[PathBuf]) -> Result<(), Failure> {
 }
 
 pub fn trace(path: Option<&Path>, seed: Option<u64>) -> Result<(), Failure> {
-    let loaded = load(path)?;
+    let loaded = load(path, &[])?;
     let seed = seed.unwrap_or(loaded.scenario.seeds[0]);
     say!("{}", schedule::realize(&loaded, seed)?.trace.to_ron().trim_end());
     Ok(())

@@ -18,6 +18,10 @@ use crate::trace::Trace;
 pub struct RunArgs {
     /// The scenario file; default: the embedded scenarios/quickstart.ron.
     scenario: Option<PathBuf>,
+    /// Change one field of the scenario, as if the file said so (repeatable),
+    /// e.g. `--set training.tau=4 --set 'network.uplink=Constant("1ms")'`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
     /// Seeds to run (repeatable); default: the scenario's `seeds`.
     #[arg(long = "seed", value_name = "N")]
     seeds: Vec<u64>,
@@ -40,7 +44,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let loaded = load(args.scenario.as_deref())?;
+    let loaded = load(args.scenario.as_deref(), &args.sets)?;
     let seeds = if args.seeds.is_empty() { loaded.scenario.seeds.clone() } else { args.seeds.clone() };
     if let Some(seed) = seeds.iter().enumerate().find_map(|(i, s)| seeds[..i].contains(s).then_some(s)) {
         return Err(Failure::BadInput(format!(
@@ -297,6 +301,7 @@ fn write_manifest(
         "scenario": loaded.name(),
         "scenario_source": loaded.origin,
         "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
+        "overrides": loaded.overrides.iter().map(|o| o.argument()).collect::<Vec<_>>(),
     });
     if let (Some(all), serde_json::Value::Object(extra)) = (manifest.as_object_mut(), fields) {
         all.extend(extra);

@@ -170,6 +170,30 @@ impl fmt::Display for ScenarioError {
 }
 
 impl ScenarioError {
+    /// The byte range this error underlines in `source`, the text it was found in.
+    pub fn byte_range(&self, source: &str) -> (usize, usize) {
+        if self.line == 0 {
+            return (0, 0);
+        }
+        let start = offset_of(source, (self.line, self.col));
+        let end = source[start..].char_indices().nth(self.width).map_or(source.len(), |(i, _)| start + i);
+        (start, end)
+    }
+
+    /// The same problem, underlining `range` of `source`, known as `file`.
+    pub fn reanchored(&self, file: &str, source: &str, range: (usize, usize)) -> ScenarioError {
+        let mut error = ScenarioError::at_range(
+            file,
+            source,
+            range,
+            &self.path,
+            self.message.clone(),
+            self.expected.clone(),
+        );
+        error.note = self.note.clone();
+        error
+    }
+
     fn write_note(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.note {
             Some(note) => write!(f, "\n  = note: {note}"),

@@ -23,7 +23,19 @@ impl SpanIndex {
             walker.skip_trivia();
         }
         walker.value(String::new());
-        SpanIndex { spans: walker.spans }
+        // On text that is not valid RON (an override can make it so) a value may
+        // seem to run past the end; keep every span inside the text.
+        let mut spans = walker.spans;
+        for span in spans.values_mut() {
+            let end = floor_boundary(source, span.1.min(source.len()));
+            *span = (floor_boundary(source, span.0.min(end)), end);
+        }
+        SpanIndex { spans }
+    }
+
+    /// The byte range of the value at `path`, if the text writes it.
+    pub fn exact(&self, path: &str) -> Option<(usize, usize)> {
+        self.spans.get(path).copied()
     }
 
     /// The byte range of the value at `path`, or of its nearest written ancestor
@@ -38,6 +50,13 @@ impl SpanIndex {
             path = &path[..cut];
         }
     }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Appends a struct field to a path.

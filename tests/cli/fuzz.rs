@@ -161,3 +161,61 @@ fn mutated_inputs_never_crash_the_commands() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn random_overrides_never_panic() {
+    let paths = [
+        "workers",
+        "seeds",
+        "stop.rounds",
+        "training.tau",
+        "training.data.overlap",
+        "training.optimizer.lr",
+        "training.optimizer",
+        "compute.speed[1]",
+        "failures.events[0].at",
+        "failures.generate.crashes.workers",
+        "network.uplink",
+        "name",
+        "training.strategies[0]",
+        "a.b.c",
+        "training.model.hidden[0]",
+    ];
+    let values: [&[u8]; 8] =
+        [b"4", b"0.5", b"\"10ms\"", b"[1, 2]", b"(lr: 0.1)", b"Constant(\"1ms\")", b"-1", b"Sgd()"];
+    let mut rng = SimRng::new(3, Purpose::Compute, 3);
+    let mut loaded = 0;
+    for round in 0..2000 {
+        let mut overrides = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let path = paths[rng.below(paths.len() as u64) as usize];
+            let pick = values[rng.below(values.len() as u64) as usize];
+            let value = mutate(&mut rng, pick);
+            let argument = format!("{path}={}", String::from_utf8_lossy(&value));
+            if let Ok(o) = faultline::scenario::Override::parse(&argument) {
+                overrides.push(o);
+            }
+        }
+        let outcome = panic::catch_unwind(|| {
+            let result = LoadedScenario::from_bytes_with(
+                faultline::scenario::QUICKSTART.as_bytes(),
+                "scenarios/quickstart.ron",
+                &root(),
+                None,
+                &overrides,
+            );
+            match result {
+                Ok(_) => true,
+                Err(errors) => {
+                    let _ = errors.to_string();
+                    false
+                }
+            }
+        });
+        match outcome {
+            Ok(ok) => loaded += usize::from(ok),
+            Err(_) => panic!("panicked on overrides {round}: {overrides:?}"),
+        }
+    }
+    assert!(loaded > 100, "overrides should often be valid ({loaded})");
+}

@@ -5,6 +5,7 @@
 mod bad_inputs;
 mod commands;
 mod fuzz;
+mod overrides;
 mod results_folders;
 
 use std::path::{Path, PathBuf};
