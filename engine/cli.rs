@@ -1,4 +1,4 @@
-//! The `faultline` command line: `run`, `validate` and `trace`.
+//! The `faultline` command line: `run`, `rerun`, `validate` and `trace`.
 //!
 //! Exit codes: 0 success; 2 bad input or usage (with `file:line:col`, the field path
 //! and what was expected); 1 a run that failed.
@@ -19,6 +19,7 @@ macro_rules! say {
 }
 
 mod inspect;
+mod rerun;
 mod run;
 
 use crate::scenario::{LoadedScenario, Override, ScenarioErrors};
@@ -40,6 +41,21 @@ enum Command {
         /// Scenario files to check.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Run again what a results folder was made from (its manifest.json), into
+    /// another folder; the CSVs and traces come out bit-identical.
+    Rerun {
+        /// The manifest.json of a results folder.
+        manifest: PathBuf,
+        /// Output folder; default: the results folder's name with `-rerun`.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Runs in parallel (at least 1); default: the number of cores.
+        #[arg(long, value_name = "N")]
+        jobs: Option<std::num::NonZeroUsize>,
+        /// Print only the final table.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Print the realized failure trace of a seed as RON (replay it with
     /// `failures: (replay: "FILE")`).
@@ -78,6 +94,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Rerun { manifest, out, jobs, quiet } => rerun::rerun(&manifest, out, jobs, quiet),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),
     };

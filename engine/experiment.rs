@@ -36,6 +36,9 @@ pub struct RunOutcome {
     pub event_log: u64,
     /// Set when the run diverged.
     pub divergence: Option<Divergence>,
+    /// Wall-clock seconds the run took (for the manifest; never in the CSVs,
+    /// which stay bit-identical between runs).
+    pub wall_s: f64,
 }
 
 impl RunOutcome {
@@ -116,7 +119,15 @@ pub fn train<B: Backend>(
     let mut log = EventLog::hashing();
     let summary = Simulation::new(scenario, trace, seed).run(&mut (&mut log, &mut trainer));
     let (_, metrics, divergence) = trainer.finish();
-    RunOutcome { strategy: strategy.label(), seed, metrics, summary, event_log: log.hash(), divergence }
+    RunOutcome {
+        strategy: strategy.label(),
+        seed,
+        metrics,
+        summary,
+        event_log: log.hash(),
+        divergence,
+        wall_s: 0.0,
+    }
 }
 
 /// Everything an experiment produced.
@@ -163,7 +174,9 @@ pub fn run_all(
                         break;
                     }
                     let (s, k) = (job / strategies.len(), job % strategies.len());
-                    let outcome = run_one(loaded, &splits[s], &traces[s], seeds[s], &strategies[k]);
+                    let started = std::time::Instant::now();
+                    let mut outcome = run_one(loaded, &splits[s], &traces[s], seeds[s], &strategies[k]);
+                    outcome.wall_s = started.elapsed().as_secs_f64();
                     progress(&outcome);
                     results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(outcome);
                 }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use budget::{MAX_RUN_BYTES, MemoryEstimate, human_bytes};
 pub use error::{ScenarioError, ScenarioErrors};
+pub use input::read_bounded as read_input;
 pub use overrides::Override;
 pub use training::{
     Activation, AdaHessianConfig, Coupling, Data, Dataset, DynamicConfig, ModelConfig, Optimizer, Recovery,

@@ -53,18 +53,52 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     let strategies = select_strategies(&loaded, &args.strategies)?;
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(loaded.name()));
+    execute(Plan {
+        loaded,
+        seeds,
+        strategies,
+        out,
+        jobs: args.jobs,
+        quiet: args.quiet,
+        dry_run: args.dry_run,
+    })
+}
+
+/// One scenario's seeds × strategies into one results folder: what `run` and
+/// `rerun` do once their inputs are settled.
+pub struct Plan {
+    /// The scenario, overrides applied.
+    pub loaded: LoadedScenario,
+    /// Distinct seeds.
+    pub seeds: Vec<u64>,
+    /// Strategies to train (ignored by a dry run).
+    pub strategies: Vec<Strategy>,
+    /// The results folder.
+    pub out: PathBuf,
+    /// Runs side by side; default: every core.
+    pub jobs: Option<std::num::NonZeroUsize>,
+    /// Print only the final table.
+    pub quiet: bool,
+    /// Timing only.
+    pub dry_run: bool,
+}
+
+/// Realizes every seed's schedule, then trains (or reports the timing) and
+/// writes the results folder.
+pub fn execute(plan: Plan) -> Result<(), Failure> {
+    let Plan { loaded, seeds, strategies, out, jobs, quiet, dry_run: dry } = plan;
     let started = Instant::now();
     let schedules =
         seeds.iter().map(|&seed| schedule::realize(&loaded, seed)).collect::<Result<Vec<_>, _>>()?;
-    if args.dry_run {
-        let folder = prepare_out(&out, &schedules, 0, args.quiet)?;
-        return dry_run(&loaded, &schedules, folder, started, args.quiet);
+    if dry {
+        let folder = prepare_out(&out, &schedules, 0, quiet)?;
+        return dry_run(&loaded, &schedules, folder, started, quiet);
     }
     let estimate = loaded.scenario.estimate_memory();
-    let jobs = fit_jobs(&estimate, args.jobs.map_or_else(default_jobs, |j| j.get()), args.quiet)?;
+    let jobs = fit_jobs(&estimate, jobs.map_or_else(default_jobs, |j| j.get()), quiet)?;
     let runs = seeds.len() * strategies.len();
-    let folder = prepare_out(&out, &schedules, runs, args.quiet)?;
-    train(&loaded, &schedules, &strategies, jobs, folder, args.quiet)
+    let folder = prepare_out(&out, &schedules, runs, quiet)?;
+    train(&loaded, &schedules, &strategies, jobs, folder, quiet)
 }
 
 fn default_jobs() -> usize {
@@ -127,7 +161,7 @@ fn prepare_out(
     Ok(folder)
 }
 
-fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<Vec<Strategy>, Failure> {
+pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<Vec<Strategy>, Failure> {
     let listed = &loaded.scenario.training.strategies;
     if wanted.is_empty() {
         return Ok(listed.clone());
@@ -212,6 +246,7 @@ fn train(
                 "status": r.status(),
                 "rounds": r.metrics.len(),
                 "event_log": format!("{:016x}", r.event_log),
+                "wall_s": (r.wall_s * 1000.0).round() / 1000.0,
             })).collect::<Vec<_>>(),
         });
         write_manifest(folder, loaded, manifest)
@@ -302,6 +337,10 @@ fn write_manifest(
         "scenario_source": loaded.origin,
         "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
         "overrides": loaded.overrides.iter().map(|o| o.argument()).collect::<Vec<_>>(),
+        "git_commit": Some(env!("FAULTLINE_GIT_COMMIT")).filter(|c| !c.is_empty()),
+        // What `faultline rerun` needs to run the very same scenario again.
+        "scenario_text": loaded.source,
+        "scenario_base_dir": std::path::absolute(&loaded.base_dir).unwrap_or_else(|_| loaded.base_dir.clone()),
     });
     if let (Some(all), serde_json::Value::Object(extra)) = (manifest.as_object_mut(), fields) {
         all.extend(extra);

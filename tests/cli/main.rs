@@ -6,6 +6,7 @@ mod bad_inputs;
 mod commands;
 mod fuzz;
 mod overrides;
+mod rerun;
 mod results_folders;
 
 use std::path::{Path, PathBuf};

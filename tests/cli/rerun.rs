@@ -1,0 +1,58 @@
+//! `faultline rerun DIR/manifest.json` reproduces a results folder bit for bit
+//! (everything but the wall-clock times in the manifest).
+
+use std::fs;
+
+use crate::{faultline_in, root, scratch};
+
+#[test]
+fn rerun_reproduces_every_csv_and_trace_bit_for_bit() {
+    let dir = scratch("rerun");
+    let q = root().join("scenarios/stochastic-failures.ron").to_string_lossy().into_owned();
+    let args = ["run", &q, "--out", "first", "--seed", "4", "--set", "stop.rounds=30", "--quiet"];
+    let first = faultline_in(&dir, &args);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let again = faultline_in(&dir, &["rerun", "first/manifest.json", "--quiet"]);
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
+    let manifest = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(dir.join(name).join("manifest.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (manifest("first"), manifest("first-rerun"));
+    let files: Vec<&str> = a["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(files.len() > 4, "{files:?}");
+    for file in &files {
+        assert_eq!(
+            fs::read(dir.join("first").join(file)).unwrap(),
+            fs::read(dir.join("first-rerun").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    assert_eq!(a["files"], b["files"]);
+    assert_eq!(a["scenario_hash"], b["scenario_hash"]);
+    assert_eq!(a["scenario_text"], b["scenario_text"]);
+    let logs = |m: &serde_json::Value| -> Vec<serde_json::Value> {
+        m["runs"].as_array().unwrap().iter().map(|r| r["event_log"].clone()).collect()
+    };
+    assert_eq!(logs(&a), logs(&b));
+    assert!(a["scenario_text"].as_str().unwrap().contains("rounds: 30"), "the resolved scenario is recorded");
+    assert!(a["runs"][0]["wall_s"].as_f64().unwrap() > 0.0);
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_manifests_are_bad_input() {
+    let dir = scratch("rerun-bad");
+    fs::write(dir.join("broken.json"), "{\"faultline\": \n").unwrap();
+    fs::write(dir.join("old.json"), r#"{"faultline": "0.1.0", "seeds": [1]}"#).unwrap();
+    for (file, expected) in [
+        ("broken.json", "error: broken.json:2:0: not a faultline manifest:"),
+        ("old.json", "error: old.json: field `scenario_text` is missing or not text"),
+        ("missing.json", "error: missing.json: cannot read it:"),
+    ] {
+        let output = faultline_in(&dir, &["rerun", file]);
+        assert_eq!(output.status.code(), Some(2), "{file}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with(expected), "{file}: {stderr}");
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
