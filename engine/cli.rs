@@ -1,4 +1,5 @@
-//! The `faultline` command line: `run`, `rerun`, `validate` and `trace`.
+//! The `faultline` command line: `run`, `rerun`, `sweep`, `merge`, `validate`
+//! and `trace`.
 //!
 //! Exit codes: 0 success; 2 bad input or usage (with `file:line:col`, the field path
 //! and what was expected); 1 a run that failed.
@@ -10,17 +11,33 @@ use clap::{Parser, Subcommand};
 use std::io::Write as _;
 
 /// `println!` to stdout that ignores a closed pipe (`faultline run | head`): the
-/// run goes on and its files are still written; only the printing stops.
+/// run goes on and its files are still written; only the printing stops. Says
+/// nothing inside [`silenced`].
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        if !$crate::cli::SILENT.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        }
     }};
 }
 
 mod inspect;
 mod rerun;
 mod run;
+mod sweep;
+
+/// Set while a sweep runs its points: their per-run output would bury the
+/// sweep's own progress.
+static SILENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs `f` with `say!` silenced.
+fn silenced<T>(f: impl FnOnce() -> T) -> T {
+    SILENT.store(true, std::sync::atomic::Ordering::Relaxed);
+    let result = f();
+    SILENT.store(false, std::sync::atomic::Ordering::Relaxed);
+    result
+}
 
 use crate::scenario::{LoadedScenario, Override, ScenarioErrors};
 
@@ -56,6 +73,34 @@ enum Command {
         /// Print only the final table.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Run every point of a sweep grid (a base scenario and axes of values), each
+    /// into a results folder of its own, plus grid.csv; resumes an interrupted sweep.
+    Sweep {
+        /// The grid file.
+        grid: PathBuf,
+        /// Output folder; default: results/<grid file stem>/.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Run only the points numbered I modulo N (a Slurm array task), e.g. 0/4.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<sweep::Shard>,
+        /// Runs in parallel within a point (at least 1); default: the number of cores.
+        #[arg(long, value_name = "N")]
+        jobs: Option<std::num::NonZeroUsize>,
+        /// No progress bar; only the closing line.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Join the folders of a sharded sweep into one; its CSVs are byte-identical to
+    /// an unsharded sweep's.
+    Merge {
+        /// Sweep folders of one grid (e.g. one per shard).
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// The merged sweep folder.
+        #[arg(long, value_name = "DIR", required = true)]
+        out: PathBuf,
     },
     /// Print the realized failure trace of a seed as RON (replay it with
     /// `failures: (replay: "FILE")`).
@@ -95,6 +140,8 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Rerun { manifest, out, jobs, quiet } => rerun::rerun(&manifest, out, jobs, quiet),
+        Command::Sweep { grid, out, shard, jobs, quiet } => sweep::sweep(&grid, out, shard, jobs, quiet),
+        Command::Merge { dirs, out } => sweep::merge(&dirs, &out),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),
     };

@@ -47,6 +47,7 @@ pub mod rng;
 pub mod scenario;
 pub mod schedule;
 pub mod simulation;
+pub mod sweep;
 pub mod time;
 pub mod trace;
 pub mod training;

@@ -214,6 +214,27 @@ pub struct Failures {
     pub replay: Option<String>,
 }
 
+/// Parses RON text of any other faultline input (a sweep grid), with the same
+/// located errors as scenarios.
+pub fn parse_ron_text<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, ScenarioErrors> {
+    error::parse_ron(text, origin, error::FileKind::Scenario)
+}
+
+/// Where values sit in a RON text, by field path, for errors found after parsing.
+pub struct SpanLookup(spans::SpanIndex);
+
+impl SpanLookup {
+    /// Indexes `source` (which parsed).
+    pub fn new(source: &str) -> Self {
+        SpanLookup(spans::SpanIndex::build(source))
+    }
+
+    /// The byte range of `path`'s value, or of its nearest written ancestor.
+    pub fn find(&self, path: &str) -> (usize, usize) {
+        self.0.find(path).unwrap_or((0, 0))
+    }
+}
+
 /// Parses the text of a trace file (as written by `faultline trace`), without the
 /// checks against a scenario that `failures.replay` adds.
 pub fn parse_trace_text(text: &str, origin: &str) -> Result<Trace, ScenarioErrors> {

@@ -8,6 +8,7 @@ mod fuzz;
 mod overrides;
 mod rerun;
 mod results_folders;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,334 @@
+//! `faultline sweep GRID` and `faultline merge DIR…`: run every point of a grid
+//! (or one shard of them) into a sweep folder, resume where an interrupted sweep
+//! stopped, and join the shards of a Slurm array into one folder.
+//!
+//! A sweep folder holds `sweep.json` (the grid it belongs to), one results folder
+//! per point (exactly what `run` writes) and `grid.csv`, a row per point and
+//! strategy. grid.csv is computed from the point folders alone, so a merged
+//! sweep's is byte-identical to an unsharded one's.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::run::{Plan, execute, select_strategies};
+use super::{Failure, fnv1a};
+use crate::output;
+use crate::sweep::{Grid, Point};
+
+/// `--shard I/N`: this machine runs the points whose number is I modulo N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, from 0.
+    pub index: usize,
+    /// How many.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let parsed = text.split_once('/').and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)));
+        match parsed {
+            Some((index, count)) if count > 0 && index < count => Ok(Shard { index, count }),
+            _ => Err(format!("`{text}` is not a shard: expected I/N with 0 ≤ I < N, e.g. 0/4")),
+        }
+    }
+}
+
+/// The grid identity every sweep folder records: shards of one grid share it.
+fn grid_id(grid: &Grid) -> String {
+    let base = fs::read(&grid.scenario).unwrap_or_default();
+    format!("{:016x}", fnv1a(&[grid.source.as_bytes(), b"\0", &base].concat()))
+}
+
+/// Runs the points of `grid` (those of `shard`) into `out`.
+pub fn sweep(
+    grid_file: &Path,
+    out: Option<PathBuf>,
+    shard: Option<Shard>,
+    jobs: Option<std::num::NonZeroUsize>,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let grid = Grid::from_file(grid_file)?;
+    let out = out.unwrap_or_else(|| Path::new("results").join(&grid.name));
+    let points: Vec<Point> =
+        grid.points().into_iter().filter(|p| shard.is_none_or(|s| p.index % s.count == s.index)).collect();
+    // Check every point before running any.
+    // A bad value is reported once, at the first point that has it.
+    let mut plans = Vec::with_capacity(points.len());
+    let mut problems: Vec<crate::scenario::ScenarioError> = Vec::new();
+    for point in &points {
+        match grid.load_point(point) {
+            Ok(loaded) => plans.push((point, loaded)),
+            Err(errors) => {
+                for error in errors.0 {
+                    let key = |e: &crate::scenario::ScenarioError| {
+                        (e.file.clone(), e.line, e.col, e.message.clone())
+                    };
+                    if !problems.iter().any(|p| key(p) == key(&error)) {
+                        problems.push(error);
+                    }
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Failure::BadInput(crate::scenario::ScenarioErrors(problems).to_string()));
+    }
+    let id = grid_id(&grid);
+    claim_sweep_folder(&out, &id, &grid)?;
+    let total_runs: u64 = plans
+        .iter()
+        .map(|(_, l)| {
+            let seeds = grid.seeds.as_ref().map_or(l.scenario.seeds.len(), Vec::len);
+            let strategies = grid.strategies.as_ref().map_or(l.scenario.training.strategies.len(), Vec::len);
+            (seeds * strategies) as u64
+        })
+        .sum();
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total_runs) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("sweep {}", grid.name));
+    let mut resumed = 0;
+    let mut failed = Vec::new();
+    for (point, loaded) in plans {
+        let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
+        let labels = grid.strategies.clone().unwrap_or_default();
+        let strategies = select_strategies(&loaded, &labels)?;
+        let runs = (seeds.len() * strategies.len()) as u64;
+        let folder = out.join(grid.folder(point));
+        if is_complete(&folder, &loaded.source, &seeds) {
+            resumed += 1;
+            bar.inc(runs);
+            continue;
+        }
+        let plan = Plan { loaded, seeds, strategies, out: folder, jobs, quiet: true, dry_run: false };
+        let outcome = super::silenced(|| execute(plan));
+        bar.inc(runs);
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::RunFailed(message)) => failed.push(message),
+            Err(bad) => return Err(bad),
+        }
+    }
+    bar.finish_and_clear();
+    write_grid_csv(&out, &grid)?;
+    say!(
+        "swept {} point(s) of {} into {}{}",
+        points.len(),
+        grid.origin,
+        out.display(),
+        if resumed > 0 { format!(" ({resumed} already done, resumed)") } else { String::new() }
+    );
+    if failed.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failed.join("\n"))) }
+}
+
+/// A point folder counts as done when a run wrote it (its manifest names every
+/// file) from the same scenario text and seeds.
+fn is_complete(folder: &Path, source: &str, seeds: &[u64]) -> bool {
+    let Ok(bytes) = fs::read(folder.join("manifest.json")) else { return false };
+    let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
+    let same_scenario = manifest["scenario_hash"] == format!("{:016x}", fnv1a(source.as_bytes()));
+    let same_seeds = manifest["seeds"] == serde_json::json!(seeds);
+    let files_present = manifest["files"]
+        .as_array()
+        .is_some_and(|files| files.iter().all(|f| f.as_str().is_some_and(|f| folder.join(f).is_file())));
+    same_scenario && same_seeds && files_present
+}
+
+/// Makes `out` a sweep folder of this grid: new, empty, or already one of the
+/// same grid (an earlier shard or an interrupted sweep).
+fn claim_sweep_folder(out: &Path, id: &str, grid: &Grid) -> Result<(), Failure> {
+    let shown = out.display();
+    let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
+    if out.is_file() {
+        return Err(bad("is a file, not a folder".into()));
+    }
+    let marker = out.join("sweep.json");
+    if let Ok(bytes) = fs::read(&marker) {
+        let recorded: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if recorded["grid_id"] == id {
+            return Ok(());
+        }
+        return Err(bad(format!(
+            "holds a sweep of another grid ({}); choose another --out",
+            recorded["grid"].as_str().unwrap_or("unknown")
+        )));
+    }
+    if fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(bad(
+            "holds files that are not a sweep (no sweep.json); choose an empty or new folder".into()
+        ));
+    }
+    fs::create_dir_all(out).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    let record = serde_json::json!({
+        "faultline": env!("CARGO_PKG_VERSION"),
+        // Absolute, so `merge` finds it from anywhere.
+        "grid": std::path::absolute(&grid.origin).unwrap_or_else(|_| PathBuf::from(&grid.origin)),
+        "grid_id": id,
+        "grid_text": grid.source,
+        "scenario": grid.scenario,
+        "points": grid.points().iter().map(|p| grid.folder(p)).collect::<Vec<_>>(),
+    });
+    write_file(&marker, format!("{record:#}\n").as_bytes())
+        .map_err(|e| bad(format!("cannot write sweep.json: {e}")))
+}
+
+/// Writes `path` whole or not at all (temporary sibling, then rename).
+fn write_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    fs::write(&temp, contents)?;
+    fs::rename(&temp, path)
+}
+
+/// grid.csv: a row per point present and strategy, from each point's summary.csv.
+fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
+    let mut csv = String::from("point,folder");
+    for axis in &grid.axes {
+        let _ = write!(csv, ",{}", axis.path);
+    }
+    csv.push_str(",strategy,seeds,final_accuracy_mean,final_accuracy_std,best_accuracy_mean,best_accuracy_std,not_ok\n");
+    for point in grid.points() {
+        let folder = grid.folder(&point);
+        let Ok(summary) = fs::read_to_string(out.join(&folder).join("summary.csv")) else { continue };
+        for (strategy, rows) in summary_by_strategy(&summary) {
+            let _ = write!(csv, "{},{folder}", point.index);
+            for (axis, &j) in grid.axes.iter().zip(&point.choice) {
+                let _ = write!(csv, ",\"{}\"", axis.values[j].replace('"', "\"\""));
+            }
+            let (final_mean, final_std) = mean_std(rows.iter().map(|r| r.0));
+            let (best_mean, best_std) = mean_std(rows.iter().map(|r| r.1));
+            let not_ok = rows.iter().filter(|r| !r.2).count();
+            let _ = writeln!(
+                csv,
+                ",{strategy},{},{final_mean},{final_std},{best_mean},{best_std},{not_ok}",
+                rows.len()
+            );
+        }
+    }
+    write_file(&out.join("grid.csv"), csv.as_bytes()).map_err(|e| {
+        Failure::RunFailed(format!("error: cannot write {}: {e}", out.join("grid.csv").display()))
+    })
+}
+
+/// One seed's line of summary.csv: final accuracy, best accuracy, status ok.
+type SeedRow = (f64, f64, bool);
+
+/// The seeds' rows of summary.csv, by strategy in file order.
+fn summary_by_strategy(summary: &str) -> Vec<(String, Vec<SeedRow>)> {
+    let mut lines = summary.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(s), Some(st), Some(f), Some(b)) =
+        (column("strategy"), column("status"), column("final_test_accuracy"), column("best_test_accuracy"))
+    else {
+        return Vec::new();
+    };
+    let mut by: Vec<(String, Vec<SeedRow>)> = Vec::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let get = |i: usize| cells.get(i).copied().unwrap_or("");
+        let row = (get(f).parse().unwrap_or(f64::NAN), get(b).parse().unwrap_or(f64::NAN), get(st) == "ok");
+        match by.iter_mut().find(|(name, _)| name == get(s)) {
+            Some((_, rows)) => rows.push(row),
+            None => by.push((get(s).to_string(), vec![row])),
+        }
+    }
+    by
+}
+
+/// Mean and sample standard deviation (0 for one value).
+fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = values.clone().count() as f64;
+    let mean = values.clone().sum::<f64>() / n;
+    let var = if n > 1.0 { values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+/// Joins sweep folders of one grid (shards) into `out`.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
+    let mut grid_text = None;
+    for dir in dirs {
+        let record: serde_json::Value = fs::read(dir.join("sweep.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| {
+                Failure::BadInput(format!(
+                    "error: {}: not a sweep folder (no readable sweep.json)",
+                    dir.display()
+                ))
+            })?;
+        match &grid_text {
+            None => grid_text = Some(record),
+            Some(first) if first["grid_id"] == record["grid_id"] => {}
+            Some(_) => {
+                return Err(Failure::BadInput(format!(
+                    "error: {}: a sweep of another grid than {}; merge only shards of one grid",
+                    dir.display(),
+                    dirs[0].display()
+                )));
+            }
+        }
+    }
+    let Some(record) = grid_text else {
+        return Err(Failure::BadInput("error: merge needs at least one folder".into()));
+    };
+    let grid_path = PathBuf::from(record["grid"].as_str().unwrap_or_default());
+    let grid = Grid::from_file(&grid_path).map_err(|e| {
+        Failure::BadInput(format!("{e}  = note: merge reads the grid file the sweep was made from"))
+    })?;
+    if grid_id(&grid) != record["grid_id"] {
+        return Err(Failure::BadInput(format!(
+            "error: {}: the grid file or its scenario changed since the sweep; rerun the sweep",
+            grid_path.display()
+        )));
+    }
+    claim_sweep_folder(out, &grid_id(&grid), &grid)?;
+    let mut copied = 0;
+    for point in grid.points() {
+        let name = grid.folder(&point);
+        let sources: Vec<PathBuf> =
+            dirs.iter().map(|d| d.join(&name)).filter(|p| p.join("manifest.json").is_file()).collect();
+        let Some(source) = sources.first() else { continue };
+        if out.join(&name).join("manifest.json").is_file() && same_point(&out.join(&name), source) {
+            continue;
+        }
+        copy_point(source, &out.join(&name))?;
+        copied += 1;
+    }
+    write_grid_csv(out, &grid)?;
+    say!("merged {} folder(s) into {} ({copied} point(s) copied)", dirs.len(), out.display());
+    Ok(())
+}
+
+/// Whether two point folders hold the same results (manifest aside, whose wall
+/// times differ between machines).
+fn same_point(a: &Path, b: &Path) -> bool {
+    fs::read(a.join("summary.csv")).ok() == fs::read(b.join("summary.csv")).ok()
+}
+
+/// Copies one point folder through a staged results folder.
+fn copy_point(from: &Path, to: &Path) -> Result<(), Failure> {
+    let manifest: serde_json::Value = fs::read(from.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut folder = output::prepare(to, 0).map_err(Failure::BadInput)?;
+    let files = manifest["files"].as_array().cloned().unwrap_or_default();
+    let copy = |folder: &mut output::ResultsFolder| -> std::io::Result<()> {
+        for file in files.iter().filter_map(|f| f.as_str()).chain(["manifest.json"]) {
+            folder.write(file, &fs::read(from.join(file))?)?;
+        }
+        Ok(())
+    };
+    copy(&mut folder).and_then(|()| folder.commit()).map_err(|e| {
+        Failure::RunFailed(format!("error: cannot copy {} to {}: {e}", from.display(), to.display()))
+    })
+}

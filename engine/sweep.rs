@@ -1,0 +1,297 @@
+//! Sweep grids: a base scenario and axes of `--set` values whose product is a set
+//! of grid points, each run like `faultline run` into a folder of its own.
+//!
+//! ```ron
+//! (
+//!     scenario: "../quickstart.ron",          // relative to the grid file
+//!     axes: [
+//!         (path: "workers", values: [4, 8]),
+//!         (path: "training.tau", values: [1, 2, 4]),
+//!     ],
+//!     seeds: [1, 2, 3],                       // optional: every point's seeds
+//!     strategies: ["uniform", "dynamic"],     // optional: labels to run
+//! )
+//! ```
+//!
+//! Points are numbered in the order of the product, the last axis fastest. A value
+//! is any RON value and is applied as `--set path=value`, so it is checked like a
+//! scenario field; a problem is reported at the value in the grid file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::scenario::{LoadedScenario, Override, ScenarioError, ScenarioErrors};
+
+/// Most points one grid may expand to.
+pub const MAX_POINTS: usize = 100_000;
+/// Largest grid file.
+const MAX_GRID_BYTES: u64 = 1 << 20;
+
+/// The grid file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "grid")]
+struct GridFile {
+    scenario: String,
+    axes: Vec<AxisFile>,
+    #[serde(default)]
+    seeds: Option<Vec<u64>>,
+    #[serde(default)]
+    strategies: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "axis")]
+struct AxisFile {
+    path: String,
+    // Values are kept as their source text (found by position below); parsing
+    // only checks that each is a well-formed RON value.
+    values: Vec<IgnoredAny>,
+}
+
+/// One axis: a field path and the source text of each value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Axis {
+    /// The scenario field the axis varies.
+    pub path: String,
+    /// Its values, as RON text.
+    pub values: Vec<String>,
+    /// Where each value sits in the grid file (byte ranges).
+    spans: Vec<(usize, usize)>,
+}
+
+/// A parsed, checked grid.
+#[derive(Debug)]
+pub struct Grid {
+    /// The grid file, as the user named it.
+    pub origin: String,
+    /// Its text.
+    pub source: String,
+    /// The base scenario file.
+    pub scenario: PathBuf,
+    /// The axes, in order.
+    pub axes: Vec<Axis>,
+    /// Seeds for every point; `None`: each point's scenario's own.
+    pub seeds: Option<Vec<u64>>,
+    /// Strategy labels to run; `None`: all the scenario lists.
+    pub strategies: Option<Vec<String>>,
+    /// The name of its default results folder (the file's stem).
+    pub name: String,
+}
+
+/// One point of a grid: its number and one value index per axis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Point {
+    /// Position in the grid's order, from 0.
+    pub index: usize,
+    /// For each axis, which of its values.
+    pub choice: Vec<usize>,
+}
+
+impl Grid {
+    /// Reads and checks a grid file (not yet its points: see [`Grid::load_point`]).
+    pub fn from_file(path: &Path) -> Result<Grid, ScenarioErrors> {
+        let origin = path.display().to_string();
+        let whole = |message: String| ScenarioErrors::single(ScenarioError::whole_file(&origin, message));
+        let bytes = crate::scenario::read_input(path, MAX_GRID_BYTES)
+            .map_err(|e| whole(format!("cannot read the file: {e}")))?;
+        let source = String::from_utf8(bytes).map_err(|_| whole("is not UTF-8 text".into()))?;
+        let file: GridFile = crate::scenario::parse_ron_text(&source, &origin)?;
+        let spans = crate::scenario::SpanLookup::new(&source);
+        let at = |path: &str, message: String, expected: &str| {
+            ScenarioErrors::single(ScenarioError::at_range(
+                &origin,
+                &source,
+                spans.find(path),
+                path,
+                message,
+                Some(expected.to_string()),
+            ))
+        };
+        if file.axes.is_empty() {
+            return Err(at(
+                "axes",
+                "no axes".into(),
+                "at least one axis: (path: \"training.tau\", values: [1, 2])",
+            ));
+        }
+        let mut axes = Vec::new();
+        let mut points: usize = 1;
+        for (i, axis) in file.axes.iter().enumerate() {
+            let here = format!("axes[{i}]");
+            if let Err(message) = Override::parse(&format!("{}=0", axis.path)) {
+                let message =
+                    message.lines().next().unwrap_or_default().replace("--set ", "").replace("=0", "");
+                return Err(at(
+                    &format!("{here}.path"),
+                    message,
+                    "a scenario field path, e.g. training.data.overlap",
+                ));
+            }
+            if file.axes[..i].iter().any(|other| other.path == axis.path) {
+                return Err(at(
+                    &format!("{here}.path"),
+                    format!("`{}` has two axes", axis.path),
+                    "each field on one axis",
+                ));
+            }
+            if axis.values.is_empty() {
+                return Err(at(&format!("{here}.values"), "no values".into(), "at least one value"));
+            }
+            points = points.saturating_mul(axis.values.len());
+            let value_spans: Vec<(usize, usize)> =
+                (0..axis.values.len()).map(|j| spans.find(&format!("{here}.values[{j}]"))).collect();
+            let values = value_spans.iter().map(|&(a, b)| source[a..b].trim().to_string()).collect();
+            axes.push(Axis { path: axis.path.clone(), values, spans: value_spans });
+        }
+        if points > MAX_POINTS {
+            return Err(at(
+                "axes",
+                format!("the grid has {points} points"),
+                &format!("at most {MAX_POINTS} points"),
+            ));
+        }
+        if let Some(seeds) = &file.seeds
+            && let Some(i) = (0..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i]))
+        {
+            return Err(at(
+                &format!("seeds[{i}]"),
+                format!("seed {} is listed twice", seeds[i]),
+                "distinct seeds",
+            ));
+        }
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let name =
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "sweep".into());
+        Ok(Grid {
+            origin,
+            scenario: base.join(&file.scenario),
+            axes,
+            seeds: file.seeds,
+            strategies: file.strategies,
+            name,
+            source,
+        })
+    }
+
+    /// Every point, in order.
+    pub fn points(&self) -> Vec<Point> {
+        let total: usize = self.axes.iter().map(|a| a.values.len()).product();
+        (0..total)
+            .map(|index| {
+                let mut rest = index;
+                let mut choice = vec![0; self.axes.len()];
+                for (slot, axis) in choice.iter_mut().zip(&self.axes).rev() {
+                    *slot = rest % axis.values.len();
+                    rest /= axis.values.len();
+                }
+                Point { index, choice }
+            })
+            .collect()
+    }
+
+    /// The overrides that make `point`.
+    pub fn overrides(&self, point: &Point) -> Vec<Override> {
+        self.axes
+            .iter()
+            .zip(&point.choice)
+            .map(|(axis, &j)| Override { path: axis.path.clone(), value: axis.values[j].clone() })
+            .collect()
+    }
+
+    /// A folder name for `point`: its number and its values, e.g.
+    /// `003_workers=8_training.tau=2`, kept to safe characters.
+    pub fn folder(&self, point: &Point) -> String {
+        let mut name = format!("{:03}", point.index);
+        for o in self.overrides(point) {
+            name.push('_');
+            let text = format!("{}={}", o.path.rsplit('.').next().unwrap_or(&o.path), o.value);
+            name.extend(
+                text.chars().map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '-' }),
+            );
+        }
+        name.truncate(120);
+        name
+    }
+
+    /// The base scenario with `point`'s values set; a problem with a value is
+    /// reported at that value in the grid file.
+    pub fn load_point(&self, point: &Point) -> Result<LoadedScenario, ScenarioErrors> {
+        let overrides = self.overrides(point);
+        LoadedScenario::from_file_with(&self.scenario, &overrides).map_err(|errors| {
+            let note = format!("at grid point {} ({})", self.folder(point), self.origin);
+            let moved = errors.0.into_iter().map(|error| {
+                let Some(which) =
+                    overrides.iter().position(|o| error.file == "--set" && error_is_for(&error, o))
+                else {
+                    let mut error = error;
+                    error.note = Some(note.clone());
+                    return error;
+                };
+                let axis = which;
+                let (start, _) = self.axes[axis].spans[point.choice[axis]];
+                let argument = overrides[which].argument();
+                let offset = overrides[which].path.len() + 1;
+                let (a, b) = error.byte_range(&argument);
+                let range = (start + a.saturating_sub(offset), start + b.saturating_sub(offset));
+                let mut moved = error.reanchored(&self.origin, &self.source, range);
+                moved.note = Some(note.clone());
+                moved
+            });
+            ScenarioErrors::sorted(moved.collect())
+        })
+    }
+}
+
+/// Whether an error reported against `--set` came from override `o`.
+fn error_is_for(error: &ScenarioError, o: &Override) -> bool {
+    error.path == o.path
+        || error.path.starts_with(&format!("{}.", o.path))
+        || error.path.starts_with(&format!("{}[", o.path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(text: &str) -> Result<Grid, ScenarioErrors> {
+        // A folder per grid text: tests run side by side.
+        let dir = std::env::temp_dir().join(format!(
+            "faultline-grid-{}-{:x}",
+            std::process::id(),
+            crate::cli::fnv1a(text.as_bytes())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("base.ron"), "(stop: (rounds: 5))").unwrap();
+        let path = dir.join("g.ron");
+        std::fs::write(&path, text).unwrap();
+        Grid::from_file(&path)
+    }
+
+    #[test]
+    fn points_are_the_product_last_axis_fastest() {
+        let g = grid(r#"(scenario: "base.ron", axes: [(path: "workers", values: [2, 3]), (path: "training.tau", values: [1, 2, 4])])"#)
+            .unwrap();
+        let points = g.points();
+        assert_eq!(points.len(), 6);
+        assert_eq!(points[4].choice, [1, 1]);
+        assert_eq!(g.folder(&points[4]), "004_workers=3_tau=2");
+        assert_eq!(g.overrides(&points[5])[1].argument(), "training.tau=4");
+        let loaded = g.load_point(&points[5]).unwrap();
+        assert_eq!((loaded.scenario.workers, loaded.scenario.training.tau), (3, 4));
+    }
+
+    #[test]
+    fn bad_values_are_reported_in_the_grid_file() {
+        let g = grid(r#"(scenario: "base.ron", axes: [(path: "training.tau", values: [1, 0])])"#).unwrap();
+        let error = g.load_point(&g.points()[1]).unwrap_err().to_string();
+        assert!(error.contains("g.ron:1:66: training.tau: 0 is out of range"), "{error}");
+        assert!(error.contains("note: at grid point 001_tau=0"), "{error}");
+        let error = grid(r#"(scenario: "base.ron", axes: [])"#).unwrap_err().to_string();
+        assert!(error.contains("axes: no axes"), "{error}");
+        let error =
+            grid(r#"(scenario: "base.ron", axes: [(path: "a..b", values: [1])])"#).unwrap_err().to_string();
+        assert!(error.contains("axes[0].path"), "{error}");
+    }
+}

@@ -1,0 +1,126 @@
+//! `faultline sweep` and `merge`: shards merge into exactly the unsharded sweep,
+//! an interrupted sweep resumes into exactly the uninterrupted one, and bad grids
+//! get located errors.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::{faultline_in, root, scratch};
+
+const GRID: &str = r#"(
+    scenario: "base.ron",
+    axes: [
+        (path: "training.tau", values: [1, 2]),
+        (path: "training.data.overlap", values: [0.0, 0.25, 0.5]),
+    ],
+    seeds: [1, 2],
+    strategies: ["uniform", "dynamic"],
+)"#;
+
+/// A scratch folder with the grid and its base scenario (a short quickstart).
+fn setup(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    let base = fs::read_to_string(root().join("scenarios/quickstart.ron"))
+        .unwrap()
+        .replace("rounds: 100", "rounds: 30");
+    fs::write(dir.join("base.ron"), base).unwrap();
+    fs::write(dir.join("grid.ron"), GRID).unwrap();
+    dir
+}
+
+/// Every CSV below `dir` (grid.csv and each point's), by relative path.
+fn csvs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "csv") {
+                files.insert(path.strip_prefix(dir).unwrap().display().to_string(), fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn ok(dir: &Path, args: &[&str]) {
+    let output = faultline_in(dir, args);
+    assert_eq!(output.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn shards_merge_into_exactly_the_unsharded_sweep() {
+    let dir = setup("sweep-shards");
+    ok(&dir, &["sweep", "grid.ron", "--out", "whole", "--quiet"]);
+    ok(&dir, &["sweep", "grid.ron", "--out", "s0", "--shard", "0/2", "--quiet"]);
+    ok(&dir, &["sweep", "grid.ron", "--out", "s1", "--shard", "1/2", "--quiet"]);
+    ok(&dir, &["merge", "s0", "s1", "--out", "merged"]);
+    let whole = csvs(&dir.join("whole"));
+    assert_eq!(whole.keys().filter(|k| k.ends_with("summary.csv")).count(), 6);
+    assert_eq!(csvs(&dir.join("s0")).keys().filter(|k| k.ends_with("summary.csv")).count(), 3);
+    assert_eq!(csvs(&dir.join("merged")), whole);
+    let grid = String::from_utf8(whole["grid.csv"].clone()).unwrap();
+    assert!(grid.starts_with("point,folder,training.tau,training.data.overlap,strategy,seeds,"), "{grid}");
+    assert_eq!(grid.lines().count(), 1 + 6 * 2);
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_killed_sweep_resumes_into_exactly_the_uninterrupted_one() {
+    let dir = setup("sweep-resume");
+    ok(&dir, &["sweep", "grid.ron", "--out", "whole", "--quiet"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["sweep", "grid.ron", "--out", "resumed", "--quiet"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once about half of its points are written.
+    while fs::read_dir(dir.join("resumed"))
+        .map_or(0, |d| d.filter(|e| e.as_ref().unwrap().path().join("summary.csv").is_file()).count())
+        < 3
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let output = faultline_in(&dir, &["sweep", "grid.ron", "--out", "resumed"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("already done, resumed"), "{stdout}");
+    assert_eq!(csvs(&dir.join("resumed")), csvs(&dir.join("whole")));
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_grids_and_flags_get_located_errors() {
+    let dir = setup("sweep-bad");
+    let cases = [
+        (GRID.replace("[1, 2]),", "[1, 0]),"), "grid.ron:4:44: training.tau: 0 is out of range"),
+        (GRID.replace("seeds:", "seedz:"), "grid.ron:7:5: seedz: Unexpected field named `seedz` in `grid`"),
+        (GRID.replace("training.tau", "training..tau"), "grid.ron:4:16: axes[0].path: "),
+        (GRID.replace("base.ron", "missing.ron"), "missing.ron: cannot read the file"),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        fs::write(dir.join("grid.ron"), text).unwrap();
+        let output = faultline_in(&dir, &["sweep", "grid.ron", "--out", &format!("o{i}")]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{i}: {stderr}");
+        assert!(stderr.contains(expected), "{i}: expected {expected:?} in\n{stderr}");
+        assert!(!dir.join(format!("o{i}")).exists(), "{i}: nothing is written for a bad grid");
+    }
+    fs::write(dir.join("grid.ron"), GRID).unwrap();
+    let output = faultline_in(&dir, &["sweep", "grid.ron", "--shard", "2/2"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`2/2` is not a shard"));
+    fs::create_dir_all(dir.join("mine")).unwrap();
+    fs::write(dir.join("mine/notes.txt"), "keep").unwrap();
+    let output = faultline_in(&dir, &["sweep", "grid.ron", "--out", "mine"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("holds files that are not a sweep"));
+    fs::remove_dir_all(dir).unwrap();
+}
