@@ -12,9 +12,9 @@ use std::ops::ControlFlow;
 
 use crate::backend::{Backend, Evaluation, Slot, StepRequest};
 use crate::data::Sampler;
-use crate::faults::FailureEvent;
+use crate::disruptions::Disruptions;
 use crate::model::probe::probe_key;
-use crate::observe::{Happening, Observer, Participant};
+use crate::observe::{Happening, Loss, Observer, Participant};
 use crate::optim::hessian_probes;
 use crate::scenario::{Coupling, Optimizer};
 use crate::time::SimTime;
@@ -112,8 +112,8 @@ pub struct Trainer<B: Backend> {
     local_loss: Vec<Option<f64>>,
     timeouts: Vec<u32>,
     down: Vec<bool>,
-    /// Per worker: when it was crashed or straggling, for the oracle.
-    disruptions: Vec<Vec<(SimTime, SimTime)>>,
+    /// What disrupted each worker when, for the oracle.
+    disruptions: Disruptions,
     barriers: u64,
     last_barrier: Vec<u64>,
     updates: u64,
@@ -137,17 +137,6 @@ impl<B: Backend> Trainer<B> {
             .enumerate()
             .map(|(w, ix)| Sampler::new(ix, settings.seed, w as u32))
             .collect();
-        let mut disruptions = vec![Vec::new(); k];
-        for event in &trace.events {
-            match *event {
-                FailureEvent::Crash { worker, at, recover_after } => disruptions[worker as usize]
-                    .push((at, recover_after.map_or(SimTime::MAX, |d| at.saturating_add(d)))),
-                FailureEvent::Straggler { worker, from, until, .. } => {
-                    disruptions[worker as usize].push((from, until))
-                }
-                _ => {}
-            }
-        }
         Trainer {
             backend,
             strategy,
@@ -159,7 +148,7 @@ impl<B: Backend> Trainer<B> {
             local_loss: vec![None; k],
             timeouts: vec![0; k],
             down: vec![false; k],
-            disruptions,
+            disruptions: Disruptions::new(trace, k),
             barriers: 0,
             last_barrier: vec![0; k],
             updates: 0,
@@ -215,8 +204,7 @@ impl<B: Backend> Trainer<B> {
             return Err(self.diverge(Some(worker), format!("the gap ‖x_i − x̃‖ is {gap}")));
         }
         let since = previous.unwrap_or(SimTime::ZERO);
-        let disrupted =
-            self.disruptions[worker as usize].iter().any(|&(from, until)| from <= now && until > since);
+        let disrupted = self.disruptions.since(worker, since, now);
         let ctx = ExchangeContext {
             worker,
             workers: self.settings.workers,
@@ -345,7 +333,12 @@ impl<B: Backend> Observer for Trainer<B> {
                 }
             }
             // Up: never served. Down: served, but the reply is gone.
-            Happening::Lost { exchange, .. } => self.finish_exchange(exchange),
+            Happening::Lost { worker, exchange, cause, .. } => {
+                if cause == Loss::Dropped {
+                    self.disruptions.dropped(worker, now);
+                }
+                self.finish_exchange(exchange);
+            }
             Happening::FetchSend { exchange, .. } => {
                 // A header-only request: the payload comes with the master's answer.
                 let entry = Exchange { slot: None, served: false, timed_out: false, reply: Reply::Adopt };
