@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use budget::{MAX_RUN_BYTES, MemoryEstimate, human_bytes};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use training::{
-    Activation, AdaHessianConfig, Coupling, Data, Dataset, DynamicConfig, ModelConfig, Optimizer, Recovery,
-    SgdConfig, StalenessConfig, Strategy, Training,
+    Activation, AdaHessianConfig, CLASSES, Coupling, Data, Dataset, DirichletConfig, DynamicConfig,
+    LabelSortedConfig, ModelConfig, Optimizer, Partition, Recovery, SgdConfig, StalenessConfig, Strategy,
+    Training,
 };
 
 use crate::faults::{FailureEvent, Generator};
