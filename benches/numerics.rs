@@ -68,6 +68,7 @@ fn adahessian_step(c: &mut Criterion) {
             test: Samples::default(),
             shards: Shards { shared: (0..BATCH as u32).collect(), private: vec![vec![]] },
             train_eval: Samples::default(),
+            test_subset: None,
         };
         let optimizer = Optimizer::AdaHessian(AdaHessianConfig { lr: 0.01, ..Default::default() });
         let initial = mlp.init(1);

@@ -36,6 +36,26 @@ pub struct Evaluation {
     pub train_loss: f64,
 }
 
+/// Which test samples an evaluation measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestSet {
+    /// The whole test set.
+    Full,
+    /// The fixed, seeded test subset (`training.data.test_subset`); the whole test
+    /// set when there is none.
+    Subset,
+}
+
+impl TestSet {
+    /// Its name in metrics.csv.
+    pub fn name(self) -> &'static str {
+        match self {
+            TestSet::Full => "full",
+            TestSet::Subset => "subset",
+        }
+    }
+}
+
 /// Where the numbers are computed.
 pub trait Backend {
     /// What it runs on, for the manifest (e.g. `cpu`, or a GPU adapter's name).
@@ -64,8 +84,10 @@ pub trait Backend {
     fn apply_difference(&mut self, worker: usize, slot: Slot, a_w: f64);
     /// At the worker: x ← slot.
     fn adopt(&mut self, worker: usize, slot: Slot);
-    /// Evaluates the center.
-    fn evaluate_center(&mut self) -> Evaluation;
+    /// Evaluates the center on `on`.
+    fn evaluate_center(&mut self, on: TestSet) -> Evaluation;
+    /// Evaluates the parameters in `slot` (a snapshot of the center) on `on`.
+    fn evaluate_slot(&mut self, slot: Slot, on: TestSet) -> Evaluation;
     /// A copy of a worker's parameters (tests, debugging).
     fn worker_parameters(&mut self, worker: usize) -> Vec<f32>;
     /// A copy of the center (tests, debugging).

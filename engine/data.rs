@@ -1,13 +1,25 @@
-//! Training data: the datasets, the seeded train/test split, overlap sharding
-//! between workers and per-worker minibatch streams.
+//! Training data: the datasets, the seeded train/test split, how the training
+//! samples are partitioned between workers, the fixed evaluation samples and
+//! per-worker minibatch streams.
 //!
-//! # Overlap sharding (the seed paper, Fig. 3)
+//! # Partitions (the overlap of the seed paper, Fig. 3, and non-IID splits)
 //!
 //! With n training samples and overlap ratio r, the training indices are shuffled
 //! (from the [`Purpose::DataSplit`] stream); the first ⌊r·n⌋ form the shared subset
-//! O that every worker trains on, and the rest are cut into k disjoint shards of
-//! ⌊(n − |O|)/k⌋ samples each (the remainder, fewer than k samples, is unused).
-//! Worker i trains on O ∪ S_i.
+//! O that every worker trains on, drawn IID whatever the partition. The rest is
+//! split into k disjoint shards S_i, by default IID: ⌊(n − |O|)/k⌋ samples each
+//! (the remainder, fewer than k samples, is unused). `LabelSorted(c)` gives each
+//! worker at most c classes, `Dirichlet(β)` per-class worker proportions drawn
+//! from Dir(β); see [`partition`] for the exact constructions and their label
+//! statistics. Worker i trains on O ∪ S_i.
+//!
+//! # Evaluation samples
+//!
+//! The training loss is reported on a fixed sample of `train_eval_samples`
+//! training samples ([`Purpose::EvalSample`]). With `test_subset: n`, intermediate
+//! evaluations use a fixed sample of n test samples drawn once per seed from the
+//! [`Purpose::TestSubset`] stream (the first n of a seeded shuffle); a subset at
+//! least as large as the test set is the test set itself.
 //!
 //! # Minibatches
 //!
@@ -18,12 +30,15 @@
 
 mod digits;
 mod idx;
+pub mod partition;
 
 use std::fmt;
 use std::path::Path;
 
 use crate::rng::{Purpose, SimRng};
-use crate::scenario::{Data, Dataset as DatasetKind};
+use crate::scenario::{Data, Dataset as DatasetKind, Partition};
+
+pub use partition::{overlap_shards, partition_shards};
 
 /// Samples with features in [0, 1] (row-major) and class labels.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -89,6 +104,9 @@ pub struct SplitData {
     pub shards: Shards,
     /// The fixed training sample (a copy of those samples).
     pub train_eval: Samples,
+    /// The fixed test subset of intermediate evaluations; `None` when every
+    /// evaluation uses the whole test set.
+    pub test_subset: Option<Samples>,
 }
 
 /// The overlap sharding of a training set.
@@ -139,16 +157,6 @@ pub fn load(data: &Data, base_dir: &Path) -> Result<RawData, DataError> {
     }
 }
 
-/// Cuts `n` shuffled indices into the shared subset and `workers` private shards.
-pub fn overlap_shards(mut order: Vec<u32>, workers: usize, overlap: f64) -> Shards {
-    let n = order.len();
-    let shared_len = ((overlap * n as f64).floor() as usize).min(n);
-    let rest = order.split_off(shared_len);
-    let shard_len = rest.len() / workers.max(1);
-    let private = (0..workers).map(|w| rest[w * shard_len..(w + 1) * shard_len].to_vec()).collect();
-    Shards { shared: order, private }
-}
-
 impl RawData {
     /// The split, shards and evaluation sample of one seed.
     pub fn split(&self, data: &Data, workers: usize, seed: u64) -> Result<SplitData, DataError> {
@@ -181,24 +189,62 @@ impl RawData {
         }
         let mut order: Vec<u32> = (0..train.len() as u32).collect();
         rng.shuffle(&mut order);
-        let shards = overlap_shards(order, workers, data.overlap);
+        let shards = partition_shards(order, &train.y, workers, data.overlap, &data.partition, seed);
         if shards.shared.is_empty() && shards.private.iter().any(Vec::is_empty) {
-            return Err(DataError {
-                path: format!("{:?} data", self.kind),
-                message: format!(
-                    "{} training samples cannot give each of {workers} workers a shard",
-                    train.len()
+            let (message, hint) = match &data.partition {
+                Partition::Iid => (
+                    format!("{} training samples cannot give each of {workers} workers a shard", train.len()),
+                    "use fewer workers, more data (limit_train) or a positive overlap".to_string(),
                 ),
-                hint: "use fewer workers, more data (limit_train) or a positive overlap".into(),
-            });
+                Partition::LabelSorted(c) => (
+                    format!(
+                        "{} training samples cannot be cut into {workers} × {} single-class shards \
+                         that all hold a sample",
+                        train.len(),
+                        c.classes_per_worker
+                    ),
+                    "use fewer workers or classes_per_worker, more data or a positive overlap".to_string(),
+                ),
+                Partition::Dirichlet(d) => (
+                    format!(
+                        "with beta {}, every one of {} Dirichlet draws left one of the {workers} \
+                         workers without training samples",
+                        d.beta,
+                        partition::DIRICHLET_DRAWS
+                    ),
+                    "use a larger beta, fewer workers or a positive overlap".to_string(),
+                ),
+            };
+            return Err(DataError { path: format!("{:?} data", self.kind), message, hint });
         }
-        let mut eval_rng = SimRng::new(seed, Purpose::EvalSample, 0);
-        let mut eval_order: Vec<u32> = (0..train.len() as u32).collect();
-        eval_rng.shuffle(&mut eval_order);
-        eval_order.truncate(data.train_eval_samples as usize);
+        let eval_order =
+            seeded_sample(train.len(), data.train_eval_samples as usize, seed, Purpose::EvalSample);
         let train_eval = train.gather(&eval_order, self.inputs);
-        Ok(SplitData { inputs: self.inputs, classes: self.classes, train, test, shards, train_eval })
+        let test_subset = data
+            .test_subset
+            .map(|n| n as usize)
+            .filter(|&n| n < test.len())
+            .map(|n| test.gather(&seeded_sample(test.len(), n, seed, Purpose::TestSubset), self.inputs));
+        Ok(SplitData {
+            inputs: self.inputs,
+            classes: self.classes,
+            train,
+            test,
+            shards,
+            train_eval,
+            test_subset,
+        })
     }
+}
+
+/// The first `n` of a shuffle of `0..len` drawn from the `purpose` stream: a fixed
+/// random sample of at most `n` indices, in draw order.
+fn seeded_sample(len: usize, n: usize, seed: u64, purpose: Purpose) -> Vec<u32> {
+    let mut rng = SimRng::new(seed, purpose, 0);
+    let mut order: Vec<u32> = (0..len as u32).collect();
+    rng.shuffle(&mut order);
+    order.truncate(n);
+    order
 }
 
 fn truncate(samples: &mut Samples, limit: usize, inputs: usize) {

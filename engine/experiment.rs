@@ -39,6 +39,8 @@ pub struct RunOutcome {
     /// Wall-clock seconds the run took (for the manifest; never in the CSVs,
     /// which stay bit-identical between runs).
     pub wall_s: f64,
+    /// Whether intermediate evaluations used the test subset.
+    pub test_subset: bool,
 }
 
 impl RunOutcome {
@@ -47,12 +49,19 @@ impl RunOutcome {
         self.metrics.last().map_or(0.0, |m| m.evaluation.test_accuracy)
     }
 
-    /// The best test accuracy of any round.
+    /// Rounds completed (the last row's round: the last round is always evaluated).
+    pub fn rounds(&self) -> u64 {
+        self.metrics.last().map_or(0, |m| m.round)
+    }
+
+    /// The best test accuracy of any evaluated round (subset estimates included).
     pub fn best_accuracy(&self) -> f64 {
         self.metrics.iter().map(|m| m.evaluation.test_accuracy).fold(0.0, f64::max)
     }
 
-    /// The first round (and its end time) whose test accuracy reached `target`.
+    /// The first evaluated round (and its end time) whose test accuracy reached
+    /// `target`; with `evaluate_every` > 1 the target may have been reached in an
+    /// unevaluated round before it, and with a test subset the subset estimate decides.
     pub fn reached(&self, target: f64) -> Option<(u64, SimTime)> {
         self.metrics.iter().find(|m| m.evaluation.test_accuracy >= target).map(|m| (m.round, m.time))
     }
@@ -113,12 +122,16 @@ pub fn train<B: Backend>(
         batch: t.data.batch as usize,
         coupling: t.coupling,
         optimizer: t.optimizer.clone(),
+        evaluate_every: u64::from(t.evaluate_every),
+        last_round: scenario.stop.rounds,
+        test_subset: data.test_subset.is_some(),
     };
     let indices = (0..scenario.workers as usize).map(|w| data.shards.of(w)).collect();
     let mut trainer = Trainer::new(backend, weighting::build(strategy), settings, indices, trace);
     let mut log = EventLog::hashing();
     let summary = Simulation::new(scenario, trace, seed).run(&mut (&mut log, &mut trainer));
     let (_, metrics, divergence) = trainer.finish();
+    let test_subset = data.test_subset.is_some();
     RunOutcome {
         strategy: strategy.label(),
         seed,
@@ -127,6 +140,7 @@ pub fn train<B: Backend>(
         event_log: log.hash(),
         divergence,
         wall_s: 0.0,
+        test_subset,
     }
 }
 
@@ -190,12 +204,18 @@ pub fn run_all(
 /// The header of metrics.csv.
 pub const METRICS_HEADER: &str = "round,virtual_time_s,test_accuracy,test_loss,train_loss,master_updates,mean_master_weight,workers_down\n";
 
-/// One run's metrics.csv.
+/// One run's metrics.csv: a row per evaluated round. When the scenario has a test
+/// subset a last column, `test_set`, says whether the row measured the `full` test
+/// set or the `subset` (without one every row is `full` and the column is left
+/// out, so such files stay as they were).
 pub fn metrics_csv(run: &RunOutcome) -> String {
     let mut csv = String::from(METRICS_HEADER);
+    if run.test_subset {
+        csv.insert_str(csv.len() - 1, ",test_set");
+    }
     for m in &run.metrics {
         let e = &m.evaluation;
-        let _ = writeln!(
+        let _ = write!(
             csv,
             "{},{},{},{},{},{},{},{}",
             m.round,
@@ -207,6 +227,10 @@ pub fn metrics_csv(run: &RunOutcome) -> String {
             m.mean_master_weight,
             m.workers_down
         );
+        if run.test_subset {
+            let _ = write!(csv, ",{}", m.test_set.name());
+        }
+        csv.push('\n');
     }
     csv
 }
@@ -229,7 +253,7 @@ pub fn summary_csv(experiment: &Experiment, target: f64) -> String {
             run.strategy,
             run.seed,
             run.status(),
-            run.metrics.len(),
+            run.rounds(),
             run.summary.end.as_secs_f64(),
             run.final_accuracy(),
             run.best_accuracy(),

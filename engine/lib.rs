@@ -34,6 +34,7 @@ pub mod backend;
 pub mod cli;
 pub mod compute;
 pub mod data;
+pub mod disruptions;
 pub mod experiment;
 pub mod faults;
 pub mod model;

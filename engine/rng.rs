@@ -48,6 +48,11 @@ pub enum Purpose {
     Init = 10,
     /// The fixed training sample used to report the training loss (entity 0).
     EvalSample = 11,
+    /// The fixed test subset of intermediate evaluations (entity 0).
+    TestSubset = 12,
+    /// The non-IID split of the non-overlap samples: the label-sorted deal or the
+    /// Dirichlet proportions (entity 0).
+    Partition = 13,
 }
 
 /// Entities are worker ids; they must fit below the purpose bits.
@@ -131,6 +136,48 @@ impl SimRng {
         median * libm::exp(sigma * self.normal())
     }
 
+    /// A Gamma(shape, 1) draw, `shape` > 0 (Marsaglia & Tsang 2000). For shape < 1
+    /// it draws U first, then X ~ Gamma(shape + 1), and returns X·U^(1/shape).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            let boost = libm::pow(self.uniform_open0(), 1.0 / shape);
+            return self.gamma(shape + 1.0) * boost;
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / libm::sqrt(9.0 * d);
+        loop {
+            let x = self.normal();
+            let v = 1.0 + c * x;
+            if v <= 0.0 {
+                continue;
+            }
+            let v = v * v * v;
+            let u = self.uniform_open0();
+            let x2 = x * x;
+            // The cheap squeeze first, then the exact acceptance test.
+            if u < 1.0 - 0.0331 * x2 * x2 || libm::log(u) < 0.5 * x2 + d * (1.0 - v + libm::log(v)) {
+                return d * v;
+            }
+        }
+    }
+
+    /// A draw from the symmetric Dirichlet(β, …, β) over `out.len()` coordinates,
+    /// written into `out`: independent Gamma(β) draws, normalized. When every draw
+    /// underflows to 0 (β far below 1), the limit of the distribution is used: all
+    /// mass on one coordinate, chosen uniformly.
+    pub fn dirichlet(&mut self, beta: f64, out: &mut [f64]) {
+        for p in out.iter_mut() {
+            *p = self.gamma(beta);
+        }
+        let total: f64 = out.iter().sum();
+        if total > 0.0 && total.is_finite() {
+            out.iter_mut().for_each(|p| *p /= total);
+        } else if !out.is_empty() {
+            let winner = self.below(out.len() as u64) as usize;
+            out.iter_mut().enumerate().for_each(|(i, p)| *p = if i == winner { 1.0 } else { 0.0 });
+        }
+    }
+
     /// Shuffles `items` in place (Fisher–Yates, from the back).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -173,5 +220,46 @@ mod tests {
             counts[rng.below(7) as usize] += 1;
         }
         assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn gamma_has_mean_and_variance_shape_on_both_branches() {
+        let mut rng = SimRng::new(3, Purpose::Partition, 0);
+        let n = 100_000;
+        for shape in [0.1, 0.5, 1.0, 2.5, 30.0] {
+            let draws: Vec<f64> = (0..n).map(|_| rng.gamma(shape)).collect();
+            assert!(draws.iter().all(|&x| x >= 0.0 && x.is_finite()));
+            let mean = draws.iter().sum::<f64>() / n as f64;
+            let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            assert!((mean - shape).abs() < 0.02 * shape.max(1.0), "shape {shape}: mean {mean}");
+            assert!((var - shape).abs() < 0.05 * shape.max(1.0), "shape {shape}: variance {var}");
+        }
+    }
+
+    #[test]
+    fn dirichlet_sums_to_one_and_concentrates_for_small_beta() {
+        let mut rng = SimRng::new(4, Purpose::Partition, 0);
+        let mut p = [0.0; 5];
+        let mut max_small = 0.0;
+        let mut max_large = 0.0;
+        for _ in 0..2_000 {
+            rng.dirichlet(0.05, &mut p);
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            max_small += p.iter().copied().fold(0.0, f64::max) / 2_000.0;
+            rng.dirichlet(100.0, &mut p);
+            max_large += p.iter().copied().fold(0.0, f64::max) / 2_000.0;
+        }
+        assert!(max_small > 0.8 && max_large < 0.3, "{max_small} {max_large}");
+        // A β so small that every Gamma draw underflows still gives a distribution.
+        rng.dirichlet(1e-300, &mut p);
+        assert_eq!(p.iter().sum::<f64>(), 1.0);
+    }
+
+    #[test]
+    fn gamma_draws_are_pinned() {
+        // Golden values: the algorithm is part of the determinism contract.
+        let mut rng = SimRng::new(1, Purpose::Partition, 0);
+        let draws: Vec<f64> = [0.5, 2.0, 7.0].iter().map(|&s| rng.gamma(s)).collect();
+        assert_eq!(draws, [0.04896869662705728, 4.736389475444035, 7.9634465830950525]);
     }
 }

@@ -26,8 +26,9 @@ pub use error::{ScenarioError, ScenarioErrors};
 pub use input::read_bounded as read_input;
 pub use overrides::Override;
 pub use training::{
-    Activation, AdaHessianConfig, Coupling, Data, Dataset, DynamicConfig, ModelConfig, Optimizer, Recovery,
-    SgdConfig, StalenessConfig, Strategy, Training,
+    Activation, AdaHessianConfig, CLASSES, Coupling, Data, Dataset, DirichletConfig, DynamicConfig,
+    LabelSortedConfig, ModelConfig, Optimizer, Partition, Recovery, SgdConfig, StalenessConfig, Strategy,
+    Training,
 };
 
 use crate::faults::{FailureEvent, Generator};

@@ -1,5 +1,16 @@
 //! The trainer: follows the engine's happenings and makes the numbers happen —
-//! local steps, EASGD exchanges weighted by a strategy, evaluation at every round.
+//! local steps, EASGD exchanges weighted by a strategy, evaluation of the center.
+//!
+//! # Evaluation
+//!
+//! The center is evaluated at the end of every `evaluate_every`-th round, on the
+//! test subset when the scenario has one, and always at the end of the run's last
+//! round on the whole test set, whatever stops the run. Only the `stop.rounds`
+//! limit is known in advance; a run can also end on its time limit or by stalling,
+//! so at every round end that was not just measured on the whole test set the
+//! center is copied into a slot, and [`Trainer::finish`] evaluates the copy of the
+//! last round end on the whole test set (replacing that round's subset row, if it
+//! has one). Only evaluated rounds get a row in the metrics.
 //!
 //! It is an [`Observer`], so it never decides *when* anything happens; the same
 //! schedule drives every strategy. Message payloads live in backend slots keyed by
@@ -10,11 +21,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::ControlFlow;
 
-use crate::backend::{Backend, Evaluation, Slot, StepRequest};
+use crate::backend::{Backend, Evaluation, Slot, StepRequest, TestSet};
 use crate::data::Sampler;
-use crate::faults::FailureEvent;
+use crate::disruptions::Disruptions;
 use crate::model::probe::probe_key;
-use crate::observe::{Happening, Observer, Participant};
+use crate::observe::{Happening, Loss, Observer, Participant};
 use crate::optim::hessian_probes;
 use crate::scenario::{Coupling, Optimizer};
 use crate::time::SimTime;
@@ -32,10 +43,13 @@ pub struct RoundMetrics {
     pub evaluation: Evaluation,
     /// Master updates so far (asynchronous) or barriers so far (synchronous).
     pub updates: u64,
-    /// Mean a_m of this round's updates.
+    /// Mean a_m of the updates since the previous row (this round's updates when
+    /// every round is evaluated).
     pub mean_master_weight: f64,
     /// Workers crashed at the end of the round.
     pub workers_down: u32,
+    /// Which test samples `evaluation` measured.
+    pub test_set: TestSet,
 }
 
 /// A run that produced a NaN or an infinity.
@@ -97,6 +111,23 @@ pub struct TrainerSettings {
     pub coupling: Coupling,
     /// The local optimizer (for its Hessian schedule).
     pub optimizer: Optimizer,
+    /// Evaluate the center every this many rounds.
+    pub evaluate_every: u64,
+    /// The round limit (`stop.rounds`): that round is evaluated on the whole test set.
+    pub last_round: u64,
+    /// Whether intermediate evaluations use the test subset.
+    pub test_subset: bool,
+}
+
+/// The latest round end not (yet) measured on the whole test set.
+#[derive(Clone, Debug)]
+struct Pending {
+    /// A copy of the center at that moment.
+    slot: Slot,
+    /// Its row, to be evaluated on the whole test set.
+    row: RoundMetrics,
+    /// Whether the metrics already end with this round's subset row.
+    recorded: bool,
 }
 
 /// Follows a run and trains.
@@ -112,12 +143,16 @@ pub struct Trainer<B: Backend> {
     local_loss: Vec<Option<f64>>,
     timeouts: Vec<u32>,
     down: Vec<bool>,
-    /// Per worker: when it was crashed or straggling, for the oracle.
-    disruptions: Vec<Vec<(SimTime, SimTime)>>,
+    /// What disrupted each worker when, for the oracle.
+    disruptions: Disruptions,
     barriers: u64,
     last_barrier: Vec<u64>,
     updates: u64,
+    /// Rounds completed.
+    round: u64,
+    /// Sum and count of a_m since the previous metrics row.
     round_weight: (f64, u64),
+    pending: Option<Pending>,
     metrics: Vec<RoundMetrics>,
     divergence: Option<Divergence>,
 }
@@ -137,17 +172,6 @@ impl<B: Backend> Trainer<B> {
             .enumerate()
             .map(|(w, ix)| Sampler::new(ix, settings.seed, w as u32))
             .collect();
-        let mut disruptions = vec![Vec::new(); k];
-        for event in &trace.events {
-            match *event {
-                FailureEvent::Crash { worker, at, recover_after } => disruptions[worker as usize]
-                    .push((at, recover_after.map_or(SimTime::MAX, |d| at.saturating_add(d)))),
-                FailureEvent::Straggler { worker, from, until, .. } => {
-                    disruptions[worker as usize].push((from, until))
-                }
-                _ => {}
-            }
-        }
         Trainer {
             backend,
             strategy,
@@ -159,27 +183,86 @@ impl<B: Backend> Trainer<B> {
             local_loss: vec![None; k],
             timeouts: vec![0; k],
             down: vec![false; k],
-            disruptions,
+            disruptions: Disruptions::new(trace, k),
             barriers: 0,
             last_barrier: vec![0; k],
             updates: 0,
+            round: 0,
             round_weight: (0.0, 0),
+            pending: None,
             metrics: Vec::new(),
             divergence: None,
             settings,
         }
     }
 
-    /// The backend, and the metrics and divergence.
-    pub fn finish(self) -> (B, Vec<RoundMetrics>, Option<Divergence>) {
+    /// The backend, and the metrics and divergence, once the last round end is
+    /// measured on the whole test set.
+    pub fn finish(mut self) -> (B, Vec<RoundMetrics>, Option<Divergence>) {
+        if let Some(Pending { slot, mut row, recorded }) = self.pending.take() {
+            row.evaluation = self.backend.evaluate_slot(slot, TestSet::Full);
+            self.backend.release(slot);
+            if let Err(what) = finite(&row.evaluation) {
+                if self.divergence.is_none() {
+                    self.round = row.round - 1;
+                    let _ = self.diverge(None, what);
+                }
+            } else if recorded {
+                *self.metrics.last_mut().expect("the subset row was recorded") = row;
+            } else {
+                self.metrics.push(row);
+            }
+        }
         (self.backend, self.metrics, self.divergence)
+    }
+
+    fn round_end(&mut self, round: u64, now: SimTime) -> ControlFlow<()> {
+        let last = round == self.settings.last_round;
+        let scheduled = last || round.is_multiple_of(self.settings.evaluate_every.max(1));
+        let on = if self.settings.test_subset && !last { TestSet::Subset } else { TestSet::Full };
+        // A row covers the updates since the previous row.
+        let (sum, count) = self.round_weight;
+        if scheduled {
+            self.round_weight = (0.0, 0);
+        }
+        let mut row = RoundMetrics {
+            round,
+            time: now,
+            evaluation: Evaluation { test_accuracy: 0.0, test_loss: 0.0, train_loss: 0.0 },
+            updates: self.updates,
+            mean_master_weight: if count > 0 { sum / count as f64 } else { 0.0 },
+            workers_down: self.down.iter().filter(|&&d| d).count() as u32,
+            test_set: on,
+        };
+        // Any round end may turn out to be the last (time limit, stall): keep the
+        // center unless it is measured on the whole test set right now.
+        let previous = self.pending.take();
+        if scheduled && on == TestSet::Full {
+            if let Some(p) = previous {
+                self.backend.release(p.slot);
+            }
+        } else {
+            let slot = previous.map_or_else(|| self.backend.new_slot(), |p| p.slot);
+            self.backend.snapshot_center(slot);
+            let full = RoundMetrics { test_set: TestSet::Full, ..row.clone() };
+            self.pending = Some(Pending { slot, row: full, recorded: scheduled });
+        }
+        if scheduled {
+            row.evaluation = self.backend.evaluate_center(on);
+            if let Err(what) = finite(&row.evaluation) {
+                return self.diverge(None, what);
+            }
+            self.metrics.push(row);
+        }
+        self.round = round;
+        ControlFlow::Continue(())
     }
 
     fn diverge(&mut self, worker: Option<u32>, what: String) -> ControlFlow<()> {
         self.divergence = Some(Divergence {
             strategy: self.settings.label.clone(),
             seed: self.settings.seed,
-            round: self.metrics.len() as u64 + 1,
+            round: self.round + 1,
             worker,
             what,
         });
@@ -215,8 +298,7 @@ impl<B: Backend> Trainer<B> {
             return Err(self.diverge(Some(worker), format!("the gap ‖x_i − x̃‖ is {gap}")));
         }
         let since = previous.unwrap_or(SimTime::ZERO);
-        let disrupted =
-            self.disruptions[worker as usize].iter().any(|&(from, until)| from <= now && until > since);
+        let disrupted = self.disruptions.since(worker, since, now);
         let ctx = ExchangeContext {
             worker,
             workers: self.settings.workers,
@@ -345,7 +427,12 @@ impl<B: Backend> Observer for Trainer<B> {
                 }
             }
             // Up: never served. Down: served, but the reply is gone.
-            Happening::Lost { exchange, .. } => self.finish_exchange(exchange),
+            Happening::Lost { worker, exchange, cause, .. } => {
+                if cause == Loss::Dropped {
+                    self.disruptions.dropped(worker, now);
+                }
+                self.finish_exchange(exchange);
+            }
             Happening::FetchSend { exchange, .. } => {
                 // A header-only request: the payload comes with the master's answer.
                 let entry = Exchange { slot: None, served: false, timed_out: false, reply: Reply::Adopt };
@@ -371,24 +458,19 @@ impl<B: Backend> Observer for Trainer<B> {
             }
             Happening::Crash { worker, .. } => self.down[worker as usize] = true,
             Happening::Recover { worker } => self.down[worker as usize] = false,
-            Happening::RoundEnd { round } => {
-                let evaluation = self.backend.evaluate_center();
-                let values = [evaluation.test_accuracy, evaluation.test_loss, evaluation.train_loss];
-                if values.iter().any(|v| !v.is_finite()) {
-                    return self.diverge(None, format!("the center's test loss is {}", evaluation.test_loss));
-                }
-                let (sum, count) = std::mem::take(&mut self.round_weight);
-                self.metrics.push(RoundMetrics {
-                    round,
-                    time: now,
-                    evaluation,
-                    updates: self.updates,
-                    mean_master_weight: if count > 0 { sum / count as f64 } else { 0.0 },
-                    workers_down: self.down.iter().filter(|&&d| d).count() as u32,
-                });
-            }
+            Happening::RoundEnd { round } => return self.round_end(round, now),
             Happening::Skip { .. } => {}
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// Why an evaluation is not usable, if it is not.
+fn finite(evaluation: &Evaluation) -> Result<(), String> {
+    let values = [evaluation.test_accuracy, evaluation.test_loss, evaluation.train_loss];
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(format!("the center's test loss is {}", evaluation.test_loss))
     }
 }

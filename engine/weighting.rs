@@ -45,8 +45,9 @@ pub struct ExchangeContext<'a> {
     pub local_loss: Option<f64>,
     /// Exchanges this worker has abandoned on timeout so far.
     pub timeouts: u32,
-    /// Ground truth from the failure trace: whether the worker was crashed or
-    /// straggling since its previous update. Only oracle strategies may look.
+    /// Ground truth from the failure trace and schedule: whether the worker was
+    /// crashed, straggling, partitioned or had a message dropped since its previous
+    /// update (see [`crate::disruptions`]). Only oracle strategies may look.
     pub disrupted: bool,
     /// Virtual time of the exchange.
     pub now: SimTime,
@@ -144,8 +145,9 @@ impl WeightingStrategy for Staleness {
     }
 }
 
-/// Knows the trace: a worker crashed or straggling since its previous update gets
-/// a_m = 0 and a_w = 1 (it adopts the center); others α.
+/// Knows the trace: a worker crashed, straggling, partitioned or with a dropped
+/// message since its previous update gets a_m = 0 and a_w = 1 (it adopts the
+/// center); others α.
 #[derive(Clone, Copy, Debug)]
 pub struct Oracle;
 

@@ -1,6 +1,6 @@
 //! The CPU reference backend: plain Rust, `f32`, every buffer a `Vec`.
 
-use super::{Backend, Evaluation, Slot, StepRequest};
+use super::{Backend, Evaluation, Slot, StepRequest, TestSet};
 use crate::data::SplitData;
 use crate::model::{Mlp, Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson};
 use crate::optim::LocalOptimizer;
@@ -192,22 +192,12 @@ impl Backend for CpuBackend<'_> {
         self.workers[worker].copy_from_slice(&self.slots[slot]);
     }
 
-    fn evaluate_center(&mut self) -> Evaluation {
-        let data = self.data;
-        let (correct, test_total) =
-            accuracy_and_loss(&self.mlp, &self.center, &data.test.x, &data.test.y, &mut self.eval_workspace);
-        let (_, train_total) = accuracy_and_loss(
-            &self.mlp,
-            &self.center,
-            &data.train_eval.x,
-            &data.train_eval.y,
-            &mut self.eval_workspace,
-        );
-        Evaluation {
-            test_accuracy: correct as f64 / data.test.len().max(1) as f64,
-            test_loss: test_total / data.test.len().max(1) as f64,
-            train_loss: train_total / data.train_eval.len().max(1) as f64,
-        }
+    fn evaluate_center(&mut self, on: TestSet) -> Evaluation {
+        evaluate(&self.mlp, self.data, &self.center, on, &mut self.eval_workspace)
+    }
+
+    fn evaluate_slot(&mut self, slot: Slot, on: TestSet) -> Evaluation {
+        evaluate(&self.mlp, self.data, &self.slots[slot], on, &mut self.eval_workspace)
     }
 
     fn worker_parameters(&mut self, worker: usize) -> Vec<f32> {
@@ -216,5 +206,27 @@ impl Backend for CpuBackend<'_> {
 
     fn center_parameters(&mut self) -> Vec<f32> {
         self.center.clone()
+    }
+}
+
+/// Test accuracy and loss of `params` on the test samples `on` names, and the
+/// training loss on the fixed training sample.
+fn evaluate(
+    mlp: &Mlp,
+    data: &SplitData,
+    params: &[f32],
+    on: TestSet,
+    workspace: &mut Workspace<f32>,
+) -> Evaluation {
+    let test = match (on, &data.test_subset) {
+        (TestSet::Subset, Some(subset)) => subset,
+        _ => &data.test,
+    };
+    let (correct, test_total) = accuracy_and_loss(mlp, params, &test.x, &test.y, workspace);
+    let (_, train_total) = accuracy_and_loss(mlp, params, &data.train_eval.x, &data.train_eval.y, workspace);
+    Evaluation {
+        test_accuracy: correct as f64 / test.len().max(1) as f64,
+        test_loss: test_total / test.len().max(1) as f64,
+        train_loss: train_total / data.train_eval.len().max(1) as f64,
     }
 }

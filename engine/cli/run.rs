@@ -217,7 +217,7 @@ fn train(
                 "  {:<12} seed {:<4} {:>4} rounds  final accuracy {:.4}  ({})",
                 run.strategy,
                 run.seed,
-                run.metrics.len(),
+                run.rounds(),
                 run.final_accuracy(),
                 run.status()
             );
@@ -244,7 +244,7 @@ fn train(
                 "strategy": r.strategy,
                 "seed": r.seed,
                 "status": r.status(),
-                "rounds": r.metrics.len(),
+                "rounds": r.rounds(),
                 "event_log": format!("{:016x}", r.event_log),
                 "wall_s": (r.wall_s * 1000.0).round() / 1000.0,
             })).collect::<Vec<_>>(),

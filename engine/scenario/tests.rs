@@ -86,7 +86,11 @@ const FULL_SCENARIO: &str = r#"(
     ),
     training: (
         alpha: 0.5, barrier_timeout: "1s", model: (hidden: [8, 4]),
-        data: (dir: "d", limit_train: 10, limit_test: 10),
+        data: (
+            dir: "d", limit_train: 10, limit_test: 10, test_subset: 5,
+            partition: LabelSorted(classes_per_worker: 2),
+        ),
+        evaluate_every: 5,
         optimizer: AdaHessian(hessian_every: 2, probes: 1),
         strategies: [Uniform, Dynamic(), Staleness(), Oracle],
     ),

@@ -33,6 +33,8 @@ pub struct Training {
     pub strategies: Vec<Strategy>,
     /// Test accuracy whose first reaching is reported (rounds and virtual time).
     pub target_accuracy: f64,
+    /// Evaluate the center every this many rounds (and always at the last round).
+    pub evaluate_every: u32,
 }
 
 impl Default for Training {
@@ -49,6 +51,7 @@ impl Default for Training {
             optimizer: Optimizer::AdaHessian(AdaHessianConfig::default()),
             strategies: vec![Strategy::Uniform, Strategy::Dynamic(DynamicConfig::default())],
             target_accuracy: 0.9,
+            evaluate_every: 1,
         }
     }
 }
@@ -140,6 +143,11 @@ pub struct Data {
     pub limit_train: Option<u32>,
     /// Use at most this many test samples.
     pub limit_test: Option<u32>,
+    /// Evaluate intermediate rounds on a fixed, seeded subset of this many test
+    /// samples (the last round always uses the whole test set).
+    pub test_subset: Option<u32>,
+    /// How the samples outside the overlap are split between workers.
+    pub partition: Partition,
 }
 
 impl Default for Data {
@@ -153,9 +161,56 @@ impl Default for Data {
             train_eval_samples: 500,
             limit_train: None,
             limit_test: None,
+            test_subset: None,
+            partition: Partition::Iid,
         }
     }
 }
+
+/// How the training samples outside the shared overlap O are split between the
+/// workers (see `crate::data::partition`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Partition {
+    /// Disjoint, equal, random shards.
+    Iid,
+    /// Label-sorted shards (McMahan et al. 2017): each worker sees few classes.
+    LabelSorted(LabelSortedConfig),
+    /// Per-class worker proportions drawn from a symmetric Dirichlet(β).
+    Dirichlet(DirichletConfig),
+}
+
+/// Settings of the label-sorted partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelSortedConfig {
+    /// c: single-class shards dealt to each worker, so at most c classes per worker.
+    pub classes_per_worker: u32,
+}
+
+impl Default for LabelSortedConfig {
+    fn default() -> Self {
+        LabelSortedConfig { classes_per_worker: 2 }
+    }
+}
+
+/// Settings of the Dirichlet partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirichletConfig {
+    /// Concentration β: small concentrates each class on few workers, large
+    /// approaches IID.
+    pub beta: f64,
+}
+
+impl Default for DirichletConfig {
+    fn default() -> Self {
+        DirichletConfig { beta: 0.5 }
+    }
+}
+
+/// Classes of every dataset faultline knows (the integer table's bound for
+/// `classes_per_worker` relies on it).
+pub const CLASSES: usize = 10;
 
 /// The datasets faultline knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +234,7 @@ impl Dataset {
 
     /// Number of classes.
     pub fn classes(self) -> usize {
-        10
+        CLASSES
     }
 
     /// Where its files are when the scenario gives no `dir` (None: embedded or no

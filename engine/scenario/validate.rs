@@ -8,7 +8,7 @@ use super::error::{FileKind, Positioner, ScenarioError, ScenarioErrors};
 use super::spans::{field, index};
 use super::{Latency, Scenario};
 use crate::faults::FailureEvent;
-use crate::scenario::training::{Dataset, Optimizer, Strategy};
+use crate::scenario::training::{CLASSES, Dataset, Optimizer, Partition, Strategy};
 use crate::time::SimTime;
 use crate::trace::Trace;
 
@@ -59,6 +59,9 @@ pub const SCENARIO_INTEGERS: &[(&str, IntegerRange)] = &[
     ("training.data.train_eval_samples", Between(1, 1_000_000)),
     ("training.data.limit_train", Between(1, u32::MAX as u64)),
     ("training.data.limit_test", Between(1, u32::MAX as u64)),
+    ("training.data.test_subset", Between(1, u32::MAX as u64)),
+    ("training.data.partition.classes_per_worker", Between(1, CLASSES as u64)),
+    ("training.evaluate_every", Between(1, 1_000_000_000)),
     ("training.optimizer.hessian_every", Between(1, 1_000_000)),
     ("training.optimizer.probes", Between(1, 64)),
 ];
@@ -491,6 +494,17 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
     if let Some(limit) = data.limit_test {
         c.integer("training.data.limit_test", u64::from(limit));
     }
+    if let Some(subset) = data.test_subset {
+        c.integer("training.data.test_subset", u64::from(subset));
+    }
+    match &data.partition {
+        Partition::Iid => {}
+        Partition::LabelSorted(l) => {
+            c.integer("training.data.partition.classes_per_worker", u64::from(l.classes_per_worker))
+        }
+        Partition::Dirichlet(d) => c.positive("training.data.partition.beta", d.beta),
+    }
+    c.integer("training.evaluate_every", u64::from(t.evaluate_every));
 
     match &t.optimizer {
         Optimizer::Sgd(s) => {

@@ -4,7 +4,10 @@
 mod datasets;
 mod derivatives;
 mod easgd;
+mod evaluation;
 mod learning;
+mod oracle;
+mod partitions;
 
 use faultline::data::{RawData, SplitData};
 use faultline::scenario::{Data, Dataset};
