@@ -30,8 +30,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod backend;
 pub mod cli;
+pub mod compare;
 pub mod compute;
 pub mod data;
 pub mod experiment;
@@ -43,10 +45,12 @@ pub mod optim;
 pub mod output;
 pub mod queue;
 pub mod report;
+pub mod results;
 pub mod rng;
 pub mod scenario;
 pub mod schedule;
 pub mod simulation;
+pub mod stats;
 pub mod time;
 pub mod trace;
 pub mod training;
