@@ -1,4 +1,4 @@
-//! The `faultline` command line: `run`, `validate` and `trace`.
+//! The `faultline` command line: `run`, `plot`, `validate` and `trace`.
 //!
 //! Exit codes: 0 success; 2 bad input or usage (with `file:line:col`, the field path
 //! and what was expected); 1 a run that failed.
@@ -19,6 +19,7 @@ macro_rules! say {
 }
 
 mod inspect;
+mod plot;
 mod run;
 
 use crate::scenario::{LoadedScenario, ScenarioErrors};
@@ -35,6 +36,13 @@ pub struct Cli {
 enum Command {
     /// Run a scenario: every listed strategy under the same failure trace per seed.
     Run(run::RunArgs),
+    /// Redraw the plots and rewrite aggregate.csv and comparison.csv of a results
+    /// folder from the files in it (metrics, summary, traces, manifest).
+    Plot {
+        /// A results folder written by `faultline run`.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Check scenario files and report every problem with file:line:col.
     Validate {
         /// Scenario files to check.
@@ -78,6 +86,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Plot { dir } => plot::plot(&dir),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),
     };
