@@ -203,7 +203,7 @@ fn read_summary(
     let shown = dir.join("summary.csv").display().to_string();
     let text = read_text(dir, "summary.csv")?;
     let mut lines = text.lines().enumerate();
-    expect_header(lines.next(), "strategy,seed,status,", &shown)?;
+    expect_header(lines.next(), "strategy,seed,status", &shown)?;
     let mut runs = Vec::new();
     for (i, line) in lines {
         let cells: Vec<&str> = line.split(',').collect();

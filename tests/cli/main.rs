@@ -5,6 +5,7 @@
 mod bad_inputs;
 mod commands;
 mod fuzz;
+mod plot_results;
 mod results_folders;
 
 use std::path::{Path, PathBuf};

@@ -53,18 +53,22 @@ fn a_rerun_with_other_seeds_leaves_nothing_of_the_older_run() {
     let stdout = String::from_utf8_lossy(&second.stdout);
     assert!(stdout.contains("out: replacing the results of an earlier run (seeds 1, 2;"), "{stdout}");
     let files: Vec<String> = snapshot(&dir.join("out")).into_keys().collect();
-    assert_eq!(
-        files,
-        [
-            "dynamic/seed-5/metrics.csv",
-            "manifest.json",
-            "summary.csv",
-            "trace-seed-5.ron",
-            "uniform/seed-5/metrics.csv"
-        ]
-    );
+    let plots = [
+        "accuracy-difference-rounds",
+        "accuracy-rounds",
+        "accuracy-time",
+        "train-loss-rounds",
+        "train-loss-time",
+    ];
+    let mut expected: Vec<String> =
+        ["aggregate.csv", "comparison.csv", "dynamic/seed-5/metrics.csv", "manifest.json"]
+            .map(String::from)
+            .to_vec();
+    expected.extend(plots.iter().flat_map(|p| [format!("plots/{p}.png"), format!("plots/{p}.svg")]));
+    expected.extend(["summary.csv", "trace-seed-5.ron", "uniform/seed-5/metrics.csv"].map(String::from));
+    assert_eq!(files, expected);
     // A dry run after training leaves no training summary behind.
-    let dry = faultline_in(&dir, &["run", &q, "--out", "out", "--dry-run", "--quiet"]);
+    let dry = faultline_in(&dir, &["run", &q, "--out", "out", "--dry-run", "--seed", "1", "--quiet"]);
     assert_eq!(dry.status.code(), Some(0));
     let files: Vec<String> = snapshot(&dir.join("out")).into_keys().collect();
     assert_eq!(files, ["manifest.json", "timing.csv", "trace-seed-1.ron"]);
