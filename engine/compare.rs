@@ -30,8 +30,11 @@ struct RunNumbers {
     reached: Vec<Option<(u64, f64)>>,
 }
 
-/// The quantities compared per seed, by name and how to get them from a run.
-const QUANTITIES: [(&str, fn(&RunNumbers) -> f64); 4] = [
+/// A quantity compared per seed: its name and how to get it from a run.
+type Quantity = (&'static str, fn(&RunNumbers) -> f64);
+
+/// The quantities compared per seed.
+const QUANTITIES: [Quantity; 4] = [
     ("final_acc", |n| n.final_accuracy),
     ("best_acc", |n| n.best_accuracy),
     ("auc_rounds", |n| n.auc_rounds),

@@ -8,8 +8,11 @@ use crate::figures;
 use crate::plot;
 use crate::results::Results;
 
-/// The derived files (relative path, contents) and the comparison they hold.
-pub fn files(results: &Results) -> Result<(Vec<(String, Vec<u8>)>, Comparison), String> {
+/// Files to write: (path relative to the results folder, contents).
+pub type Files = Vec<(String, Vec<u8>)>;
+
+/// The derived files and the comparison they hold.
+pub fn files(results: &Results) -> Result<(Files, Comparison), String> {
     let comparison = compare::compare(results);
     let mut files = vec![
         ("aggregate.csv".to_string(), aggregate::aggregate_csv(results).into_bytes()),

@@ -107,6 +107,10 @@ const TIME_AXIS: &str = "virtual time (s)";
 const ACCURACY: &str = "test accuracy (fraction correct)";
 const TRAIN_LOSS: &str = "training loss (mean cross-entropy)";
 
+/// A plotted quantity: file stem, axis label, its value at a point and its
+/// statistics at a round.
+type Quantity = (&'static str, &'static str, fn(&Point) -> f64, fn(&RoundStats) -> Spread);
+
 /// Every figure of `results`.
 pub fn figures(results: &Results) -> Vec<Figure> {
     let seeds = seed_list(&results.seeds);
@@ -116,7 +120,7 @@ pub fn figures(results: &Results) -> Vec<Figure> {
         Some(trace) => format!("{spread_note}; shaded: failures of seed {}", trace.seed),
         None => spread_note.clone(),
     };
-    let quantities: [(&str, &str, fn(&Point) -> f64, fn(&RoundStats) -> Spread); 2] = [
+    let quantities: [Quantity; 2] = [
         ("accuracy", ACCURACY, |p| p.test_accuracy, |r| r.test_accuracy),
         ("train-loss", TRAIN_LOSS, |p| p.train_loss, |r| r.train_loss),
     ];
@@ -302,7 +306,7 @@ mod tests {
         // On the time grid nothing is shown before the first evaluation at 0.1 s.
         let time = &figures[1].series[0].points;
         let (first, last) = (time[0].x, time.last().unwrap().x);
-        assert!(first >= 0.1 && first < 0.101 && last == 0.2, "{first} {last}");
+        assert!((0.1..0.101).contains(&first) && last == 0.2, "{first} {last}");
     }
 
     #[test]

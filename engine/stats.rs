@@ -167,7 +167,7 @@ pub fn first_reaching(values: &[f64], target: f64) -> Option<usize> {
 pub fn hold_last(x: &[f64], y: &[f64], grid: &[f64]) -> Vec<Option<f64>> {
     grid.iter()
         .map(|&t| {
-            let Some(&last) = x.last() else { return None };
+            let &last = x.last()?;
             if t > last {
                 return None;
             }
