@@ -1,5 +1,5 @@
-//! The `faultline` command line: `run`, `rerun`, `sweep`, `merge`, `validate`
-//! and `trace`.
+//! The `faultline` command line: `run`, `rerun`, `plot`, `sweep`, `merge`,
+//! `validate` and `trace`.
 //!
 //! Exit codes: 0 success; 2 bad input or usage (with `file:line:col`, the field path
 //! and what was expected); 1 a run that failed.
@@ -23,6 +23,7 @@ macro_rules! say {
 }
 
 mod inspect;
+mod plot;
 mod rerun;
 mod run;
 mod sweep;
@@ -53,6 +54,13 @@ pub struct Cli {
 enum Command {
     /// Run a scenario: every listed strategy under the same failure trace per seed.
     Run(run::RunArgs),
+    /// Redraw the plots and rewrite aggregate.csv and comparison.csv of a results
+    /// folder from the files in it (metrics, summary, traces, manifest).
+    Plot {
+        /// A results folder written by `faultline run`.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Check scenario files and report every problem with file:line:col.
     Validate {
         /// Scenario files to check.
@@ -142,6 +150,7 @@ pub fn main() -> ExitCode {
         Command::Rerun { manifest, out, jobs, quiet } => rerun::rerun(&manifest, out, jobs, quiet),
         Command::Sweep { grid, out, shard, jobs, quiet } => sweep::sweep(&grid, out, shard, jobs, quiet),
         Command::Merge { dirs, out } => sweep::merge(&dirs, &out),
+        Command::Plot { dir } => plot::plot(&dir),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),
     };

@@ -13,7 +13,6 @@ use crate::backend::cpu::CpuBackend;
 use crate::data::{self, DataError, RawData, SplitData};
 use crate::model::Mlp;
 use crate::observe::EventLog;
-use crate::report::Table;
 use crate::scenario::{LoadedScenario, Strategy};
 use crate::simulation::{RunSummary, Simulation, StopReason};
 use crate::time::SimTime;
@@ -265,51 +264,6 @@ pub fn summary_csv(experiment: &Experiment, target: f64) -> String {
         );
     }
     csv
-}
-
-/// The comparison table: per strategy, means over seeds.
-pub fn comparison_table(experiment: &Experiment, target: f64) -> String {
-    let mut table = Table::new(&[
-        "strategy",
-        "seeds",
-        "final_acc",
-        "best_acc",
-        &format!("reached_{target}"),
-        "rounds_to_target",
-        "time_to_target_s",
-    ]);
-    for strategy in &experiment.strategies {
-        let label = strategy.label();
-        let runs: Vec<&RunOutcome> = experiment.runs.iter().filter(|r| r.strategy == label).collect();
-        let n = runs.len() as f64;
-        let mean = |f: &dyn Fn(&RunOutcome) -> f64| runs.iter().map(|r| f(r)).sum::<f64>() / n;
-        let reached: Vec<(u64, SimTime)> = runs.iter().filter_map(|r| r.reached(target)).collect();
-        let (rounds, time) = if reached.is_empty() {
-            ("-".to_string(), "-".to_string())
-        } else {
-            let m = reached.len() as f64;
-            (
-                format!("{:.1}", reached.iter().map(|r| r.0 as f64).sum::<f64>() / m),
-                format!("{:.3}", reached.iter().map(|r| r.1.as_secs_f64()).sum::<f64>() / m),
-            )
-        };
-        let diverged = runs.iter().filter(|r| r.divergence.is_some()).count();
-        let seeds = if diverged > 0 {
-            format!("{} ({diverged} diverged)", runs.len())
-        } else {
-            runs.len().to_string()
-        };
-        table.row(vec![
-            label,
-            seeds,
-            format!("{:.4}", mean(&|r| r.final_accuracy())),
-            format!("{:.4}", mean(&|r| r.best_accuracy())),
-            format!("{}/{}", reached.len(), runs.len()),
-            rounds,
-            time,
-        ]);
-    }
-    table.render()
 }
 
 /// Where a run's metrics go inside the results folder.

@@ -30,24 +30,31 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod backend;
 pub mod cli;
+pub mod compare;
 pub mod compute;
 pub mod data;
+pub mod derived;
 pub mod disruptions;
 pub mod experiment;
 pub mod faults;
+pub mod figures;
 pub mod model;
 pub mod network;
 pub mod observe;
 pub mod optim;
 pub mod output;
+pub mod plot;
 pub mod queue;
 pub mod report;
+pub mod results;
 pub mod rng;
 pub mod scenario;
 pub mod schedule;
 pub mod simulation;
+pub mod stats;
 pub mod sweep;
 pub mod time;
 pub mod trace;

@@ -29,7 +29,7 @@ fn is_legacy_result(relative: &str) -> bool {
         ["manifest.json" | "summary.csv" | "timing.csv"] => true,
         [name] => seed_file(name, "trace-seed-", ".ron") || name.starts_with('.') && name.contains(".tmp-"),
         [_, seed, "metrics.csv"] => seed_file(seed, "seed-", ""),
-        [_, _, name] => name.starts_with('.') && name.contains(".tmp-"),
+        [_, name] | [_, _, name] => name.starts_with('.') && name.contains(".tmp-"),
         _ => false,
     }
 }
@@ -145,6 +145,55 @@ impl Drop for ResultsFolder {
             let _ = fs::remove_dir_all(&self.staging);
         }
     }
+}
+
+/// Writes `contents` to `path` atomically: into a temporary file in the same
+/// folder (named `.<name>.tmp-<pid>`, which a results folder may hold), then
+/// renamed over `path`. Killed at any moment, `path` holds the old or the new
+/// contents, never a part.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut file = fs::File::create(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// Adds or rewrites `files` (relative path, contents) in the committed results
+/// folder `out`, in place. manifest.json first lists them (so the folder stays
+/// one a later run recognises and may replace, even if this is interrupted),
+/// then each file is written atomically.
+pub fn update_in_place(out: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(&path)?).map_err(io::Error::other)?;
+    let Some(all) = manifest.as_object_mut() else {
+        return Err(io::Error::other("manifest.json is not a JSON object"));
+    };
+    let listed = all.entry("files").or_insert_with(|| serde_json::json!([]));
+    if let Some(listed) = listed.as_array_mut() {
+        for (name, _) in files {
+            if !listed.iter().any(|f| f.as_str() == Some(name)) {
+                listed.push(serde_json::json!(name));
+            }
+        }
+    }
+    write_atomic(&path, format!("{manifest:#}\n").as_bytes())?;
+    for (relative, contents) in files {
+        let target = out.join(relative);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        write_atomic(&target, contents)?;
+    }
+    Ok(())
 }
 
 /// Exchanges two paths atomically.
@@ -364,9 +413,38 @@ mod tests {
     }
 
     #[test]
+    fn files_added_in_place_are_listed_and_the_folder_stays_replaceable() {
+        let dir = scratch("in-place");
+        let out = dir.join("run");
+        let mut first = prepare(&out, 0).unwrap();
+        first.write("summary.csv", b"old").unwrap();
+        first.write("manifest.json", br#"{"faultline": "0", "files": ["summary.csv"]}"#).unwrap();
+        first.commit().unwrap();
+        let files =
+            [("plots/a.svg".to_string(), b"<svg/>".to_vec()), ("summary.csv".to_string(), b"new".to_vec())];
+        update_in_place(&out, &files).unwrap();
+        assert_eq!(
+            contents(&out),
+            ["manifest.json", "plots/a.svg", "summary.csv"],
+            "no temporary file is left"
+        );
+        assert_eq!(fs::read(out.join("summary.csv")).unwrap(), b"new");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["files"], serde_json::json!(["summary.csv", "plots/a.svg"]));
+        assert!(prepare(&out, 0).unwrap().replaces().unwrap().contains("3 files"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn older_versions_results_are_recognized() {
-        for ours in ["summary.csv", "trace-seed-12.ron", "dynamic/seed-3/metrics.csv", ".summary.csv.tmp-77"]
-        {
+        for ours in [
+            "summary.csv",
+            "trace-seed-12.ron",
+            "dynamic/seed-3/metrics.csv",
+            ".summary.csv.tmp-77",
+            "plots/.accuracy-rounds.png.tmp-9",
+        ] {
             assert!(is_legacy_result(ours), "{ours}");
         }
         for theirs in ["notes.txt", "trace-seed-.ron", "dynamic/seed-x/metrics.csv", "a/b/c/d.csv"] {

@@ -7,9 +7,11 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{Failure, fnv1a, load};
+use crate::derived;
 use crate::experiment::{self, RunOutcome};
 use crate::output::{self, ResultsFolder};
 use crate::report;
+use crate::results::Results;
 use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
 use crate::schedule::{self, Schedule};
 use crate::trace::Trace;
@@ -227,6 +229,8 @@ fn train(
     let result = experiment::run_all(loaded, &seeds, &traces, strategies, jobs, &progress)
         .map_err(|e| Failure::BadInput(e.to_string()))?;
     let target = scenario.training.target_accuracy;
+    let (derived, comparison) =
+        derived::files(&Results::of(loaded.name(), &result, target)).map_err(Failure::RunFailed)?;
     let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
         for trace in &result.traces {
             folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
@@ -235,8 +239,12 @@ fn train(
             folder.write(&experiment::metrics_path(run), experiment::metrics_csv(run).as_bytes())?;
         }
         folder.write("summary.csv", experiment::summary_csv(&result, target).as_bytes())?;
+        for (name, contents) in &derived {
+            folder.write(name, contents)?;
+        }
         let manifest = serde_json::json!({
             "seeds": seeds,
+            "target_accuracy": target,
             "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
             "backend": "cpu",
             "adapter": "cpu",
@@ -253,7 +261,7 @@ fn train(
     };
     let out = folder.out().to_path_buf();
     write(&mut folder).and_then(|()| folder.commit()).map_err(|e| write_failed(&out, &e))?;
-    say!("\n{}", experiment::comparison_table(&result, target));
+    say!("\n{}", comparison.tables());
     say!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64());
     let failures: Vec<String> =
         result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();

@@ -32,7 +32,7 @@ fn help_and_usage_errors() {
     let help = faultline(&["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for command in ["run", "validate", "trace"] {
+    for command in ["run", "plot", "validate", "trace"] {
         assert!(text.contains(command), "{text}");
     }
     assert_eq!(faultline(&["run", "--no-such-flag"]).status.code(), Some(2));
@@ -116,15 +116,20 @@ fn run_trains_every_strategy_and_writes_identical_results_twice() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let stdout = String::from_utf8_lossy(&first.stdout);
     for needle in
-        ["strategy", "final_acc", "best_acc", "rounds_to_target", "time_to_target_s", "uniform", "dynamic"]
+        ["strategy", "final_acc", "best_acc", "rounds_to_0.9", "time_to_0.9_s", "uniform", "dynamic", "w/t/l"]
     {
         assert!(stdout.contains(needle), "{needle} missing from:\n{stdout}");
     }
     let second =
         faultline_in(&dir, &["run", "--out", "b", "--seed", "2", "--seed", "3", "--jobs", "1", "--quiet"]);
     assert!(second.status.success());
-    // manifest.json differs only in its wall-clock times, checked below.
+    // manifest.json differs only in its wall-clock times, checked below;
+    // everything else, the statistics and plots included, is byte-identical.
     let mut files = vec!["summary.csv".to_string(), "trace-seed-2.ron".into()];
+    files.extend(
+        ["aggregate.csv", "comparison.csv", "plots/accuracy-time.png", "plots/accuracy-time.svg"]
+            .map(String::from),
+    );
     for strategy in ["uniform", "dynamic"] {
         for seed in [2, 3] {
             files.push(format!("{strategy}/seed-{seed}/metrics.csv"));

@@ -6,6 +6,7 @@ mod bad_inputs;
 mod commands;
 mod fuzz;
 mod overrides;
+mod plot_results;
 mod rerun;
 mod results_folders;
 mod sweep;

@@ -1,0 +1,24 @@
+//! `faultline plot DIR`: reads a results folder back and redraws its plots and
+//! rewrites aggregate.csv and comparison.csv from what is on disk, in place.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::Failure;
+use crate::{derived, output, results};
+
+pub fn plot(dir: &Path) -> Result<(), Failure> {
+    let started = Instant::now();
+    let results = results::read(dir).map_err(Failure::BadInput)?;
+    let (files, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
+    output::update_in_place(dir, &files)
+        .map_err(|e| Failure::RunFailed(format!("error: cannot write into {}: {e}", dir.display())))?;
+    say!("{}", comparison.tables());
+    say!(
+        "wrote aggregate.csv, comparison.csv and {} plots to {} ({:.1} s)",
+        files.len() - 2,
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
