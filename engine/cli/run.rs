@@ -103,7 +103,7 @@ pub fn execute(plan: Plan) -> Result<(), Failure> {
     train(&loaded, &schedules, &strategies, jobs, folder, quiet)
 }
 
-fn default_jobs() -> usize {
+pub(super) fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 

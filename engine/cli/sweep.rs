@@ -97,7 +97,7 @@ pub fn sweep(
     );
     bar.set_prefix(format!("sweep {}", grid.name));
     let mut resumed = 0;
-    let mut failed = Vec::new();
+    let mut pending = Vec::new();
     for (point, loaded) in plans {
         let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
         let labels = grid.strategies.clone().unwrap_or_default();
@@ -109,16 +109,45 @@ pub fn sweep(
             bar.inc(runs);
             continue;
         }
-        let plan = Plan { loaded, seeds, strategies, out: folder, jobs, quiet: true, dry_run: false };
-        let outcome = super::silenced(|| execute(plan));
-        bar.inc(runs);
+        pending.push((
+            Plan { loaded, seeds, strategies, out: folder, jobs: None, quiet: true, dry_run: false },
+            runs,
+        ));
+    }
+    // Points go side by side when one point has fewer runs than there are cores
+    // (e.g. 1 seed x 2 strategies on 16 cores); each point's files are its own,
+    // so the results do not depend on how many run at once.
+    let cores = jobs.map_or_else(super::run::default_jobs, |j| j.get());
+    let per_point = pending.iter().map(|(_, runs)| *runs as usize).max().unwrap_or(1).max(1);
+    let side_by_side = (cores / per_point).clamp(1, pending.len().max(1));
+    let threads_each = std::num::NonZeroUsize::new((cores / side_by_side).max(1));
+    let queue = std::sync::Mutex::new(pending.into_iter());
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    super::silenced(|| {
+        std::thread::scope(|scope| {
+            for _ in 0..side_by_side {
+                scope.spawn(|| {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((mut plan, runs)) = next else { break };
+                        plan.jobs = threads_each;
+                        let outcome = execute(plan);
+                        bar.inc(runs);
+                        outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+                    }
+                });
+            }
+        });
+    });
+    bar.finish_and_clear();
+    let mut failed = Vec::new();
+    for outcome in outcomes.into_inner().unwrap_or_else(|e| e.into_inner()) {
         match outcome {
             Ok(()) => {}
             Err(Failure::RunFailed(message)) => failed.push(message),
             Err(bad) => return Err(bad),
         }
     }
-    bar.finish_and_clear();
     write_grid_csv(&out, &grid)?;
     say!(
         "swept {} point(s) of {} into {}{}",
@@ -127,6 +156,7 @@ pub fn sweep(
         out.display(),
         if resumed > 0 { format!(" ({resumed} already done, resumed)") } else { String::new() }
     );
+    failed.sort();
     if failed.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failed.join("\n"))) }
 }
 

@@ -59,6 +59,9 @@ fn shards_merge_into_exactly_the_unsharded_sweep() {
     ok(&dir, &["sweep", "grid.ron", "--out", "s0", "--shard", "0/2", "--quiet"]);
     ok(&dir, &["sweep", "grid.ron", "--out", "s1", "--shard", "1/2", "--quiet"]);
     ok(&dir, &["merge", "s0", "s1", "--out", "merged"]);
+    // 4 runs a point and 12 threads: three points at a time, same files.
+    ok(&dir, &["sweep", "grid.ron", "--out", "wide", "--jobs", "12", "--quiet"]);
+    assert_eq!(csvs(&dir.join("wide")), csvs(&dir.join("whole")));
     let whole = csvs(&dir.join("whole"));
     assert_eq!(whole.keys().filter(|k| k.ends_with("summary.csv")).count(), 6);
     assert_eq!(csvs(&dir.join("s0")).keys().filter(|k| k.ends_with("summary.csv")).count(), 3);
