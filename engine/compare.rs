@@ -41,6 +41,12 @@ const QUANTITIES: [Quantity; 4] = [
     ("auc_time", |n| n.auc_time),
 ];
 
+/// The names of the per-seed quantities, in the order of
+/// [`StrategyStats::quantities`] and [`StrategyStats::paired`].
+pub fn quantity_names() -> [&'static str; 4] {
+    QUANTITIES.map(|(name, _)| name)
+}
+
 impl RunNumbers {
     /// A run without any evaluated round counts as accuracy 0.
     fn of(run: &Curve, targets: &[f64]) -> RunNumbers {

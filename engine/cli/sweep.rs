@@ -4,7 +4,7 @@
 //!
 //! A sweep folder holds `sweep.json` (the grid it belongs to), one results folder
 //! per point (exactly what `run` writes) and `grid.csv`, a row per point and
-//! strategy. grid.csv is computed from the point folders alone, so a merged
+//! strategy from the point's own comparison. grid.csv is computed from the point folders alone, so a merged
 //! sweep's is byte-identical to an unsharded one's.
 
 use std::fmt::Write as _;
@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 
 use super::run::{Plan, execute, select_strategies};
 use super::{Failure, fnv1a};
+use crate::aggregate::cell;
 use crate::output;
 use crate::sweep::{Grid, Point};
+use crate::{compare, results};
 
 /// `--shard I/N`: this machine runs the points whose number is I modulo N.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,79 +209,58 @@ fn claim_sweep_folder(out: &Path, id: &str, grid: &Grid) -> Result<(), Failure> 
         "scenario": grid.scenario,
         "points": grid.points().iter().map(|p| grid.folder(p)).collect::<Vec<_>>(),
     });
-    write_file(&marker, format!("{record:#}\n").as_bytes())
+    output::write_atomic(&marker, format!("{record:#}\n").as_bytes())
         .map_err(|e| bad(format!("cannot write sweep.json: {e}")))
 }
 
-/// Writes `path` whole or not at all (temporary sibling, then rename).
-fn write_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-    fs::write(&temp, contents)?;
-    fs::rename(&temp, path)
-}
-
-/// grid.csv: a row per point present and strategy, from each point's summary.csv.
+/// grid.csv: a row per point present and strategy, with the point's own
+/// comparison (see compare.rs): mean ± std over seeds of each quantity, and the
+/// paired difference to the baseline with its 95 % interval.
 fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
     let mut csv = String::from("point,folder");
     for axis in &grid.axes {
         let _ = write!(csv, ",{}", axis.path);
     }
-    csv.push_str(",strategy,seeds,final_accuracy_mean,final_accuracy_std,best_accuracy_mean,best_accuracy_std,not_ok\n");
+    csv.push_str(",strategy,seeds,diverged,baseline");
+    for name in compare::quantity_names() {
+        let _ = write!(
+            csv,
+            ",{name}_mean,{name}_std,diff_{name}_mean,diff_{name}_ci95_low,diff_{name}_ci95_high"
+        );
+    }
+    csv.push('\n');
     for point in grid.points() {
         let folder = grid.folder(&point);
-        let Ok(summary) = fs::read_to_string(out.join(&folder).join("summary.csv")) else { continue };
-        for (strategy, rows) in summary_by_strategy(&summary) {
+        if !out.join(&folder).join("manifest.json").is_file() {
+            continue; // another shard's point
+        }
+        let comparison = compare::compare(&results::read(&out.join(&folder)).map_err(Failure::RunFailed)?);
+        for s in &comparison.strategies {
             let _ = write!(csv, "{},{folder}", point.index);
             for (axis, &j) in grid.axes.iter().zip(&point.choice) {
                 let _ = write!(csv, ",\"{}\"", axis.values[j].replace('"', "\"\""));
             }
-            let (final_mean, final_std) = mean_std(rows.iter().map(|r| r.0));
-            let (best_mean, best_std) = mean_std(rows.iter().map(|r| r.1));
-            let not_ok = rows.iter().filter(|r| !r.2).count();
-            let _ = writeln!(
-                csv,
-                ",{strategy},{},{final_mean},{final_std},{best_mean},{best_std},{not_ok}",
-                rows.len()
-            );
+            let _ = write!(csv, ",{},{},{},{}", s.strategy, s.seeds, s.diverged, comparison.baseline);
+            for (i, q) in s.quantities.iter().enumerate() {
+                let diff = s.paired.as_ref().map(|p| p[i].diff);
+                let (low, high) = diff.and_then(|d| d.bounds()).unwrap_or((f64::NAN, f64::NAN));
+                let mean = diff.map_or(f64::NAN, |d| d.mean);
+                let _ = write!(
+                    csv,
+                    ",{},{},{},{},{}",
+                    cell(q.mean),
+                    cell(q.std),
+                    cell(mean),
+                    cell(low),
+                    cell(high)
+                );
+            }
+            csv.push('\n');
         }
     }
-    write_file(&out.join("grid.csv"), csv.as_bytes()).map_err(|e| {
-        Failure::RunFailed(format!("error: cannot write {}: {e}", out.join("grid.csv").display()))
-    })
-}
-
-/// One seed's line of summary.csv: final accuracy, best accuracy, status ok.
-type SeedRow = (f64, f64, bool);
-
-/// The seeds' rows of summary.csv, by strategy in file order.
-fn summary_by_strategy(summary: &str) -> Vec<(String, Vec<SeedRow>)> {
-    let mut lines = summary.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let column = |name: &str| header.iter().position(|h| *h == name);
-    let (Some(s), Some(st), Some(f), Some(b)) =
-        (column("strategy"), column("status"), column("final_test_accuracy"), column("best_test_accuracy"))
-    else {
-        return Vec::new();
-    };
-    let mut by: Vec<(String, Vec<SeedRow>)> = Vec::new();
-    for line in lines {
-        let cells: Vec<&str> = line.split(',').collect();
-        let get = |i: usize| cells.get(i).copied().unwrap_or("");
-        let row = (get(f).parse().unwrap_or(f64::NAN), get(b).parse().unwrap_or(f64::NAN), get(st) == "ok");
-        match by.iter_mut().find(|(name, _)| name == get(s)) {
-            Some((_, rows)) => rows.push(row),
-            None => by.push((get(s).to_string(), vec![row])),
-        }
-    }
-    by
-}
-
-/// Mean and sample standard deviation (0 for one value).
-fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
-    let n = values.clone().count() as f64;
-    let mean = values.clone().sum::<f64>() / n;
-    let var = if n > 1.0 { values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    (mean, var.sqrt())
+    let path = out.join("grid.csv");
+    output::write_atomic(&path, csv.as_bytes())
+        .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", path.display())))
 }
 
 /// Joins sweep folders of one grid (shards) into `out`.
