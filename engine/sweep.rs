@@ -222,17 +222,17 @@ impl Grid {
         LoadedScenario::from_file_with(&self.scenario, &overrides).map_err(|errors| {
             let note = format!("at grid point {} ({})", self.folder(point), self.origin);
             let moved = errors.0.into_iter().map(|error| {
-                let Some(which) =
-                    overrides.iter().position(|o| error.file == "--set" && error_is_for(&error, o))
-                else {
+                let from_set =
+                    |o: &Override| error.file == "--set" && error.shown_line() == Some(&o.argument());
+                // Overrides are the axes, in order: override i is axis i's value.
+                let Some(axis) = overrides.iter().position(from_set) else {
                     let mut error = error;
                     error.note = Some(note.clone());
                     return error;
                 };
-                let axis = which;
                 let (start, _) = self.axes[axis].spans[point.choice[axis]];
-                let argument = overrides[which].argument();
-                let offset = overrides[which].path.len() + 1;
+                let argument = overrides[axis].argument();
+                let offset = overrides[axis].path.len() + 1;
                 let (a, b) = error.byte_range(&argument);
                 let range = (start + a.saturating_sub(offset), start + b.saturating_sub(offset));
                 let mut moved = error.reanchored(&self.origin, &self.source, range);
@@ -242,13 +242,6 @@ impl Grid {
             ScenarioErrors::sorted(moved.collect())
         })
     }
-}
-
-/// Whether an error reported against `--set` came from override `o`.
-fn error_is_for(error: &ScenarioError, o: &Override) -> bool {
-    error.path == o.path
-        || error.path.starts_with(&format!("{}.", o.path))
-        || error.path.starts_with(&format!("{}[", o.path))
 }
 
 #[cfg(test)]

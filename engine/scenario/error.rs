@@ -180,6 +180,11 @@ impl ScenarioError {
         (start, end)
     }
 
+    /// The line of text the error shows (for a `--set` error: the argument).
+    pub fn shown_line(&self) -> Option<&str> {
+        self.source_line.as_deref()
+    }
+
     /// The same problem, underlining `range` of `source`, known as `file`.
     pub fn reanchored(&self, file: &str, source: &str, range: (usize, usize)) -> ScenarioError {
         let mut error = ScenarioError::at_range(
