@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use faultline::backend::cpu::CpuBackend;
-use faultline::backend::{Backend, StepRequest};
+use faultline::backend::{Backend, Program};
 use faultline::data::{Samples, Shards, SplitData};
 use faultline::model::{Mlp, Workspace, gradient, hessian_vector, probe::probe_key};
 use faultline::rng::{Purpose, SimRng};
@@ -81,15 +81,24 @@ fn adahessian_step(c: &mut Criterion) {
                 let mut elapsed = Duration::ZERO;
                 let mut done = 0;
                 while done < iterations {
-                    let mut backend = CpuBackend::new(mlp.clone(), &data, 1, &initial, &optimizer, BATCH);
+                    let mut backend = CpuBackend::new(mlp.clone(), &optimizer, BATCH);
+                    let run = backend.add_run(&data, 1, &initial).unwrap();
                     let chunk = (iterations - done).min(100);
+                    // Recorded outside the clock, executed one step per call (a
+                    // run's program is usually executed in larger pieces).
+                    let mut programs: Vec<Program> = (1..=chunk)
+                        .map(|step| {
+                            let mut program = Program::new();
+                            program.local_step(0, step, &indices, &[probe_key(1, 0, step, 0)]);
+                            program
+                        })
+                        .collect();
                     let start = Instant::now();
-                    for step in 1..=chunk {
-                        let keys = [probe_key(1, 0, step, 0)];
-                        let request = StepRequest { worker: 0, step, batch: &indices, probe_keys: &keys };
-                        black_box(backend.local_step(request));
+                    for program in &mut programs {
+                        backend.execute(&mut [(run, program)]).unwrap();
                     }
                     elapsed += start.elapsed();
+                    black_box(&programs);
                     done += chunk;
                 }
                 elapsed

@@ -1,29 +1,56 @@
 //! The boundary between the training logic and where the numbers are computed.
 //!
-//! A backend owns every worker's parameters and optimizer state, the center, and
-//! message buffers ("slots") holding what an exchange carries. The trainer only
-//! tells it what to do and reads back the few scalars a strategy or a metric
-//! needs (a loss, a gap, an evaluation), so a GPU backend can keep everything on
-//! the device. [`cpu::CpuBackend`] is the plain-Rust reference.
+//! A backend owns, for every run it was given, each worker's parameters and
+//! optimizer state, the center, and the run's message slots. The trainer records
+//! what to do into a [`Program`]; a backend executes the recorded operations of one
+//! or many runs in one go ([`Backend::execute`]) and writes the scalars they produce
+//! (losses, gaps, evaluations), so a GPU backend can batch many runs' work into one
+//! submission and keep everything on the device. [`cpu::CpuBackend`] is the
+//! plain-Rust reference.
+
+use std::fmt;
+
+use crate::data::SplitData;
+pub use crate::training::program::{EvaluationId, Op, Params, Program, ScalarId, Slot};
 
 pub mod cpu;
 
-/// A message buffer inside a backend.
-pub type Slot = usize;
+/// A run inside a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub usize);
 
-/// One local optimizer step.
-#[derive(Clone, Copy, Debug)]
-pub struct StepRequest<'a> {
-    /// The worker.
-    pub worker: usize,
-    /// Its optimizer step t (1-based).
-    pub step: u64,
-    /// Indices of the minibatch's samples in the training set.
-    pub batch: &'a [u32],
-    /// Hutchinson probe keys when this step refreshes the Hessian diagonal (empty
-    /// otherwise, and always for SGD).
-    pub probe_keys: &'a [u32],
+/// Why a backend could not execute a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackendError {
+    /// The device went away (driver reset, unplugged, hung kernel).
+    DeviceLost(String),
+    /// The device ran out of memory.
+    OutOfMemory(String),
+    /// A kernel failed to compile, validate or run.
+    Kernel(String),
 }
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::DeviceLost(what) => {
+                write!(f, "the GPU was lost ({what}); rerun, or use `--backend cpu` if it keeps happening")
+            }
+            BackendError::OutOfMemory(what) => write!(
+                f,
+                "the GPU ran out of memory ({what}); run fewer seeds or strategies at once (--jobs), or use `--backend cpu`"
+            ),
+            BackendError::Kernel(what) => {
+                write!(
+                    f,
+                    "a GPU kernel failed ({what}); please report this, and use `--backend cpu` meanwhile"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
 
 /// The center's quality, measured at the end of a round.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,39 +84,25 @@ impl TestSet {
 }
 
 /// Where the numbers are computed.
-pub trait Backend {
+pub trait Backend<'d> {
     /// What it runs on, for the manifest (e.g. `cpu`, or a GPU adapter's name).
     fn describe(&self) -> String;
-    /// One local step of a worker; returns the minibatch loss before the update.
-    fn local_step(&mut self, request: StepRequest) -> f32;
-    /// A fresh, unused message buffer.
-    fn new_slot(&mut self) -> Slot;
-    /// Returns a buffer for reuse.
-    fn release(&mut self, slot: Slot);
-    /// slot ← x_worker (an exchange request's payload).
-    fn snapshot_worker(&mut self, worker: usize, slot: Slot);
-    /// slot ← x̃ (a fetch reply's payload).
-    fn snapshot_center(&mut self, slot: Slot);
-    /// ‖slot − x̃‖₂.
-    fn gap(&mut self, slot: Slot) -> f64;
-    /// Asynchronous EASGD at the master: e = slot − x̃; x̃ ← x̃ + a_m·e; slot ← e.
-    fn master_update(&mut self, slot: Slot, a_m: f64);
-    /// Synchronous EASGD: with every e_i = slot_i − x̃ taken against the same x̃,
-    /// x̃ ← x̃ + Σ a_m,i·e_i and slot_i ← e_i.
-    fn barrier_update(&mut self, parts: &[(Slot, f64)]);
-    /// Synchronous averaging: x̃ ← Σ w_i·slot_i / Σ w_i (unchanged if Σ w_i = 0),
-    /// then every slot_i ← x̃.
-    fn barrier_average(&mut self, parts: &[(Slot, f64)]);
-    /// At the worker: x ← x − a_w·slot (slot holds e).
-    fn apply_difference(&mut self, worker: usize, slot: Slot, a_w: f64);
-    /// At the worker: x ← slot.
-    fn adopt(&mut self, worker: usize, slot: Slot);
-    /// Evaluates the center on `on`.
-    fn evaluate_center(&mut self, on: TestSet) -> Evaluation;
-    /// Evaluates the parameters in `slot` (a snapshot of the center) on `on`.
-    fn evaluate_slot(&mut self, slot: Slot, on: TestSet) -> Evaluation;
+    /// Adds a run: `workers` workers and the center, all starting from `initial`,
+    /// training on `data`.
+    fn add_run(
+        &mut self,
+        data: &'d SplitData,
+        workers: usize,
+        initial: &[f32],
+    ) -> Result<RunId, BackendError>;
+    /// Executes every pending operation of the given runs' programs and writes
+    /// their scalars, then marks each program executed. Each run's operations
+    /// keep their recorded order; how runs are grouped never changes a bit.
+    fn execute(&mut self, work: &mut [(RunId, &mut Program)]) -> Result<(), BackendError>;
+    /// Frees a finished run.
+    fn remove_run(&mut self, run: RunId);
     /// A copy of a worker's parameters (tests, debugging).
-    fn worker_parameters(&mut self, worker: usize) -> Vec<f32>;
+    fn worker_parameters(&mut self, run: RunId, worker: usize) -> Vec<f32>;
     /// A copy of the center (tests, debugging).
-    fn center_parameters(&mut self) -> Vec<f32>;
+    fn center_parameters(&mut self, run: RunId) -> Vec<f32>;
 }

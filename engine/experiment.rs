@@ -8,17 +8,18 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
+use crate::backend::{Backend, BackendError};
 use crate::data::{self, DataError, RawData, SplitData};
 use crate::model::Mlp;
-use crate::observe::EventLog;
 use crate::scenario::{LoadedScenario, Strategy};
-use crate::simulation::{RunSummary, Simulation, StopReason};
+use crate::simulation::{RunSummary, StopReason};
 use crate::time::SimTime;
 use crate::trace::Trace;
+use crate::training::driver::{drive_alone, drive_together};
+use crate::training::timeline::Timeline;
 use crate::training::{Divergence, RoundMetrics, Trainer, TrainerSettings};
-use crate::weighting;
+use crate::weighting::{self, WeightingStrategy};
 
 /// One strategy under one seed.
 #[derive(Clone, Debug)]
@@ -40,6 +41,11 @@ pub struct RunOutcome {
     pub wall_s: f64,
     /// Whether intermediate evaluations used the test subset.
     pub test_subset: bool,
+    /// The fingerprint of everything the run recorded for the backend
+    /// ([`crate::training::program::Program::fingerprint`]). It depends only on
+    /// the scenario and seed for strategies that read no computed number; for
+    /// the others it also depends on the numbers, hence on the backend.
+    pub program: u64,
 }
 
 impl RunOutcome {
@@ -78,21 +84,27 @@ impl RunOutcome {
     }
 }
 
-/// Trains `strategy` under `trace` on the CPU backend.
-pub fn run_one(
-    loaded: &LoadedScenario,
-    data: &SplitData,
-    trace: &Trace,
-    seed: u64,
-    strategy: &Strategy,
-) -> RunOutcome {
-    let scenario = &loaded.scenario;
-    let t = &scenario.training;
-    let mlp = model_of(loaded, data);
-    let initial = mlp.init(seed);
-    let workers = scenario.workers as usize;
-    let backend = CpuBackend::new(mlp, data, workers, &initial, &t.optimizer, t.data.batch as usize);
-    train(loaded, backend, data, trace, seed, strategy)
+/// One run to train: a strategy under a seed's split data, trace and timeline.
+#[derive(Clone, Copy)]
+pub struct Job<'a> {
+    /// The seed's data split.
+    pub data: &'a SplitData,
+    /// The seed's failure trace.
+    pub trace: &'a Trace,
+    /// The seed's happenings under it.
+    pub timeline: &'a Timeline,
+    /// The seed.
+    pub seed: u64,
+    /// The strategy.
+    pub strategy: &'a Strategy,
+}
+
+/// Trains one job on the CPU backend.
+pub fn run_one(loaded: &LoadedScenario, job: Job) -> RunOutcome {
+    let t = &loaded.scenario.training;
+    let mut backend = CpuBackend::new(model_of(loaded, job.data), &t.optimizer, t.data.batch as usize);
+    let mut outcomes = train_batch(loaded, &mut backend, &[job]).expect("the CPU backend never fails");
+    outcomes.pop().expect("one outcome per job")
 }
 
 /// The model a scenario trains on its data.
@@ -102,20 +114,13 @@ pub fn model_of(loaded: &LoadedScenario, data: &SplitData) -> Mlp {
     Mlp::new(data.inputs, &hidden, data.classes, model.activation)
 }
 
-/// Trains `strategy` under `trace` on any backend.
-pub fn train<B: Backend>(
-    loaded: &LoadedScenario,
-    backend: B,
-    data: &SplitData,
-    trace: &Trace,
-    seed: u64,
-    strategy: &Strategy,
-) -> RunOutcome {
+/// The trainer's settings for one job.
+pub fn settings(loaded: &LoadedScenario, job: &Job) -> TrainerSettings {
     let scenario = &loaded.scenario;
     let t = &scenario.training;
-    let settings = TrainerSettings {
-        label: strategy.label(),
-        seed,
+    TrainerSettings {
+        label: job.strategy.label(),
+        seed: job.seed,
         workers: scenario.workers,
         alpha: t.alpha(scenario.workers),
         batch: t.data.batch as usize,
@@ -123,24 +128,69 @@ pub fn train<B: Backend>(
         optimizer: t.optimizer.clone(),
         evaluate_every: u64::from(t.evaluate_every),
         last_round: scenario.stop.rounds,
-        test_subset: data.test_subset.is_some(),
-    };
-    let indices = (0..scenario.workers as usize).map(|w| data.shards.of(w)).collect();
-    let mut trainer = Trainer::new(backend, weighting::build(strategy), settings, indices, trace);
-    let mut log = EventLog::hashing();
-    let summary = Simulation::new(scenario, trace, seed).run(&mut (&mut log, &mut trainer));
-    let (_, metrics, divergence) = trainer.finish();
-    let test_subset = data.test_subset.is_some();
-    RunOutcome {
-        strategy: strategy.label(),
-        seed,
-        metrics,
-        summary,
-        event_log: log.hash(),
-        divergence,
-        wall_s: 0.0,
-        test_subset,
+        test_subset: job.data.test_subset.is_some(),
     }
+}
+
+/// Trains every job on `backend`, all recorded side by side and executed in
+/// shared batches ([`drive_together`]). A run that diverged is replayed alone up
+/// to the happening where it diverged, so its metrics, summary and event log are
+/// those of a run stopped right there.
+pub fn train_batch<'d, B: Backend<'d>>(
+    loaded: &LoadedScenario,
+    backend: &mut B,
+    jobs: &[Job<'d>],
+) -> Result<Vec<RunOutcome>, BackendError> {
+    train_batch_with(loaded, backend, jobs, &|job| weighting::build(job.strategy))
+}
+
+/// [`train_batch`] with the weighting strategy of each job made by `strategy`
+/// (a strategy no scenario can name, in tests and experiments of your own).
+pub fn train_batch_with<'d, B: Backend<'d>>(
+    loaded: &LoadedScenario,
+    backend: &mut B,
+    jobs: &[Job<'d>],
+    strategy: &dyn Fn(&Job) -> Box<dyn WeightingStrategy + Send>,
+) -> Result<Vec<RunOutcome>, BackendError> {
+    let start = |backend: &mut B, job: &Job<'d>| -> Result<Trainer<'d>, BackendError> {
+        let mlp = model_of(loaded, job.data);
+        let run = backend.add_run(job.data, loaded.scenario.workers as usize, &mlp.init(job.seed))?;
+        let indices = (0..loaded.scenario.workers as usize).map(|w| job.data.shards.of(w)).collect();
+        Ok(Trainer::new(run, job.timeline, strategy(job), settings(loaded, job), indices, job.trace))
+    };
+    let mut trainers = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        trainers.push(start(backend, job)?);
+    }
+    drive_together(&mut trainers, backend)?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for (job, trainer) in jobs.iter().zip(trainers) {
+        backend.remove_run(trainer.run());
+        let (trainer, summary, event_log) = match trainer.diverged_at() {
+            None => (trainer, job.timeline.summary.clone(), job.timeline.event_log),
+            Some(index) => {
+                let mut replay = start(backend, job)?.stopping_after(index);
+                drive_alone(&mut replay, backend)?;
+                backend.remove_run(replay.run());
+                let (summary, event_log) = Timeline::stopped_at(&loaded.scenario, job.trace, job.seed, index);
+                (replay, summary, event_log)
+            }
+        };
+        let program = trainer.program().fingerprint();
+        let (metrics, divergence) = trainer.finish();
+        outcomes.push(RunOutcome {
+            strategy: job.strategy.label(),
+            seed: job.seed,
+            metrics,
+            summary,
+            event_log,
+            divergence,
+            wall_s: 0.0,
+            test_subset: job.data.test_subset.is_some(),
+            program,
+        });
+    }
+    Ok(outcomes)
 }
 
 /// Everything an experiment produced.
@@ -152,6 +202,8 @@ pub struct Experiment {
     pub strategies: Vec<Strategy>,
     /// One trace per seed.
     pub traces: Vec<Trace>,
+    /// One timeline per seed: the happenings every strategy of the seed follows.
+    pub timelines: Vec<Timeline>,
     /// Runs, seed-major then strategy order.
     pub runs: Vec<RunOutcome>,
 }
@@ -175,6 +227,12 @@ pub fn run_all(
         .collect::<Result<_, _>>()
         .map_err(|e| DataError { path: format!("{}: training.data", loaded.origin), ..e })?;
     assert_eq!(seeds.len(), traces.len(), "one trace per seed");
+    // The happenings depend only on the scenario and the seed: once per seed.
+    let timelines: Vec<Timeline> = seeds
+        .iter()
+        .zip(traces)
+        .map(|(&seed, trace)| Timeline::record(&loaded.scenario, trace, seed))
+        .collect();
     let total = seeds.len() * strategies.len();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(vec![None; total]);
@@ -188,7 +246,14 @@ pub fn run_all(
                     }
                     let (s, k) = (job / strategies.len(), job % strategies.len());
                     let started = std::time::Instant::now();
-                    let mut outcome = run_one(loaded, &splits[s], &traces[s], seeds[s], &strategies[k]);
+                    let run = Job {
+                        data: &splits[s],
+                        trace: &traces[s],
+                        timeline: &timelines[s],
+                        seed: seeds[s],
+                        strategy: &strategies[k],
+                    };
+                    let mut outcome = run_one(loaded, run);
                     outcome.wall_s = started.elapsed().as_secs_f64();
                     progress(&outcome);
                     results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(outcome);
@@ -197,7 +262,13 @@ pub fn run_all(
         }
     });
     let runs = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
-    Ok(Experiment { seeds: seeds.to_vec(), strategies: strategies.to_vec(), traces: traces.to_vec(), runs })
+    Ok(Experiment {
+        seeds: seeds.to_vec(),
+        strategies: strategies.to_vec(),
+        traces: traces.to_vec(),
+        timelines,
+        runs,
+    })
 }
 
 /// The header of metrics.csv.

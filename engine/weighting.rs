@@ -31,17 +31,20 @@ pub struct ExchangeContext<'a> {
     pub workers: u32,
     /// The moving rate α.
     pub alpha: f64,
-    /// ‖x_i − x̃‖₂ for this exchange (x_i as the worker sent it).
+    /// ‖x_i − x̃‖₂ for this exchange (x_i as the worker sent it); NaN unless the
+    /// strategy [`Reads`] the gap.
     pub gap: f64,
     /// The most recent gap of every worker before this exchange (by id; `None`
-    /// until a worker's first exchange).
+    /// until a worker's first exchange, and always unless the strategy [`Reads`]
+    /// the gap).
     pub recent_gaps: &'a [Option<f64>],
     /// Master updates since this worker's previous one. Synchronous modes count a
     /// barrier as k updates, so a worker present at every barrier has k − 1.
     pub staleness: u64,
     /// Virtual time since this worker's previous update, if it had one.
     pub since_previous: Option<SimTime>,
-    /// The loss of the worker's most recent local step.
+    /// The loss of the worker's most recent local step (`None` before its first,
+    /// and always unless the strategy [`Reads`] the local loss).
     pub local_loss: Option<f64>,
     /// Exchanges this worker has abandoned on timeout so far.
     pub timeouts: u32,
@@ -62,10 +65,37 @@ pub struct Weights {
     pub worker: f64,
 }
 
+/// Which computed numbers a strategy reads. The trainer records a run's numerics
+/// ahead and a backend computes them in batches; a number a strategy reads must be
+/// computed before the exchange is decided, which stops the run until the backend
+/// catches up (on a GPU, a round trip). A strategy that reads nothing is decided
+/// as the run is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reads {
+    /// [`ExchangeContext::gap`] and [`ExchangeContext::recent_gaps`]; otherwise
+    /// the gap is NaN and the recent gaps are all `None`.
+    pub gap: bool,
+    /// [`ExchangeContext::local_loss`]; otherwise it is `None`.
+    pub local_loss: bool,
+}
+
+impl Reads {
+    /// Every computed number.
+    pub const ALL: Reads = Reads { gap: true, local_loss: true };
+    /// None: the weights follow from the schedule alone.
+    pub const NOTHING: Reads = Reads { gap: false, local_loss: false };
+}
+
 /// Decides the weights of each exchange.
 pub trait WeightingStrategy {
     /// The weights for the exchange described by `ctx`.
     fn weights(&mut self, ctx: &ExchangeContext) -> Weights;
+
+    /// Which computed numbers [`WeightingStrategy::weights`] reads; all of them
+    /// unless the strategy says otherwise.
+    fn reads(&self) -> Reads {
+        Reads::ALL
+    }
 }
 
 /// The strategy a scenario entry names.
@@ -85,6 +115,10 @@ pub struct Uniform;
 impl WeightingStrategy for Uniform {
     fn weights(&mut self, ctx: &ExchangeContext) -> Weights {
         Weights { master: ctx.alpha, worker: ctx.alpha }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::NOTHING
     }
 }
 
@@ -128,6 +162,10 @@ impl WeightingStrategy for Dynamic {
             worker: 1f64.min(ctx.alpha * 1f64.max(rho.powf(self.gamma_w))),
         }
     }
+
+    fn reads(&self) -> Reads {
+        Reads { gap: true, local_loss: false }
+    }
 }
 
 /// a_m = α·(1 + max(0, s − (k−1)) / k)^(−p), a_w = α.
@@ -142,6 +180,10 @@ impl WeightingStrategy for Staleness {
         let k = f64::from(ctx.workers);
         let excess = (ctx.staleness as f64 - (k - 1.0)).max(0.0);
         Weights { master: ctx.alpha * (1.0 + excess / k).powf(-self.p), worker: ctx.alpha }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::NOTHING
     }
 }
 
@@ -158,6 +200,10 @@ impl WeightingStrategy for Oracle {
         } else {
             Weights { master: ctx.alpha, worker: ctx.alpha }
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::NOTHING
     }
 }
 

@@ -1,6 +1,10 @@
 //! The CPU reference backend: plain Rust, `f32`, every buffer a `Vec`.
+//!
+//! Runs are independent; [`CpuBackend::execute`] executes each run's program in
+//! order, one operation at a time. Scratch buffers (activations, gradient, the
+//! gathered minibatch) are shared by the runs, since execution is sequential.
 
-use super::{Backend, Evaluation, Slot, StepRequest, TestSet};
+use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, Slot, TestSet};
 use crate::data::SplitData;
 use crate::model::{Mlp, Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson};
 use crate::optim::LocalOptimizer;
@@ -11,14 +15,27 @@ const EVAL_CHUNK: usize = 512;
 
 /// Training state on the CPU.
 #[derive(Debug)]
-pub struct CpuBackend<'a> {
+pub struct CpuBackend<'d> {
     mlp: Mlp,
-    data: &'a SplitData,
+    optimizer: Optimizer,
+    runs: Vec<Option<CpuRun<'d>>>,
+    scratch: Scratch,
+}
+
+/// One run's state.
+#[derive(Debug)]
+struct CpuRun<'d> {
+    data: &'d SplitData,
     workers: Vec<Vec<f32>>,
     optimizers: Vec<LocalOptimizer>,
     center: Vec<f32>,
+    /// Indexed by slot number; a slot's storage appears when it is first written.
     slots: Vec<Vec<f32>>,
-    free_slots: Vec<Slot>,
+}
+
+/// Buffers every run's operations use in turn.
+#[derive(Debug)]
+struct Scratch {
     workspace: Workspace<f32>,
     eval_workspace: Workspace<f32>,
     gradient: Vec<f32>,
@@ -27,186 +44,207 @@ pub struct CpuBackend<'a> {
     batch_y: Vec<u8>,
 }
 
-impl<'a> CpuBackend<'a> {
-    /// `workers` workers and the center, all starting from `initial`.
-    pub fn new(
-        mlp: Mlp,
-        data: &'a SplitData,
-        workers: usize,
-        initial: &[f32],
-        optimizer: &Optimizer,
-        batch: usize,
-    ) -> Self {
+impl<'d> CpuBackend<'d> {
+    /// A backend training `mlp` with `optimizer` on minibatches of `batch` samples.
+    pub fn new(mlp: Mlp, optimizer: &Optimizer, batch: usize) -> Self {
         let n = mlp.parameter_count();
-        assert_eq!(initial.len(), n);
         CpuBackend {
-            workspace: Workspace::new(&mlp, batch),
-            eval_workspace: Workspace::new(&mlp, EVAL_CHUNK),
-            workers: vec![initial.to_vec(); workers],
-            optimizers: vec![LocalOptimizer::new(optimizer, n); workers],
-            center: initial.to_vec(),
-            slots: Vec::new(),
-            free_slots: Vec::new(),
-            gradient: vec![0.0; n],
-            diagonal: vec![0.0; n],
-            batch_x: Vec::with_capacity(batch * mlp.inputs()),
-            batch_y: Vec::with_capacity(batch),
+            scratch: Scratch {
+                workspace: Workspace::new(&mlp, batch),
+                eval_workspace: Workspace::new(&mlp, EVAL_CHUNK),
+                gradient: vec![0.0; n],
+                diagonal: vec![0.0; n],
+                batch_x: Vec::with_capacity(batch * mlp.inputs()),
+                batch_y: Vec::with_capacity(batch),
+            },
+            optimizer: optimizer.clone(),
+            runs: Vec::new(),
             mlp,
-            data,
         }
     }
 
     /// Overwrites a worker's parameters (tests, warm starts).
-    pub fn set_worker(&mut self, worker: usize, params: &[f32]) {
-        self.workers[worker].copy_from_slice(params);
+    pub fn set_worker(&mut self, run: RunId, worker: usize, params: &[f32]) {
+        self.run(run).workers[worker].copy_from_slice(params);
     }
 
     /// Overwrites the center (tests, warm starts).
-    pub fn set_center(&mut self, params: &[f32]) {
-        self.center.copy_from_slice(params);
+    pub fn set_center(&mut self, run: RunId, params: &[f32]) {
+        self.run(run).center.copy_from_slice(params);
+    }
+
+    fn run(&mut self, run: RunId) -> &mut CpuRun<'d> {
+        self.runs[run.0].as_mut().expect("a run of this backend that was not removed")
     }
 }
 
-impl Backend for CpuBackend<'_> {
+impl<'d> Backend<'d> for CpuBackend<'d> {
     fn describe(&self) -> String {
         "cpu".into()
     }
 
-    fn local_step(&mut self, request: StepRequest) -> f32 {
-        let inputs = self.mlp.inputs();
-        self.batch_x.clear();
-        self.batch_y.clear();
-        for &i in request.batch {
-            let i = i as usize;
-            self.batch_x.extend_from_slice(&self.data.train.x[i * inputs..(i + 1) * inputs]);
-            self.batch_y.push(self.data.train.y[i]);
-        }
-        let params = &mut self.workers[request.worker];
-        let (loss, fresh) = if request.probe_keys.is_empty() {
-            let loss = gradient(
-                &self.mlp,
-                params,
-                &self.batch_x,
-                &self.batch_y,
-                &mut self.workspace,
-                &mut self.gradient,
-            );
-            (loss, None)
-        } else {
-            let loss = gradient_and_hutchinson(
-                &self.mlp,
-                params,
-                &self.batch_x,
-                &self.batch_y,
-                request.probe_keys,
-                &mut self.workspace,
-                &mut self.gradient,
-                &mut self.diagonal,
-            );
-            (loss, Some(&self.diagonal[..]))
-        };
-        self.optimizers[request.worker].step(params, &self.gradient, fresh, request.step);
-        loss
+    fn add_run(
+        &mut self,
+        data: &'d SplitData,
+        workers: usize,
+        initial: &[f32],
+    ) -> Result<RunId, BackendError> {
+        let n = self.mlp.parameter_count();
+        assert_eq!(initial.len(), n, "initial parameters of the backend's model");
+        self.runs.push(Some(CpuRun {
+            data,
+            workers: vec![initial.to_vec(); workers],
+            optimizers: vec![LocalOptimizer::new(&self.optimizer, n); workers],
+            center: initial.to_vec(),
+            slots: Vec::new(),
+        }));
+        Ok(RunId(self.runs.len() - 1))
     }
 
-    fn new_slot(&mut self) -> Slot {
-        match self.free_slots.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(vec![0.0; self.center.len()]);
-                self.slots.len() - 1
+    fn execute(&mut self, work: &mut [(RunId, &mut Program)]) -> Result<(), BackendError> {
+        for (run, program) in work.iter_mut() {
+            let state = self.runs[run.0].as_mut().expect("a run of this backend that was not removed");
+            for index in 0..program.ops().len() {
+                execute_op(&self.mlp, state, &mut self.scratch, program, index);
             }
+            program.executed();
         }
+        Ok(())
     }
 
-    fn release(&mut self, slot: Slot) {
-        self.free_slots.push(slot);
+    fn remove_run(&mut self, run: RunId) {
+        self.runs[run.0] = None;
     }
 
-    fn snapshot_worker(&mut self, worker: usize, slot: Slot) {
-        self.slots[slot].copy_from_slice(&self.workers[worker]);
+    fn worker_parameters(&mut self, run: RunId, worker: usize) -> Vec<f32> {
+        self.run(run).workers[worker].clone()
     }
 
-    fn snapshot_center(&mut self, slot: Slot) {
-        self.slots[slot].copy_from_slice(&self.center);
+    fn center_parameters(&mut self, run: RunId) -> Vec<f32> {
+        self.run(run).center.clone()
     }
+}
 
-    fn gap(&mut self, slot: Slot) -> f64 {
-        let squares: f64 = self.slots[slot]
-            .iter()
-            .zip(&self.center)
-            .map(|(&x, &c)| f64::from(x - c) * f64::from(x - c))
-            .sum();
-        squares.sqrt()
-    }
-
-    fn master_update(&mut self, slot: Slot, a_m: f64) {
-        let a_m = a_m as f32;
-        for (s, c) in self.slots[slot].iter_mut().zip(&mut self.center) {
-            let e = *s - *c;
-            *c += a_m * e;
-            *s = e;
-        }
-    }
-
-    fn barrier_update(&mut self, parts: &[(Slot, f64)]) {
-        for &(slot, _) in parts {
-            for (s, &c) in self.slots[slot].iter_mut().zip(&self.center) {
-                *s -= c;
+/// Executes the program's `index`-th pending operation on `run`.
+fn execute_op(mlp: &Mlp, run: &mut CpuRun, scratch: &mut Scratch, program: &mut Program, index: usize) {
+    match program.ops()[index].clone() {
+        Op::LocalStep { worker, step, batch, probes, loss } => {
+            let w = worker as usize;
+            let inputs = mlp.inputs();
+            scratch.batch_x.clear();
+            scratch.batch_y.clear();
+            for &i in program.indices(&batch) {
+                let i = i as usize;
+                scratch.batch_x.extend_from_slice(&run.data.train.x[i * inputs..(i + 1) * inputs]);
+                scratch.batch_y.push(run.data.train.y[i]);
             }
+            let params = &mut run.workers[w];
+            let keys = program.keys(&probes);
+            let (value, fresh) = if keys.is_empty() {
+                let value = gradient(
+                    mlp,
+                    params,
+                    &scratch.batch_x,
+                    &scratch.batch_y,
+                    &mut scratch.workspace,
+                    &mut scratch.gradient,
+                );
+                (value, None)
+            } else {
+                let value = gradient_and_hutchinson(
+                    mlp,
+                    params,
+                    &scratch.batch_x,
+                    &scratch.batch_y,
+                    keys,
+                    &mut scratch.workspace,
+                    &mut scratch.gradient,
+                    &mut scratch.diagonal,
+                );
+                (value, Some(&scratch.diagonal[..]))
+            };
+            run.optimizers[w].step(params, &scratch.gradient, fresh, step);
+            program.set_scalar(loss, f64::from(value));
         }
-        for &(slot, a_m) in parts {
+        Op::SnapshotWorker { worker, slot } => {
+            let source = &run.workers[worker as usize];
+            write_slot(&mut run.slots, slot, source);
+        }
+        Op::SnapshotCenter { slot } => write_slot(&mut run.slots, slot, &run.center),
+        Op::Gap { slot, out } => {
+            let squares: f64 = run.slots[slot]
+                .iter()
+                .zip(&run.center)
+                .map(|(&x, &c)| f64::from(x - c) * f64::from(x - c))
+                .sum();
+            program.set_scalar(out, squares.sqrt());
+        }
+        Op::MasterUpdate { slot, a_m } => {
             let a_m = a_m as f32;
-            for (c, &e) in self.center.iter_mut().zip(&self.slots[slot]) {
+            for (s, c) in run.slots[slot].iter_mut().zip(&mut run.center) {
+                let e = *s - *c;
                 *c += a_m * e;
+                *s = e;
             }
         }
-    }
-
-    fn barrier_average(&mut self, parts: &[(Slot, f64)]) {
-        let total: f64 = parts.iter().map(|&(_, w)| w).sum();
-        if total > 0.0 {
-            let mut sum = vec![0.0f64; self.center.len()];
-            for &(slot, w) in parts {
-                for (acc, &x) in sum.iter_mut().zip(&self.slots[slot]) {
-                    *acc += w * f64::from(x);
+        Op::BarrierUpdate { parts } => {
+            let parts = program.parts(&parts);
+            for &(slot, _) in parts {
+                for (s, &c) in run.slots[slot].iter_mut().zip(&run.center) {
+                    *s -= c;
                 }
             }
-            for (c, acc) in self.center.iter_mut().zip(sum) {
-                *c = (acc / total) as f32;
+            for &(slot, a_m) in parts {
+                let a_m = a_m as f32;
+                for (c, &e) in run.center.iter_mut().zip(&run.slots[slot]) {
+                    *c += a_m * e;
+                }
             }
         }
-        for &(slot, _) in parts {
-            self.slots[slot].copy_from_slice(&self.center);
+        Op::BarrierAverage { parts } => {
+            let parts = program.parts(&parts);
+            let total: f64 = parts.iter().map(|&(_, w)| w).sum();
+            if total > 0.0 {
+                let mut sum = vec![0.0f64; run.center.len()];
+                for &(slot, w) in parts {
+                    for (acc, &x) in sum.iter_mut().zip(&run.slots[slot]) {
+                        *acc += w * f64::from(x);
+                    }
+                }
+                for (c, acc) in run.center.iter_mut().zip(sum) {
+                    *c = (acc / total) as f32;
+                }
+            }
+            for &(slot, _) in parts {
+                run.slots[slot].copy_from_slice(&run.center);
+            }
         }
-    }
-
-    fn apply_difference(&mut self, worker: usize, slot: Slot, a_w: f64) {
-        let a_w = a_w as f32;
-        for (x, &e) in self.workers[worker].iter_mut().zip(&self.slots[slot]) {
-            *x -= a_w * e;
+        Op::ApplyDifference { worker, slot, a_w } => {
+            let a_w = a_w as f32;
+            for (x, &e) in run.workers[worker as usize].iter_mut().zip(&run.slots[slot]) {
+                *x -= a_w * e;
+            }
         }
+        Op::Adopt { worker, slot } => run.workers[worker as usize].copy_from_slice(&run.slots[slot]),
+        Op::Evaluate { params, on, out } => {
+            let params = match params {
+                Params::Center => &run.center,
+                Params::Slot(slot) => &run.slots[slot],
+            };
+            let evaluation = evaluate(mlp, run.data, params, on, &mut scratch.eval_workspace);
+            program.set_evaluation(out, evaluation);
+        }
+        Op::Release { .. } => {}
     }
+}
 
-    fn adopt(&mut self, worker: usize, slot: Slot) {
-        self.workers[worker].copy_from_slice(&self.slots[slot]);
+/// slot ← source, creating the slot's storage on first use.
+fn write_slot(slots: &mut Vec<Vec<f32>>, slot: Slot, source: &[f32]) {
+    if slots.len() <= slot {
+        slots.resize_with(slot + 1, Vec::new);
     }
-
-    fn evaluate_center(&mut self, on: TestSet) -> Evaluation {
-        evaluate(&self.mlp, self.data, &self.center, on, &mut self.eval_workspace)
-    }
-
-    fn evaluate_slot(&mut self, slot: Slot, on: TestSet) -> Evaluation {
-        evaluate(&self.mlp, self.data, &self.slots[slot], on, &mut self.eval_workspace)
-    }
-
-    fn worker_parameters(&mut self, worker: usize) -> Vec<f32> {
-        self.workers[worker].clone()
-    }
-
-    fn center_parameters(&mut self) -> Vec<f32> {
-        self.center.clone()
-    }
+    slots[slot].clear();
+    slots[slot].extend_from_slice(source);
 }
 
 /// Test accuracy and loss of `params` on the test samples `on` names, and the

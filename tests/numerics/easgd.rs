@@ -1,18 +1,41 @@
 //! The elastic exchange against hand-computed values.
 
-use faultline::backend::Backend;
 use faultline::backend::cpu::CpuBackend;
+use faultline::backend::{Backend, Program, RunId};
 use faultline::model::Mlp;
 use faultline::scenario::{Activation, Optimizer};
 
 use crate::digits;
 
-/// A backend for a tiny model whose worker 0 holds `x` and whose center holds `c`.
-fn tiny<'a>(data: &'a faultline::data::SplitData, x: &[f32], c: &[f32]) -> CpuBackend<'a> {
+/// One run of a tiny model on the CPU backend, and the program recording its
+/// operations; `run()` executes what was recorded.
+struct Tiny<'a> {
+    backend: CpuBackend<'a>,
+    run: RunId,
+    p: Program,
+}
+
+impl Tiny<'_> {
+    fn run(&mut self) {
+        self.backend.execute(&mut [(self.run, &mut self.p)]).unwrap();
+    }
+
+    fn worker_parameters(&mut self, worker: usize) -> Vec<f32> {
+        self.backend.worker_parameters(self.run, worker)
+    }
+
+    fn center_parameters(&mut self) -> Vec<f32> {
+        self.backend.center_parameters(self.run)
+    }
+}
+
+/// A tiny model whose worker 0 holds `x` and whose center holds `c`.
+fn tiny<'a>(data: &'a faultline::data::SplitData, x: &[f32], c: &[f32]) -> Tiny<'a> {
     let mlp = Mlp::new(64, &[], 10, Activation::Relu);
-    let mut backend = CpuBackend::new(mlp, data, 2, c, &Optimizer::Sgd(Default::default()), 4);
-    backend.set_worker(0, x);
-    backend
+    let mut backend = CpuBackend::new(mlp, &Optimizer::Sgd(Default::default()), 4);
+    let run = backend.add_run(data, 2, c).unwrap();
+    backend.set_worker(run, 0, x);
+    Tiny { backend, run, p: Program::new() }
 }
 
 fn vector(n: usize, f: impl Fn(usize) -> f32) -> Vec<f32> {
@@ -26,12 +49,14 @@ fn asynchronous_exchange_matches_hand_computation() {
     let x = vector(n, |j| (j % 7) as f32 * 0.25);
     let c = vector(n, |j| (j % 3) as f32 * 0.5);
     let mut backend = tiny(&data, &x, &c);
-    let slot = backend.new_slot();
-    backend.snapshot_worker(0, slot);
+    let slot = backend.p.new_slot();
+    backend.p.snapshot_worker(0, slot);
     let gap: f64 = x.iter().zip(&c).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>().sqrt();
-    assert!((backend.gap(slot) - gap).abs() < 1e-9);
-    backend.master_update(slot, 0.25);
-    backend.apply_difference(0, slot, 0.5);
+    let measured = backend.p.gap(slot);
+    backend.p.master_update(slot, 0.25);
+    backend.p.apply_difference(0, slot, 0.5);
+    backend.run();
+    assert!((backend.p.scalar(measured).unwrap() - gap).abs() < 1e-9);
     let (worker, center) = (backend.worker_parameters(0), backend.center_parameters());
     for j in 0..n {
         let e = x[j] - c[j];
@@ -54,11 +79,12 @@ fn equal_weights_conserve_the_sum() {
             .zip(&backend.center_parameters())
             .map(|(&w, &c)| f64::from(w) + f64::from(c))
             .collect();
-        let slot = backend.new_slot();
-        backend.snapshot_worker(0, slot);
-        backend.master_update(slot, a);
-        backend.apply_difference(0, slot, a);
-        backend.release(slot);
+        let slot = backend.p.new_slot();
+        backend.p.snapshot_worker(0, slot);
+        backend.p.master_update(slot, a);
+        backend.p.apply_difference(0, slot, a);
+        backend.p.release(slot);
+        backend.run();
         let after = backend.worker_parameters(0);
         let center = backend.center_parameters();
         for j in 0..n {
@@ -79,11 +105,12 @@ fn barriers_update_against_the_same_center() {
     let x0 = vector(n, |j| 1.0 + j as f32 * 0.001);
     let x1 = vector(n, |j| -1.0 + j as f32 * 0.002);
     let mut backend = tiny(&data, &x0, &c);
-    backend.set_worker(1, &x1);
-    let (s0, s1) = (backend.new_slot(), backend.new_slot());
-    backend.snapshot_worker(0, s0);
-    backend.snapshot_worker(1, s1);
-    backend.barrier_update(&[(s0, 0.5), (s1, 0.25)]);
+    backend.backend.set_worker(backend.run, 1, &x1);
+    let (s0, s1) = (backend.p.new_slot(), backend.p.new_slot());
+    backend.p.snapshot_worker(0, s0);
+    backend.p.snapshot_worker(1, s1);
+    backend.p.barrier_update(&[(s0, 0.5), (s1, 0.25)]);
+    backend.run();
     let center = backend.center_parameters();
     for j in 0..n {
         let want = c[j] + 0.5 * (x0[j] - c[j]) + 0.25 * (x1[j] - c[j]);
@@ -91,12 +118,13 @@ fn barriers_update_against_the_same_center() {
     }
     // Averaging: weights 3 and 1.
     let mut backend = tiny(&data, &x0, &c);
-    backend.set_worker(1, &x1);
-    let (s0, s1) = (backend.new_slot(), backend.new_slot());
-    backend.snapshot_worker(0, s0);
-    backend.snapshot_worker(1, s1);
-    backend.barrier_average(&[(s0, 0.3), (s1, 0.1)]);
-    backend.adopt(1, s1);
+    backend.backend.set_worker(backend.run, 1, &x1);
+    let (s0, s1) = (backend.p.new_slot(), backend.p.new_slot());
+    backend.p.snapshot_worker(0, s0);
+    backend.p.snapshot_worker(1, s1);
+    backend.p.barrier_average(&[(s0, 0.3), (s1, 0.1)]);
+    backend.p.adopt(1, s1);
+    backend.run();
     let (center, worker) = (backend.center_parameters(), backend.worker_parameters(1));
     for j in 0..n {
         let want = (3.0 * x0[j] + x1[j]) / 4.0;

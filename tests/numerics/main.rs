@@ -8,6 +8,7 @@ mod evaluation;
 mod learning;
 mod oracle;
 mod partitions;
+mod programs;
 
 use faultline::data::{RawData, SplitData};
 use faultline::scenario::{Data, Dataset};

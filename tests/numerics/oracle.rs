@@ -3,12 +3,14 @@
 
 use std::sync::{Arc, Mutex};
 
+use faultline::backend::Backend;
 use faultline::backend::cpu::CpuBackend;
 use faultline::experiment;
 use faultline::scenario::LoadedScenario;
 use faultline::schedule;
-use faultline::simulation::Simulation;
 use faultline::time::SimTime;
+use faultline::training::driver::drive_alone;
+use faultline::training::timeline::Timeline;
 use faultline::training::{Trainer, TrainerSettings};
 use faultline::weighting::{ExchangeContext, Oracle, WeightingStrategy, Weights};
 
@@ -43,7 +45,9 @@ fn a_partitioned_worker_gets_no_master_weight_and_adopts_the_center() {
     let data = raw.split(&scenario.training.data, 4, 1).unwrap();
     let mlp = experiment::model_of(&loaded, &data);
     let t = &scenario.training;
-    let backend = CpuBackend::new(mlp.clone(), &data, 4, &mlp.init(1), &t.optimizer, t.data.batch as usize);
+    let mut backend = CpuBackend::new(mlp.clone(), &t.optimizer, t.data.batch as usize);
+    let run = backend.add_run(&data, 4, &mlp.init(1)).unwrap();
+    let timeline = Timeline::record(scenario, &trace, 1);
     let settings = TrainerSettings {
         label: "oracle".into(),
         seed: 1,
@@ -59,8 +63,8 @@ fn a_partitioned_worker_gets_no_master_weight_and_adopts_the_center() {
     let decisions = Arc::new(Mutex::new(Vec::new()));
     let indices = (0..4).map(|w| data.shards.of(w)).collect();
     let mut trainer =
-        Trainer::new(backend, Box::new(Recording(decisions.clone())), settings, indices, &trace);
-    Simulation::new(scenario, &trace, 1).run(&mut trainer);
+        Trainer::new(run, &timeline, Box::new(Recording(decisions.clone())), settings, indices, &trace);
+    drive_alone(&mut trainer, &mut backend).unwrap();
 
     let (from, until) = (SimTime::from_millis(30), SimTime::from_millis(50));
     let decisions = decisions.lock().unwrap();
