@@ -7,11 +7,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use faultline::queue::EventQueue;
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::LoadedScenario;
-use faultline::simulation::Simulation;
-use faultline::time::SimTime;
+use faultline::timing::queue::EventQueue;
+use faultline::timing::simulation::Simulation;
+use faultline::timing::time::SimTime;
 
 /// Hold model: a queue of `pending` events; each operation pops the earliest and
 /// pushes a successor a random time later (as a simulation does).
@@ -49,7 +49,7 @@ fn large_timing_run(c: &mut Criterion) {
         training: (tau: 1, sync_timeout: "10s"),
     )"#;
     let loaded = LoadedScenario::from_bytes(text, "bench.ron", ".".as_ref(), None).unwrap();
-    let trace = faultline::schedule::realize(&loaded, 1).unwrap().trace;
+    let trace = faultline::timing::schedule::realize(&loaded, 1).unwrap().trace;
     let simulation = Simulation::new(&loaded.scenario, &trace, 1);
     let events = simulation.run(&mut ()).events;
     let mut group = c.benchmark_group("timing_run");

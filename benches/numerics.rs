@@ -10,10 +10,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use faultline::backend::cpu::CpuBackend;
-use faultline::backend::{Backend, Program};
 use faultline::data::{Samples, Shards, SplitData};
-use faultline::model::{Mlp, Workspace, gradient, hessian_vector, probe::probe_key};
+use faultline::numerics::backend::cpu::CpuBackend;
+use faultline::numerics::backend::{Backend, Program};
+use faultline::numerics::model::{Mlp, Workspace, gradient, hessian_vector, probe::probe_key};
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::{Activation, AdaHessianConfig, Optimizer};
 

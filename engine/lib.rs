@@ -3,16 +3,27 @@
 //!
 //! A master and k workers train with Elastic Averaging SGD while crashes, recoveries,
 //! stragglers, partitions and message drops happen in virtual time, drawn from a
-//! seed. The [`simulation`] engine decides *when* everything happens and tells an
-//! [`observe::Observer`]; it never looks at the numbers, so every weighting strategy
-//! sees exactly the same failure trace.
+//! seed. The crate is four parts and the glue between them:
+//!
+//! - [`timing`]: *when* everything happens. The engine ([`timing::simulation`])
+//!   tells an [`timing::observe::Observer`] what happens; it never looks at the
+//!   numbers, so every weighting strategy sees exactly the same failure trace.
+//! - [`numerics`]: *what the numbers are*: the model, the optimizers and the
+//!   backends that compute them.
+//! - [`training`]: the trainer, which turns a seed's happenings into a recorded
+//!   program of operations for a backend, the weighting strategies, and the
+//!   drivers that run many runs at once.
+//! - [`results`]: the results folder, statistics, comparisons and figures.
+//!
+//! [`scenario`] reads and checks what the user asks for, [`data`] loads datasets,
+//! [`sweep`] expands grids of scenarios, and [`cli`] is the command line.
 //!
 //! A tiny run, timing only:
 //!
 //! ```
-//! use faultline::observe::EventLog;
+//! use faultline::timing::observe::EventLog;
 //! use faultline::scenario::LoadedScenario;
-//! use faultline::simulation::{Simulation, StopReason};
+//! use faultline::timing::simulation::{Simulation, StopReason};
 //!
 //! let text = br#"(
 //!     workers: 2,
@@ -21,7 +32,7 @@
 //!     failures: (events: [Crash(worker: 1, at: "50ms", recover_after: "20ms")]),
 //! )"#;
 //! let loaded = LoadedScenario::from_bytes(text, "tiny.ron", ".".as_ref(), None).unwrap();
-//! let trace = faultline::schedule::realize(&loaded, 7).unwrap().trace;
+//! let trace = faultline::timing::schedule::realize(&loaded, 7).unwrap().trace;
 //! let mut log = EventLog::hashing();
 //! let summary = Simulation::new(&loaded.scenario, &trace, 7).run(&mut log);
 //! assert_eq!(summary.reason, StopReason::Rounds);
@@ -30,33 +41,12 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod aggregate;
-pub mod backend;
 pub mod cli;
-pub mod compare;
-pub mod compute;
 pub mod data;
-pub mod derived;
-pub mod disruptions;
-pub mod experiment;
-pub mod faults;
-pub mod figures;
-pub mod model;
-pub mod network;
-pub mod observe;
-pub mod optim;
-pub mod output;
-pub mod plot;
-pub mod queue;
-pub mod report;
+pub mod numerics;
 pub mod results;
 pub mod rng;
 pub mod scenario;
-pub mod schedule;
-pub mod simulation;
-pub mod stats;
 pub mod sweep;
-pub mod time;
-pub mod trace;
+pub mod timing;
 pub mod training;
-pub mod weighting;

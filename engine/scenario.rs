@@ -31,9 +31,9 @@ pub use training::{
     Training,
 };
 
-use crate::faults::{FailureEvent, Generator};
-use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::timing::faults::{FailureEvent, Generator};
+use crate::timing::time::SimTime;
+use crate::timing::trace::Trace;
 
 /// The quickstart scenario, embedded in the binary: what `faultline run` runs with
 /// no scenario argument.

@@ -16,7 +16,7 @@
 //! A run whose numbers stop being finite diverged at the first such check. Since
 //! the check comes after the fact, the trainer stops there, and the run is
 //! replayed with [`Trainer::stopping_after`] that happening, which gives exactly
-//! what a run stopped on the spot gives (see [`crate::experiment`]).
+//! what a run stopped on the spot gives (see [`crate::training::experiment`]).
 //!
 //! # Evaluation
 //!
@@ -35,22 +35,23 @@
 //! its worker gave up on it).
 
 pub mod driver;
+pub mod experiment;
 pub mod program;
 pub mod timeline;
+pub mod weighting;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::backend::{Evaluation, RunId, TestSet};
 use crate::data::Sampler;
-use crate::disruptions::Disruptions;
-use crate::model::probe::probe_key;
-use crate::observe::{Happening, Loss, Participant};
-use crate::optim::hessian_probes;
+use crate::numerics::backend::{Evaluation, RunId, TestSet};
+use crate::numerics::model::probe::probe_key;
 use crate::scenario::{Coupling, Optimizer};
-use crate::time::SimTime;
-use crate::trace::Trace;
-use crate::weighting::{ExchangeContext, Reads, WeightingStrategy, Weights};
+use crate::timing::disruptions::Disruptions;
+use crate::timing::observe::{Happening, Loss, Participant};
+use crate::timing::time::SimTime;
+use crate::timing::trace::Trace;
+use crate::training::weighting::{ExchangeContext, Reads, WeightingStrategy, Weights};
 use program::{EvaluationId, Params, Program, ScalarId, Slot};
 use timeline::Timeline;
 
@@ -589,7 +590,7 @@ impl<'t> Trainer<'t> {
         let w = worker as usize;
         self.samplers[w].next_batch(self.settings.batch, &mut self.batch);
         self.probe_keys.clear();
-        let probes = hessian_probes(&self.settings.optimizer, step);
+        let probes = self.settings.optimizer.hessian_probes(step);
         self.probe_keys.extend((0..probes).map(|p| probe_key(self.settings.seed, worker, step, p)));
         let loss = self.program.local_step(worker, step, &self.batch, &self.probe_keys);
         self.check(Checked::Loss { step, loss }, index, Some(worker));

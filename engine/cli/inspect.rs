@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Failure, load};
 use crate::scenario::LoadedScenario;
-use crate::schedule;
+use crate::timing::schedule;
 
 /// Engine events `validate` simulates per seed when it checks what generators draw.
 const VALIDATE_EVENTS: u64 = 20_000_000;

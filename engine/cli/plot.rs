@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::Failure;
-use crate::{derived, output, results};
+use crate::results::{self, derived, folder as output};
 
 pub fn plot(dir: &Path) -> Result<(), Failure> {
     let started = Instant::now();

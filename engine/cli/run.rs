@@ -7,14 +7,14 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{Failure, fnv1a, load};
-use crate::derived;
-use crate::experiment::{self, RunOutcome};
-use crate::output::{self, ResultsFolder};
-use crate::report;
 use crate::results::Results;
+use crate::results::derived;
+use crate::results::folder::{self as output, ResultsFolder};
+use crate::results::report;
 use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
-use crate::schedule::{self, Schedule};
-use crate::trace::Trace;
+use crate::timing::schedule::{self, Schedule};
+use crate::timing::trace::Trace;
+use crate::training::experiment::{self, RunOutcome};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

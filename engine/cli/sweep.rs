@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use super::run::{Plan, execute, select_strategies};
 use super::{Failure, fnv1a};
-use crate::aggregate::cell;
-use crate::output;
+use crate::results::aggregate::cell;
+use crate::results::folder as output;
+use crate::results::{self, compare};
 use crate::sweep::{Grid, Point};
-use crate::{compare, results};
 
 /// `--shard I/N`: this machine runs the points whose number is I modulo N.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 
 use super::Scenario;
 use super::training::Dataset;
-use crate::compute::parameter_count;
+use crate::timing::compute::parameter_count;
 
 /// Most memory one training run may need: scenarios above it are refused by
 /// `validate`, whatever the machine. At run time the parallel runs are also fitted

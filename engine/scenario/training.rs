@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::SimTime;
+use crate::timing::time::SimTime;
 
 /// What is trained and how the workers are coupled.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -260,6 +260,17 @@ impl Optimizer {
     /// Whether a step needs Hessian-vector products.
     pub fn uses_hessian(&self) -> bool {
         matches!(self, Optimizer::AdaHessian(_))
+    }
+
+    /// How many Hutchinson probes step `t` (1-based) needs: `probes` on the steps
+    /// that refresh the Hessian diagonal (`(t − 1) mod hessian_every = 0`), 0
+    /// otherwise and always for SGD. A fact of the configuration, which both the
+    /// timing model (what a step costs) and the trainer (what it computes) ask.
+    pub fn hessian_probes(&self, t: u64) -> u32 {
+        match self {
+            Optimizer::AdaHessian(a) if (t - 1).is_multiple_of(u64::from(a.hessian_every)) => a.probes,
+            _ => 0,
+        }
     }
 }
 

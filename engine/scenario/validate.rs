@@ -7,10 +7,10 @@ use super::budget::{self, MAX_RUN_BYTES};
 use super::error::{FileKind, Positioner, ScenarioError, ScenarioErrors};
 use super::spans::{field, index};
 use super::{Latency, Scenario};
-use crate::faults::FailureEvent;
 use crate::scenario::training::{CLASSES, Dataset, Optimizer, Partition, Strategy};
-use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::timing::faults::FailureEvent;
+use crate::timing::time::SimTime;
+use crate::timing::trace::Trace;
 
 /// Most workers a scenario may have.
 pub const MAX_WORKERS: u32 = 100_000;
@@ -442,7 +442,7 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
         c.integer(&index("training.model.hidden", i), u64::from(width));
     }
     let dataset = t.data.dataset;
-    let parameters = crate::compute::parameter_count(dataset.input_dim(), widths, dataset.classes());
+    let parameters = crate::timing::compute::parameter_count(dataset.input_dim(), widths, dataset.classes());
     if parameters > MAX_PARAMETERS {
         c.fail(
             "training.model.hidden",

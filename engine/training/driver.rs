@@ -7,7 +7,7 @@
 //! numbers do not depend on which driver ran it or with whom.
 
 use super::{Progress, Trainer};
-use crate::backend::{Backend, BackendError, Program, RunId};
+use crate::numerics::backend::{Backend, BackendError, Program, RunId};
 
 /// Runs one trainer to its end.
 pub fn drive_alone<'d, B: Backend<'d>>(trainer: &mut Trainer, backend: &mut B) -> Result<(), BackendError> {

@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use crate::backend::{Evaluation, TestSet};
+use crate::numerics::backend::{Evaluation, TestSet};
 
 /// A message buffer of one run.
 pub type Slot = usize;

@@ -4,10 +4,10 @@
 
 use std::panic;
 
-use faultline::observe::EventLog;
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::LoadedScenario;
-use faultline::simulation::Simulation;
+use faultline::timing::observe::EventLog;
+use faultline::timing::simulation::Simulation;
 
 use crate::{ron_files, root};
 
@@ -59,7 +59,7 @@ fn mutated_scenarios_never_panic() {
             let result = LoadedScenario::from_bytes(&bytes, "fuzz.ron", &root().join("scenarios"), None);
             if let Ok(mut loaded) = result {
                 loaded.scenario.stop.max_events = 20_000;
-                if let Ok(schedule) = faultline::schedule::realize(&loaded, 1) {
+                if let Ok(schedule) = faultline::timing::schedule::realize(&loaded, 1) {
                     Simulation::new(&loaded.scenario, &schedule.trace, 1).run(&mut EventLog::hashing());
                 }
                 true
@@ -84,7 +84,7 @@ fn mutated_traces_never_panic() {
     let stochastic = LoadedScenario::from_file(&root().join("scenarios/stochastic-failures.ron")).unwrap();
     let traces: Vec<Vec<u8>> = vec![
         std::fs::read(root().join("tests/bad/support/trace-ok.ron")).unwrap(),
-        faultline::schedule::realize(&stochastic, 1).unwrap().trace.to_ron().into_bytes(),
+        faultline::timing::schedule::realize(&stochastic, 1).unwrap().trace.to_ron().into_bytes(),
     ];
     let scenario = br#"(workers: 8, stop: (rounds: 20, max_events: 20000), failures: (replay: "t.ron"))"#;
     let mut rng = SimRng::new(5, Purpose::Compute, 1);
@@ -96,7 +96,7 @@ fn mutated_traces_never_panic() {
             panic::catch_unwind(|| match LoadedScenario::from_bytes(scenario, "s.ron", &dir, None) {
                 Ok(loaded) => {
                     let schedule =
-                        faultline::schedule::realize(&loaded, 1).expect("a replayed trace realizes");
+                        faultline::timing::schedule::realize(&loaded, 1).expect("a replayed trace realizes");
                     Simulation::new(&loaded.scenario, &schedule.trace, 1).run(&mut EventLog::hashing());
                     true
                 }

@@ -6,9 +6,9 @@ mod queue_property;
 mod replay;
 mod timing;
 
-use faultline::observe::EventLog;
 use faultline::scenario::LoadedScenario;
-use faultline::simulation::{RunSummary, Simulation};
+use faultline::timing::observe::EventLog;
+use faultline::timing::simulation::{RunSummary, Simulation};
 
 /// Loads scenario text (relative paths resolve against `base`).
 pub fn scenario_in(text: &str, base: &std::path::Path) -> LoadedScenario {
@@ -23,8 +23,9 @@ pub fn scenario(text: &str) -> LoadedScenario {
 
 /// Realizes the schedule of one seed (the scenario's generators must stay within
 /// the event limit).
-pub fn realize(loaded: &LoadedScenario, seed: u64) -> faultline::schedule::Schedule {
-    faultline::schedule::realize(loaded, seed).unwrap_or_else(|e| panic!("cannot realize seed {seed}:\n{e}"))
+pub fn realize(loaded: &LoadedScenario, seed: u64) -> faultline::timing::schedule::Schedule {
+    faultline::timing::schedule::realize(loaded, seed)
+        .unwrap_or_else(|e| panic!("cannot realize seed {seed}:\n{e}"))
 }
 
 /// Runs one seed timing-only, recording the event log.

@@ -1,7 +1,7 @@
 //! Gradient, Hessian-vector products and Hutchinson estimates against finite
 //! differences, in f64 so the checks are tight.
 
-use faultline::model::{
+use faultline::numerics::model::{
     Mlp, Workspace, gradient, gradient_and_hutchinson, hessian_vector, loss, probe::probe_key,
 };
 use faultline::rng::{Purpose, SimRng};

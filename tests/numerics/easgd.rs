@@ -1,8 +1,8 @@
 //! The elastic exchange against hand-computed values.
 
-use faultline::backend::cpu::CpuBackend;
-use faultline::backend::{Backend, Program, RunId};
-use faultline::model::Mlp;
+use faultline::numerics::backend::cpu::CpuBackend;
+use faultline::numerics::backend::{Backend, Program, RunId};
+use faultline::numerics::model::Mlp;
 use faultline::scenario::{Activation, Optimizer};
 
 use crate::digits;

@@ -1,10 +1,10 @@
 //! Cheaper evaluation: `evaluate_every`, the seeded test subset, and the last
 //! round always measured on the whole test set.
 
-use faultline::backend::TestSet;
-use faultline::experiment::{self, RunOutcome};
+use faultline::numerics::backend::TestSet;
 use faultline::scenario::LoadedScenario;
-use faultline::schedule;
+use faultline::timing::schedule;
+use faultline::training::experiment::{self, RunOutcome};
 
 fn quickstart_with(edit: impl Fn(String) -> String) -> LoadedScenario {
     let text = edit(faultline::scenario::QUICKSTART.to_string());

@@ -1,10 +1,10 @@
 //! Real training on the quickstart: learning happens, runs are bit-identical,
 //! replays are bit-identical, strategies share the schedule, divergence is caught.
 
-use faultline::experiment::{self, Experiment, RunOutcome};
 use faultline::scenario::{LoadedScenario, Strategy};
-use faultline::schedule;
-use faultline::trace::Trace;
+use faultline::timing::schedule;
+use faultline::timing::trace::Trace;
+use faultline::training::experiment::{self, Experiment, RunOutcome};
 
 fn quickstart_with(edit: impl Fn(String) -> String) -> LoadedScenario {
     let text = edit(faultline::scenario::QUICKSTART.to_string());
@@ -92,7 +92,7 @@ fn a_run_replayed_from_its_written_trace_is_bit_identical() {
                 stragglers: (mean_interval: "30ms", mean_duration: "10ms", factor: 3.0)),"#,
         )
     });
-    let trace = faultline::schedule::realize(&stochastic, 6).unwrap().trace;
+    let trace = faultline::timing::schedule::realize(&stochastic, 6).unwrap().trace;
     assert!(trace.events.len() > 5, "{trace:?}");
     std::fs::write(dir.join("trace.ron"), trace.to_ron()).unwrap();
     let text = faultline::scenario::QUICKSTART.replace(

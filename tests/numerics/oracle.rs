@@ -3,16 +3,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use faultline::backend::Backend;
-use faultline::backend::cpu::CpuBackend;
-use faultline::experiment;
+use faultline::numerics::backend::Backend;
+use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::scenario::LoadedScenario;
-use faultline::schedule;
-use faultline::time::SimTime;
+use faultline::timing::schedule;
+use faultline::timing::time::SimTime;
 use faultline::training::driver::drive_alone;
+use faultline::training::experiment;
 use faultline::training::timeline::Timeline;
+use faultline::training::weighting::{ExchangeContext, Oracle, WeightingStrategy, Weights};
 use faultline::training::{Trainer, TrainerSettings};
-use faultline::weighting::{ExchangeContext, Oracle, WeightingStrategy, Weights};
 
 /// One decided exchange: worker, when, since when, disrupted, weights.
 type Decision = (u32, SimTime, SimTime, bool, Weights);

@@ -3,15 +3,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use faultline::backend::cpu::CpuBackend;
 use faultline::data::SplitData;
-use faultline::experiment::{self, Job, RunOutcome};
+use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::scenario::{LoadedScenario, Strategy};
-use faultline::schedule;
-use faultline::simulation::StopReason;
-use faultline::trace::Trace;
+use faultline::timing::schedule;
+use faultline::timing::simulation::StopReason;
+use faultline::timing::trace::Trace;
+use faultline::training::experiment::{self, Job, RunOutcome};
 use faultline::training::timeline::Timeline;
-use faultline::weighting::{ExchangeContext, Reads, Uniform, WeightingStrategy, Weights};
+use faultline::training::weighting::{ExchangeContext, Reads, Uniform, WeightingStrategy, Weights};
 
 /// A seed's split, trace and timeline.
 struct Seed {

@@ -16,9 +16,9 @@
 //! Windows come from the failure trace; realized drops from the engine's `Lost`
 //! happenings, which precede the exchange they disrupt.
 
-use crate::faults::FailureEvent;
-use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::timing::faults::FailureEvent;
+use crate::timing::time::SimTime;
+use crate::timing::trace::Trace;
 
 /// When each worker was disrupted.
 #[derive(Clone, Debug)]

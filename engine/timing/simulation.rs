@@ -28,15 +28,15 @@ use std::ops::ControlFlow;
 
 pub use windows::{FailureWindows, Timeline};
 
-use crate::compute::{ComputeModel, parameter_count};
-use crate::faults::FailureEvent;
-use crate::network::{NetworkModel, message_bytes};
-use crate::observe::{Direction, Happening, Loss, Observer, Participant};
-use crate::queue::EventQueue;
 use crate::rng::{Purpose, SimRng};
 use crate::scenario::{Coupling, Recovery, Scenario, Stop};
-use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::timing::compute::{ComputeModel, parameter_count};
+use crate::timing::faults::FailureEvent;
+use crate::timing::network::{NetworkModel, message_bytes};
+use crate::timing::observe::{Direction, Happening, Loss, Observer, Participant};
+use crate::timing::queue::EventQueue;
+use crate::timing::time::SimTime;
+use crate::timing::trace::Trace;
 
 /// Everything fixed about a run: the scenario's timing models and the trace.
 #[derive(Clone, Debug)]

@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::figures::{Figure, Window, WindowKind};
+use crate::results::figures::{Figure, Window, WindowKind};
 
 /// Width and height of every figure, in pixels (SVG user units alike).
 pub const SIZE: (u32, u32) = (1000, 620);
@@ -43,7 +43,7 @@ fn window_color(kind: WindowKind) -> RGBAColor {
 fn ensure_font() {
     static FONT_ONCE: Once = Once::new();
     FONT_ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../data/DejaVuSans.ttf");
+        let bytes: &'static [u8] = include_bytes!("../../data/DejaVuSans.ttf");
         // The embedded file is a valid font; the tests render with it.
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, bytes);
     });
@@ -125,7 +125,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> D
         .build_cartesian_2d(x0..x1, y0..y1)?;
     let rounds = |x: &f64| format!("{x:.0}");
     let mut mesh = chart.configure_mesh();
-    if figure.x_label == crate::figures::ROUND_AXIS {
+    if figure.x_label == crate::results::figures::ROUND_AXIS {
         mesh.x_label_formatter(&rounds);
     }
     mesh.x_desc(figure.x_label)
@@ -194,7 +194,7 @@ fn shade<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::{BandPoint, Series};
+    use crate::results::figures::{BandPoint, Series};
 
     fn figure() -> Figure {
         let line = |label: &str, offset: f64| Series {

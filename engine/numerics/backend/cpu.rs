@@ -6,8 +6,8 @@
 
 use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, Slot, TestSet};
 use crate::data::SplitData;
-use crate::model::{Mlp, Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson};
-use crate::optim::LocalOptimizer;
+use crate::numerics::model::{Mlp, Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson};
+use crate::numerics::optim::LocalOptimizer;
 use crate::scenario::Optimizer;
 
 /// Rows evaluated per forward pass when measuring the center.

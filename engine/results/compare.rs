@@ -11,10 +11,10 @@
 
 use std::fmt::Write as _;
 
-use crate::aggregate::cell;
-use crate::report::Table;
+use crate::results::aggregate::cell;
+use crate::results::report::Table;
+use crate::results::stats::{self, MeanCi, Paired, Spread};
 use crate::results::{Curve, Results};
-use crate::stats::{self, MeanCi, Paired, Spread};
 
 /// Fixed targets reported besides the scenario's own.
 pub const FIXED_TARGETS: [f64; 3] = [0.5, 0.8, 0.9];
@@ -338,7 +338,7 @@ fn interval(ci: &MeanCi) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::tests::{curve, results};
+    use crate::results::aggregate::tests::{curve, results};
 
     fn column<'a>(csv: &'a str, row: usize, name: &str) -> &'a str {
         let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();

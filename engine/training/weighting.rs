@@ -6,7 +6,7 @@
 //! new one takes a few lines:
 //!
 //! ```
-//! use faultline::weighting::{ExchangeContext, Weights, WeightingStrategy};
+//! use faultline::training::weighting::{ExchangeContext, Weights, WeightingStrategy};
 //!
 //! /// Ignores workers whose last local loss was above 3.
 //! struct LossGate;
@@ -20,7 +20,7 @@
 //! ```
 
 use crate::scenario::Strategy;
-use crate::time::SimTime;
+use crate::timing::time::SimTime;
 
 /// What a strategy knows when it decides one exchange.
 #[derive(Clone, Copy, Debug)]
@@ -50,7 +50,7 @@ pub struct ExchangeContext<'a> {
     pub timeouts: u32,
     /// Ground truth from the failure trace and schedule: whether the worker was
     /// crashed, straggling, partitioned or had a message dropped since its previous
-    /// update (see [`crate::disruptions`]). Only oracle strategies may look.
+    /// update (see [`crate::timing::disruptions`]). Only oracle strategies may look.
     pub disrupted: bool,
     /// Virtual time of the exchange.
     pub now: SimTime,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::simulation::RunSummary;
+use crate::timing::simulation::RunSummary;
 
 /// A plain text table with right-aligned numeric columns.
 #[derive(Debug, Default)]
@@ -53,7 +53,7 @@ impl Table {
 }
 
 /// Seconds with millisecond precision, for tables.
-pub fn seconds(t: crate::time::SimTime) -> String {
+pub fn seconds(t: crate::timing::time::SimTime) -> String {
     format!("{:.3}", t.as_secs_f64())
 }
 

@@ -8,10 +8,9 @@
 //! speed), times a lognormal jitter of median 1 (σ = `jitter`), times the straggler
 //! factor in force when the step starts. `step_time` replaces the FLOP-based cost.
 
-use crate::optim::hessian_probes;
 use crate::rng::SimRng;
 use crate::scenario::{Optimizer, Scenario};
-use crate::time::SimTime;
+use crate::timing::time::SimTime;
 
 /// Parameters of an MLP: per layer, weights (fan-in × fan-out) and biases.
 pub fn parameter_count(inputs: usize, hidden: &[u32], classes: usize) -> u64 {
@@ -81,7 +80,7 @@ impl ComputeModel {
     /// How long `worker`'s `step`-th step takes when it starts under `straggle`.
     /// Draws from `rng` only when jitter is on.
     pub fn step_time(&self, worker: u32, step: u64, straggle: f64, rng: &mut SimRng) -> SimTime {
-        let refresh = hessian_probes(&self.optimizer, step) > 0;
+        let refresh = self.optimizer.hessian_probes(step) > 0;
         let base = if refresh { self.hessian_seconds } else { self.plain_seconds };
         let jitter = if self.jitter > 0.0 { rng.lognormal(1.0, self.jitter) } else { 1.0 };
         let seconds = base / self.speeds[worker as usize] * jitter * straggle;

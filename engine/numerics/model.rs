@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(mlp.bias_offset(1), 64 * 32 + 32 + 320);
         assert_eq!(
             mlp.parameter_count() as u64,
-            crate::compute::parameter_count(64, &[32], 10),
+            crate::timing::compute::parameter_count(64, &[32], 10),
             "the timing model counts the same parameters"
         );
     }

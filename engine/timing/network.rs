@@ -4,7 +4,7 @@
 
 use crate::rng::SimRng;
 use crate::scenario::{Latency, Scenario};
-use crate::time::SimTime;
+use crate::timing::time::SimTime;
 
 /// Message times for both directions.
 #[derive(Clone, Debug)]

@@ -2,11 +2,11 @@
 //! and `plot DIR` redraws from a results folder on disk: aggregate.csv,
 //! comparison.csv and the figures in plots/, each as SVG and PNG.
 
-use crate::aggregate;
-use crate::compare::{self, Comparison};
-use crate::figures;
-use crate::plot;
 use crate::results::Results;
+use crate::results::aggregate;
+use crate::results::compare::{self, Comparison};
+use crate::results::figures;
+use crate::results::plot;
 
 /// Files to write: (path relative to the results folder, contents).
 pub type Files = Vec<(String, Vec<u8>)>;

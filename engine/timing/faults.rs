@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::rng::{Purpose, SimRng};
-use crate::time::SimTime;
+use crate::timing::time::SimTime;
 
 /// One failure in a scenario or a trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -19,12 +19,12 @@
 //! the reach. Timing runs are cheap next to training, and most scenarios need one
 //! or two.
 
-use crate::faults::{self, FailureEvent};
-use crate::observe::EventLog;
 use crate::scenario::{LoadedScenario, ScenarioErrors};
-use crate::simulation::{RunSummary, Simulation};
-use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::timing::faults::{self, FailureEvent};
+use crate::timing::observe::EventLog;
+use crate::timing::simulation::{RunSummary, Simulation};
+use crate::timing::time::SimTime;
+use crate::timing::trace::Trace;
 
 /// One seed's failures and timing, the same for every weighting strategy.
 #[derive(Clone, Debug)]

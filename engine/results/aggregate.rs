@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::results::stats::{self, MeanCi, Spread};
 use crate::results::{Point, Results};
-use crate::stats::{self, MeanCi, Spread};
 
 /// One strategy's statistics at one round.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,5 @@
 //! What each plot shows, as plain data: lines with their bands, axis labels,
-//! titles and the failure windows to shade. [`crate::plot`] draws them; keeping
+//! titles and the failure windows to shade. [`crate::results::plot`] draws them; keeping
 //! the numbers apart from the drawing lets the tests check them directly.
 //!
 //! Five figures: test accuracy and training loss against communication rounds
@@ -9,12 +9,12 @@
 //! a common grid, holding each evaluation until the next one, and the failure
 //! windows of the first seed are shaded.
 
-use crate::aggregate::{self, RoundStats};
-use crate::compare;
-use crate::faults::FailureEvent;
+use crate::results::aggregate::{self, RoundStats};
+use crate::results::compare;
+use crate::results::stats::{self, Spread};
 use crate::results::{Point, Results};
-use crate::stats::{self, Spread};
-use crate::trace::Trace;
+use crate::timing::faults::FailureEvent;
+use crate::timing::trace::Trace;
 
 /// One point of a line, with the band around it (`low == high == y` for none).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -269,8 +269,8 @@ fn difference(results: &Results, seeds: &str) -> Figure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::tests::{curve, results};
-    use crate::time::SimTime;
+    use crate::results::aggregate::tests::{curve, results};
+    use crate::timing::time::SimTime;
 
     #[test]
     fn five_figures_with_one_series_per_strategy() {

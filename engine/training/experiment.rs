@@ -8,18 +8,18 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::backend::cpu::CpuBackend;
-use crate::backend::{Backend, BackendError};
 use crate::data::{self, DataError, RawData, SplitData};
-use crate::model::Mlp;
+use crate::numerics::backend::cpu::CpuBackend;
+use crate::numerics::backend::{Backend, BackendError};
+use crate::numerics::model::Mlp;
 use crate::scenario::{LoadedScenario, Strategy};
-use crate::simulation::{RunSummary, StopReason};
-use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::timing::simulation::{RunSummary, StopReason};
+use crate::timing::time::SimTime;
+use crate::timing::trace::Trace;
 use crate::training::driver::{drive_alone, drive_together};
 use crate::training::timeline::Timeline;
+use crate::training::weighting::{self, WeightingStrategy};
 use crate::training::{Divergence, RoundMetrics, Trainer, TrainerSettings};
-use crate::weighting::{self, WeightingStrategy};
 
 /// One strategy under one seed.
 #[derive(Clone, Debug)]
@@ -209,7 +209,7 @@ pub struct Experiment {
 }
 
 /// Loads the data and runs every seed × strategy on up to `jobs` threads, seed
-/// `seeds[i]` under `traces[i]` (see [`crate::schedule::realize`]).
+/// `seeds[i]` under `traces[i]` (see [`crate::timing::schedule::realize`]).
 /// `progress` is told each run as it finishes.
 pub fn run_all(
     loaded: &LoadedScenario,

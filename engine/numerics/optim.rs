@@ -18,16 +18,6 @@
 
 use crate::scenario::Optimizer;
 
-/// How many Hutchinson probes step `t` (1-based) of `optimizer` needs: `probes` on
-/// the steps that refresh the Hessian diagonal (`(t − 1) mod hessian_every = 0`),
-/// 0 otherwise and always for SGD. The timing model and the trainer both ask here.
-pub fn hessian_probes(optimizer: &Optimizer, t: u64) -> u32 {
-    match optimizer {
-        Optimizer::AdaHessian(a) if (t - 1).is_multiple_of(u64::from(a.hessian_every)) => a.probes,
-        _ => 0,
-    }
-}
-
 /// One worker's optimizer: its settings and its state.
 #[derive(Clone, Debug)]
 pub struct LocalOptimizer {
@@ -146,9 +136,9 @@ mod tests {
     fn adahessian_refresh_schedule() {
         let config =
             Optimizer::AdaHessian(AdaHessianConfig { hessian_every: 3, probes: 2, ..Default::default() });
-        let probes: Vec<u32> = (1..=7).map(|t| hessian_probes(&config, t)).collect();
+        let probes: Vec<u32> = (1..=7).map(|t| config.hessian_probes(t)).collect();
         assert_eq!(probes, [2, 0, 0, 2, 0, 0, 2]);
-        assert_eq!(hessian_probes(&Optimizer::Sgd(Default::default()), 1), 0);
+        assert_eq!(Optimizer::Sgd(Default::default()).hessian_probes(1), 0);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::faults::FailureEvent;
-use crate::time::SimTime;
+use crate::timing::faults::FailureEvent;
+use crate::timing::time::SimTime;
 
 /// A piecewise-constant value over time, built from overlapping windows.
 #[derive(Clone, Debug, Default)]
