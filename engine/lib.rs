@@ -41,6 +41,7 @@ pub mod disruptions;
 pub mod experiment;
 pub mod faults;
 pub mod figures;
+pub mod gpu;
 pub mod model;
 pub mod network;
 pub mod observe;
