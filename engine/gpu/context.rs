@@ -256,6 +256,9 @@ pub fn list_adapters(selection: &AdapterSelection) -> Vec<AdapterSummary> {
     adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect()
 }
 
+/// How long a read-back may wait for its mapping after the GPU finished.
+const MAP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Errors seen by wgpu outside any error scope, and the device-lost reason.
 #[derive(Debug, Default)]
 struct Incidents {
@@ -443,16 +446,25 @@ impl GpuContext {
         staging.map_async(wgpu::MapMode::Read, .., move |result| {
             let _ = sender.send(result);
         });
-        self.wait(&context)?;
-        match receiver.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(GpuError::Map { label: buffer.label.clone(), message: e.to_string() }),
-            Err(_) => {
-                return Err(GpuError::Map {
-                    label: buffer.label.clone(),
-                    message: "the mapping never completed".into(),
-                });
+        // Another thread's poll may be the one that runs the callback, a moment
+        // after our own poll returned: wait on the channel, polling again.
+        let mut waited = std::time::Duration::ZERO;
+        let step = std::time::Duration::from_millis(5);
+        let mapped = loop {
+            self.wait(&context)?;
+            match receiver.recv_timeout(step) {
+                Ok(result) => break result,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if waited < MAP_TIMEOUT => waited += step,
+                Err(_) => {
+                    return Err(GpuError::Map {
+                        label: buffer.label.clone(),
+                        message: "the mapping never completed".into(),
+                    });
+                }
             }
+        };
+        if let Err(e) = mapped {
+            return Err(GpuError::Map { label: buffer.label.clone(), message: e.to_string() });
         }
         let data = {
             let view = staging
