@@ -13,21 +13,30 @@
 //! [`GpuError`].
 
 mod context;
+pub mod elastic;
+pub mod elementwise;
 mod kernel;
 pub mod matmul;
+pub mod optim;
 pub mod probe;
 pub mod reduce;
 
 pub use context::{
     AdapterSelection, AdapterSummary, GpuBuffer, GpuContext, GpuError, Recording, gpu_or_skip, list_adapters,
 };
+pub use elastic::{ApplyDifference, BarrierUpdate, MasterUpdate};
+pub use elementwise::{Batched, LayerShape};
 pub use matmul::{Gemm, MatrixLayout};
+pub use optim::{OptimizerBuffers, OptimizerStep, StateOffsets};
 pub use probe::ProbeLayout;
 
 /// Every compiled kernel, built once per context.
 #[derive(Debug)]
 struct Kernels {
+    elastic: elastic::Pipelines,
+    elementwise: elementwise::Pipelines,
     matmul: matmul::Pipelines,
+    optim: optim::Pipelines,
     probe: probe::Pipelines,
     reduce: reduce::Pipelines,
 }
@@ -35,7 +44,10 @@ struct Kernels {
 impl Kernels {
     fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
         Ok(Kernels {
+            elastic: elastic::Pipelines::new(device)?,
+            elementwise: elementwise::Pipelines::new(device)?,
             matmul: matmul::Pipelines::new(device)?,
+            optim: optim::Pipelines::new(device)?,
             probe: probe::Pipelines::new(device)?,
             reduce: reduce::Pipelines::new(device)?,
         })

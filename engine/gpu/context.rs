@@ -553,6 +553,17 @@ impl Recording<'_> {
         Ok(())
     }
 
+    /// A read-only storage buffer of `words` (an entry table), alive until the
+    /// recording is submitted and done.
+    pub(super) fn storage_words(&self, label: &str, words: &[u32]) -> wgpu::Buffer {
+        let padded: &[u32] = if words.is_empty() { &[0] } else { words };
+        self.context.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(padded),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+    }
+
     /// One compute pass: `kernel` with a uniform block `uniform` at binding 0 and
     /// `buffers` at bindings 1, 2, … in order.
     pub(super) fn dispatch(

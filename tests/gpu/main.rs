@@ -9,7 +9,10 @@
 //! `FAULTLINE_REQUIRE_GPU=1` makes that a failure.
 
 mod context;
+mod elastic;
+mod elementwise;
 mod matmul;
+mod optim;
 mod probe;
 mod reduce;
 
