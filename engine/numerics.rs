@@ -5,5 +5,6 @@
 //! turns the engine's happenings into operations for a backend.
 
 pub mod backend;
+pub mod gpu;
 pub mod model;
 pub mod optim;

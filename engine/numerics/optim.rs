@@ -16,7 +16,54 @@
 //!
 //! SGD follows PyTorch: g' = g + wd·x; b ← μ·b + g' (b starts at 0); x ← x − η·b.
 
-use crate::scenario::Optimizer;
+use crate::scenario::{AdaHessianConfig, Optimizer};
+
+/// The `f32` scalars of AdaHessian step `t` (1-based), shared by the CPU and GPU
+/// backends so both round them the same way.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdaHessianScalars {
+    /// β1.
+    pub b1: f32,
+    /// β2.
+    pub b2: f32,
+    /// 1 − β1, computed in f64 and rounded once.
+    pub rest1: f32,
+    /// 1 − β2, computed in f64 and rounded once.
+    pub rest2: f32,
+    /// 1 − β1^t.
+    pub correction1: f32,
+    /// 1 − β2^t.
+    pub correction2: f32,
+    /// η.
+    pub lr: f32,
+    /// ε.
+    pub eps: f32,
+    /// Decoupled weight decay.
+    pub decay: f32,
+    /// The Hessian power κ.
+    pub power: f32,
+}
+
+impl AdaHessianScalars {
+    /// The scalars of step `t` under `c`.
+    pub fn new(c: &AdaHessianConfig, t: u64) -> Self {
+        let exponent = i32::try_from(t.min(1 << 30)).unwrap_or(i32::MAX);
+        AdaHessianScalars {
+            b1: c.beta1 as f32,
+            b2: c.beta2 as f32,
+            // 1 − β in f64, then one rounding to f32, as PyTorch does with Python
+            // floats: 1 − 0.999 in f32 is off by 1.3e-5 relative.
+            rest1: (1.0 - c.beta1) as f32,
+            rest2: (1.0 - c.beta2) as f32,
+            correction1: (1.0 - c.beta1.powi(exponent)) as f32,
+            correction2: (1.0 - c.beta2.powi(exponent)) as f32,
+            lr: c.lr as f32,
+            eps: c.eps as f32,
+            decay: c.weight_decay as f32,
+            power: c.hessian_power as f32,
+        }
+    }
+}
 
 /// One worker's optimizer: its settings and its state.
 #[derive(Clone, Debug)]
@@ -60,15 +107,18 @@ impl LocalOptimizer {
                 if let Some(d) = fresh_diagonal {
                     self.diagonal.copy_from_slice(d);
                 }
-                let exponent = i32::try_from(t.min(1 << 30)).unwrap_or(i32::MAX);
-                let correction1 = (1.0 - c.beta1.powi(exponent)) as f32;
-                let correction2 = (1.0 - c.beta2.powi(exponent)) as f32;
-                // 1 − β in f64, then one rounding to f32, as PyTorch does with Python
-                // floats: 1 − 0.999 in f32 is off by 1.3e-5 relative.
-                let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
-                let (rest1, rest2) = ((1.0 - c.beta1) as f32, (1.0 - c.beta2) as f32);
-                let (lr, eps, decay, power) =
-                    (c.lr as f32, c.eps as f32, c.weight_decay as f32, c.hessian_power as f32);
+                let AdaHessianScalars {
+                    b1,
+                    b2,
+                    rest1,
+                    rest2,
+                    correction1,
+                    correction2,
+                    lr,
+                    eps,
+                    decay,
+                    power,
+                } = AdaHessianScalars::new(c, t);
                 let elements = params
                     .iter_mut()
                     .zip(grad)
@@ -90,7 +140,7 @@ impl LocalOptimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{AdaHessianConfig, SgdConfig};
+    use crate::scenario::SgdConfig;
 
     #[test]
     fn adahessian_matches_hand_computation() {

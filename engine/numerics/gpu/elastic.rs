@@ -1,0 +1,227 @@
+//! Elastic averaging updates on the GPU (`shaders/elastic.wgsl`), as the CPU
+//! backend's `master_update`, `apply_difference` and `barrier_update`, many
+//! entries per dispatch.
+
+use super::GpuError;
+use super::context::{GpuBuffer, Recording};
+use super::kernel::{Access, Kernel, groups, kernel, module};
+
+#[derive(Debug)]
+pub(super) struct Pipelines {
+    master_update: Kernel,
+    apply_difference: Kernel,
+    barrier_update: Kernel,
+}
+
+const UNIFORM: usize = 16;
+
+impl Pipelines {
+    pub(super) fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
+        let module = module(device, "elastic.wgsl", include_str!("../../../shaders/elastic.wgsl"))?;
+        let storage = [Access::Read, Access::ReadWrite, Access::ReadWrite];
+        let build = |label: &str, entry: &str| kernel(device, &module, label, entry, UNIFORM, &storage, &[]);
+        Ok(Pipelines {
+            master_update: build("master update", "master_update")?,
+            apply_difference: build("apply difference", "apply_difference")?,
+            barrier_update: build("barrier update", "barrier_update")?,
+        })
+    }
+}
+
+/// One asynchronous exchange on the master: the slot holding a worker's snapshot
+/// becomes e = x − c and the center moves by a_m·e.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MasterUpdate {
+    /// The slot's offset in the slots buffer.
+    pub slot: usize,
+    /// The center's offset in the centers buffer.
+    pub center: usize,
+    /// The master's weight a_m.
+    pub a_m: f64,
+}
+
+/// A worker's side of an exchange: x ← x − a_w·e, e in a slot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ApplyDifference {
+    /// The worker's offset in the workers buffer.
+    pub worker: usize,
+    /// The slot's offset in the slots buffer.
+    pub slot: usize,
+    /// The worker's weight a_w.
+    pub a_w: f64,
+}
+
+/// A synchronous round on one center: every part's slot becomes e = x − c (the
+/// center before the round), then the center adds a_m·e part by part.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BarrierUpdate {
+    /// The center's offset in the centers buffer.
+    pub center: usize,
+    /// (slot offset, a_m) per part, in order.
+    pub parts: Vec<(usize, f64)>,
+}
+
+fn shape(operation: &str, message: String) -> GpuError {
+    GpuError::Shape { operation: operation.into(), message }
+}
+
+fn word(operation: &str, v: usize) -> Result<u32, GpuError> {
+    u32::try_from(v).map_err(|_| shape(operation, format!("{v} exceeds 32 bits")))
+}
+
+fn within(operation: &str, buffer: &GpuBuffer<f32>, offset: usize, n: usize) -> Result<(), GpuError> {
+    if offset + n > buffer.len() {
+        return Err(shape(
+            operation,
+            format!("{n} elements at {offset} overrun '{}' ({})", buffer.label(), buffer.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the spans `offset..offset + n` are pairwise disjoint.
+fn disjoint(offsets: impl Iterator<Item = usize>, n: usize) -> bool {
+    let mut sorted: Vec<usize> = offsets.collect();
+    sorted.sort_unstable();
+    sorted.windows(2).all(|w| w[0] + n <= w[1])
+}
+
+impl Recording<'_> {
+    fn elastic(
+        &mut self,
+        kernel: ElasticKernel,
+        words: &[u32],
+        uniform: [u32; 4],
+        buffers: [&GpuBuffer<f32>; 2],
+        rows: usize,
+        n: usize,
+    ) -> Result<(), GpuError> {
+        let workgroups = [groups(n, 256), word("elastic update", rows)?, 1];
+        if workgroups[0] > 65_535 || workgroups[1] > 65_535 {
+            return Err(shape(
+                "elastic update",
+                format!("{workgroups:?} workgroups exceed 65535 per dimension"),
+            ));
+        }
+        let table = self.storage_words("elastic entries", words);
+        let kernels = &self.context.kernels.elastic;
+        let kernel = match kernel {
+            ElasticKernel::Master => &kernels.master_update,
+            ElasticKernel::Apply => &kernels.apply_difference,
+            ElasticKernel::Barrier => &kernels.barrier_update,
+        };
+        self.dispatch(
+            kernel,
+            bytemuck::bytes_of(&uniform),
+            &[&table, &buffers[0].buffer, &buffers[1].buffer],
+            workgroups,
+        );
+        Ok(())
+    }
+
+    /// Records master updates of `n` elements each; no two may share a slot or a
+    /// center (record them in separate dispatches, in order).
+    pub fn master_updates(
+        &mut self,
+        n: usize,
+        updates: &[MasterUpdate],
+        slots: &GpuBuffer<f32>,
+        centers: &GpuBuffer<f32>,
+    ) -> Result<(), GpuError> {
+        const OP: &str = "master updates";
+        if updates.is_empty() || n == 0 {
+            return Ok(());
+        }
+        if slots.buffer == centers.buffer {
+            return Err(shape(OP, "slots and centers must be separate buffers".into()));
+        }
+        let mut words = Vec::with_capacity(updates.len() * 4);
+        for u in updates {
+            within(OP, slots, u.slot, n)?;
+            within(OP, centers, u.center, n)?;
+            words.extend([word(OP, u.slot)?, word(OP, u.center)?, word(OP, n)?, (u.a_m as f32).to_bits()]);
+        }
+        if !disjoint(updates.iter().map(|u| u.slot), n) || !disjoint(updates.iter().map(|u| u.center), n) {
+            return Err(shape(OP, "two updates of one dispatch share a slot or a center".into()));
+        }
+        self.elastic(ElasticKernel::Master, &words, [0; 4], [slots, centers], updates.len(), n)
+    }
+
+    /// Records worker-side differences of `n` elements each; no two may share a
+    /// worker.
+    pub fn apply_differences(
+        &mut self,
+        n: usize,
+        updates: &[ApplyDifference],
+        workers: &GpuBuffer<f32>,
+        slots: &GpuBuffer<f32>,
+    ) -> Result<(), GpuError> {
+        const OP: &str = "apply differences";
+        if updates.is_empty() || n == 0 {
+            return Ok(());
+        }
+        if workers.buffer == slots.buffer {
+            return Err(shape(OP, "workers and slots must be separate buffers".into()));
+        }
+        let mut words = Vec::with_capacity(updates.len() * 4);
+        for u in updates {
+            within(OP, workers, u.worker, n)?;
+            within(OP, slots, u.slot, n)?;
+            words.extend([word(OP, u.worker)?, word(OP, u.slot)?, word(OP, n)?, (u.a_w as f32).to_bits()]);
+        }
+        if !disjoint(updates.iter().map(|u| u.worker), n) {
+            return Err(shape(OP, "two updates of one dispatch share a worker".into()));
+        }
+        self.elastic(ElasticKernel::Apply, &words, [0; 4], [workers, slots], updates.len(), n)
+    }
+
+    /// Records synchronous rounds of `n` elements each, one per center; no two
+    /// rounds may share a center or a slot.
+    pub fn barrier_updates(
+        &mut self,
+        n: usize,
+        rounds: &[BarrierUpdate],
+        slots: &GpuBuffer<f32>,
+        centers: &GpuBuffer<f32>,
+    ) -> Result<(), GpuError> {
+        const OP: &str = "barrier updates";
+        if rounds.is_empty() || n == 0 {
+            return Ok(());
+        }
+        if slots.buffer == centers.buffer {
+            return Err(shape(OP, "slots and centers must be separate buffers".into()));
+        }
+        let mut head = Vec::with_capacity(rounds.len() * 4);
+        let mut parts = Vec::new();
+        let mut first = 0;
+        for round in rounds {
+            within(OP, centers, round.center, n)?;
+            head.extend([
+                word(OP, round.center)?,
+                word(OP, n)?,
+                word(OP, first)?,
+                word(OP, round.parts.len())?,
+            ]);
+            for &(slot, a_m) in &round.parts {
+                within(OP, slots, slot, n)?;
+                parts.extend([word(OP, slot)?, (a_m as f32).to_bits()]);
+            }
+            first += round.parts.len();
+        }
+        let all_slots = rounds.iter().flat_map(|r| r.parts.iter().map(|&(s, _)| s));
+        if !disjoint(rounds.iter().map(|r| r.center), n) || (first > 0 && !disjoint(all_slots, n)) {
+            return Err(shape(OP, "two rounds share a center, or two parts a slot".into()));
+        }
+        head.extend(parts);
+        let uniform = [word(OP, rounds.len())?, 0, 0, 0];
+        self.elastic(ElasticKernel::Barrier, &head, uniform, [slots, centers], rounds.len(), n)
+    }
+}
+
+/// Which elastic kernel.
+#[derive(Clone, Copy)]
+enum ElasticKernel {
+    Master,
+    Apply,
+    Barrier,
+}

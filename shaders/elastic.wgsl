@@ -1,0 +1,77 @@
+// Elastic averaging updates, as the CPU backend's master_update, apply_difference
+// and barrier_update. One workgroup row per entry; entries of one dispatch must
+// not write the same elements (the host checks).
+//
+// Entry tables are u32 words, scalars as f32 bits:
+//   master_update     4 words per entry: slot, center, n, a_m
+//   apply_difference  4 words per entry: worker, slot, n, a_w
+//   barrier_update    4 words per group: center, n, first part, parts; then
+//                     2 words per part (after all groups): slot, a_m
+
+struct Params {
+    // barrier_update: groups in the table (parts follow them).
+    groups: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> table: array<u32>;
+// master_update and barrier_update: the slots; apply_difference: the workers.
+@group(0) @binding(2) var<storage, read_write> left: array<f32>;
+// master_update and barrier_update: the centers; apply_difference: the slots.
+@group(0) @binding(3) var<storage, read_write> right: array<f32>;
+
+// e = s - c;  c = c + a_m e;  s = e
+@compute @workgroup_size(256, 1, 1)
+fn master_update(@builtin(global_invocation_id) id: vec3<u32>) {
+    let w = id.y * 4u;
+    let j = id.x;
+    if j >= table[w + 2u] {
+        return;
+    }
+    let si = table[w] + j;
+    let ci = table[w + 1u] + j;
+    let c = right[ci];
+    let e = left[si] - c;
+    right[ci] = c + bitcast<f32>(table[w + 3u]) * e;
+    left[si] = e;
+}
+
+// x = x - a_w e
+@compute @workgroup_size(256, 1, 1)
+fn apply_difference(@builtin(global_invocation_id) id: vec3<u32>) {
+    let w = id.y * 4u;
+    let j = id.x;
+    if j >= table[w + 2u] {
+        return;
+    }
+    let xi = table[w] + j;
+    left[xi] = left[xi] - bitcast<f32>(table[w + 3u]) * right[table[w + 1u] + j];
+}
+
+// Every part's slot becomes its difference to the (old) center, then the center
+// moves by each part's a_m e in part order.
+@compute @workgroup_size(256, 1, 1)
+fn barrier_update(@builtin(global_invocation_id) id: vec3<u32>) {
+    let w = id.y * 4u;
+    let j = id.x;
+    if j >= table[w + 1u] {
+        return;
+    }
+    let ci = table[w] + j;
+    let first = p.groups * 4u + table[w + 2u] * 2u;
+    let parts = table[w + 3u];
+    let old = right[ci];
+    for (var q = 0u; q < parts; q++) {
+        let si = table[first + q * 2u] + j;
+        left[si] = left[si] - old;
+    }
+    var c = old;
+    for (var q = 0u; q < parts; q++) {
+        let part = first + q * 2u;
+        c = c + bitcast<f32>(table[part + 1u]) * left[table[part] + j];
+    }
+    right[ci] = c;
+}

@@ -1,0 +1,51 @@
+//! The device context: adapter listing, selection and error reporting.
+
+use faultline::numerics::gpu::{AdapterSelection, GpuContext, GpuError, list_adapters};
+
+use crate::gpu;
+
+#[test]
+fn lists_the_adapter_in_use() {
+    let Some(context) = gpu() else { return };
+    let adapters = list_adapters(&AdapterSelection::from_env());
+    assert!(adapters.contains(context.adapter()), "{:?} not in {adapters:?}", context.adapter());
+    let line = context.adapter().to_string();
+    assert!(line.contains(&context.adapter().name) && line.contains(&context.adapter().backend), "{line}");
+}
+
+#[test]
+fn an_unknown_adapter_name_is_a_typed_error() {
+    let selection =
+        AdapterSelection { name: Some("no such adapter, surely".into()), ..AdapterSelection::from_env() };
+    match GpuContext::new(&selection) {
+        Err(error @ GpuError::NoAdapter { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("no such adapter, surely") && message.contains("mesa-vulkan-drivers"),
+                "{message}"
+            );
+        }
+        other => panic!("expected NoAdapter, got {other:?}"),
+    }
+}
+
+#[test]
+fn shape_errors_are_returned_not_panics() {
+    let Some(context) = gpu() else { return };
+    let small = context.zeros::<f32>("small", 4).unwrap();
+    assert!(matches!(context.write(&small, 2, &[1.0, 2.0, 3.0]), Err(GpuError::Shape { .. })));
+    let mut recording = context.record("overrun");
+    let other = context.zeros::<f32>("other", 4).unwrap();
+    assert!(matches!(recording.copy(&small, 0, &other, 1, 4), Err(GpuError::Shape { .. })));
+}
+
+#[test]
+fn upload_and_download_round_trip() {
+    let Some(context) = gpu() else { return };
+    let data: Vec<f32> = (0..1001).map(|i| i as f32 * 0.25 - 7.0).collect();
+    let buffer = context.upload("round trip", &data).unwrap();
+    assert_eq!(context.download(&buffer).unwrap(), data);
+    let keys: Vec<u32> = (0..17u32).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
+    let buffer = context.upload("u32 round trip", &keys).unwrap();
+    assert_eq!(context.download(&buffer).unwrap(), keys);
+}
