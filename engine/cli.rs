@@ -1,5 +1,5 @@
 //! The `faultline` command line: `run`, `rerun`, `plot`, `sweep`, `merge`,
-//! `validate` and `trace`.
+//! `validate`, `trace` and `devices`.
 //!
 //! Exit codes: 0 success; 2 bad input or usage (with `file:line:col`, the field path
 //! and what was expected); 1 a run that failed.
@@ -22,6 +22,7 @@ macro_rules! say {
     }};
 }
 
+mod devices;
 mod inspect;
 mod plot;
 mod rerun;
@@ -119,6 +120,10 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// List the GPU adapters wgpu finds (name, backend, type, driver) and which one
+    /// `--backend auto` and `--backend gpu` use. WGPU_BACKEND (e.g. vulkan) and
+    /// WGPU_ADAPTER_NAME narrow the choice.
+    Devices,
 }
 
 /// Why a command failed, which decides the exit code.
@@ -153,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Plot { dir } => plot::plot(&dir),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),
+        Command::Devices => devices::devices(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,13 +32,30 @@ fn help_and_usage_errors() {
     let help = faultline(&["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for command in ["run", "plot", "validate", "trace"] {
+    for command in ["run", "plot", "validate", "trace", "devices", "sweep", "merge", "rerun"] {
         assert!(text.contains(command), "{text}");
     }
     assert_eq!(faultline(&["run", "--no-such-flag"]).status.code(), Some(2));
     assert_eq!(faultline(&["validate"]).status.code(), Some(2));
     assert_eq!(faultline(&["run", "--seed", "minus-one"]).status.code(), Some(2));
     assert_eq!(faultline(&[]).status.code(), Some(2));
+}
+
+#[test]
+fn devices_lists_adapters_or_says_there_are_none() {
+    let output = faultline(&["devices"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let required = std::env::var("FAULTLINE_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    if required {
+        // CI has Mesa's software driver: it is listed, and `auto` stays on the CPU.
+        assert!(stdout.contains("--backend gpu"), "{stdout}");
+    } else {
+        assert!(stdout.contains("--backend gpu") || stdout.contains("no GPU adapter found"), "{stdout}");
+    }
+    if !stdout.contains("--backend auto") {
+        assert!(stdout.contains("runs on the CPU") || stdout.contains("runs use the CPU"), "{stdout}");
+    }
 }
 
 #[test]
