@@ -34,10 +34,8 @@ pub fn devices() -> Result<(), Failure> {
     if for_auto.is_none() {
         say!("no hardware adapter: --backend auto runs on the CPU");
     }
-    if let Some(name) = &selection.name {
-        if for_gpu.is_none() {
-            say!("WGPU_ADAPTER_NAME={name} matches none of them");
-        }
+    if let (Some(name), None) = (&selection.name, for_gpu) {
+        say!("WGPU_ADAPTER_NAME={name} matches none of them");
     }
     Ok(())
 }
