@@ -7,11 +7,15 @@
 //   apply_difference  4 words per entry: worker, slot, n, a_w
 //   barrier_update    4 words per group: center, n, first part, parts; then
 //                     2 words per part (after all groups): slot, a_m
+//   barrier_average   as barrier_update, with each part's normalized weight
+//                     w / sum w (rounded once on the host) for a_m
 
 struct Params {
-    // barrier_update: groups in the table (parts follow them).
+    // barrier_update, barrier_average: groups in the table (parts follow them).
     groups: u32,
-    pad0: u32,
+    // barrier_average: 1 to average into the center, 0 to leave it (all
+    // weights 0) and only copy it into the slots.
+    average: u32,
     pad1: u32,
     pad2: u32,
 }
@@ -74,4 +78,30 @@ fn barrier_update(@builtin(global_invocation_id) id: vec3<u32>) {
         c = c + bitcast<f32>(table[part + 1u]) * left[table[part] + j];
     }
     right[ci] = c;
+}
+
+// Synchronous averaging: c = sum_q u_q s_q in part order (in f32, u_q = w_q / sum w
+// from the host), then every slot becomes c.
+@compute @workgroup_size(256, 1, 1)
+fn barrier_average(@builtin(global_invocation_id) id: vec3<u32>) {
+    let w = id.y * 4u;
+    let j = id.x;
+    if j >= table[w + 1u] {
+        return;
+    }
+    let ci = table[w] + j;
+    let first = p.groups * 4u + table[w + 2u] * 2u;
+    let parts = table[w + 3u];
+    var c = right[ci];
+    if p.average == 1u {
+        c = 0.0;
+        for (var q = 0u; q < parts; q++) {
+            let part = first + q * 2u;
+            c = c + bitcast<f32>(table[part + 1u]) * left[table[part] + j];
+        }
+        right[ci] = c;
+    }
+    for (var q = 0u; q < parts; q++) {
+        left[table[first + q * 2u] + j] = c;
+    }
 }

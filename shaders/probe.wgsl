@@ -10,10 +10,15 @@ struct Params {
     // Where probe 0 starts in `out`, and the distance between probes.
     offset: u32,
     stride: u32,
+    // Where probe 0's key is in `keys`.
+    key_offset: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-// One key per probe, from probe_key (computed on the host: once per probe).
+// One key per probe (from key_offset on), from probe_key (computed on the host: once per probe).
 @group(0) @binding(1) var<storage, read> keys: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
@@ -41,5 +46,5 @@ fn fill(@builtin(global_invocation_id) id: vec3<u32>) {
     if j >= p.len {
         return;
     }
-    out[p.offset + id.y * p.stride + j] = rademacher(keys[id.y], p.first + j);
+    out[p.offset + id.y * p.stride + j] = rademacher(keys[p.key_offset + id.y], p.first + j);
 }

@@ -17,8 +17,9 @@ struct Params {
     n: u32,
     // Partials per pair: ceil(n / CHUNK).
     groups: u32,
-    pad0: u32,
-    pad1: u32,
+    // Where pair 0's words are in `pairs`, and its first partial in `partials`.
+    pair_offset: u32,
+    partials_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,8 +33,8 @@ var<workgroup> sums: array<f32, 256>;
 
 @compute @workgroup_size(256, 1, 1)
 fn squared_distance(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
-    let a_base = pairs[group.y * 2u];
-    let b_base = pairs[group.y * 2u + 1u];
+    let a_base = pairs[p.pair_offset + group.y * 2u];
+    let b_base = pairs[p.pair_offset + group.y * 2u + 1u];
     let start = group.x * CHUNK;
     var sum = 0.0;
     for (var i = 0u; i < PER_THREAD; i++) {
@@ -52,6 +53,6 @@ fn squared_distance(@builtin(local_invocation_id) local: vec3<u32>, @builtin(wor
         workgroupBarrier();
     }
     if local.x == 0u {
-        partials[group.y * p.groups + group.x] = sums[0];
+        partials[p.partials_offset + group.y * p.groups + group.x] = sums[0];
     }
 }

@@ -14,6 +14,7 @@ use crate::data::SplitData;
 pub use crate::training::program::{EvaluationId, Op, Params, Program, ScalarId, Slot};
 
 pub mod cpu;
+pub mod gpu;
 
 /// A run inside a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

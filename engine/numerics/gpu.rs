@@ -18,16 +18,18 @@ pub mod elementwise;
 mod kernel;
 pub mod matmul;
 pub mod optim;
+pub mod passes;
 pub mod probe;
 pub mod reduce;
 
 pub use context::{
     AdapterSelection, AdapterSummary, GpuBuffer, GpuContext, GpuError, Recording, gpu_or_skip, list_adapters,
 };
-pub use elastic::{ApplyDifference, BarrierUpdate, MasterUpdate};
+pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, MasterUpdate};
 pub use elementwise::{Batched, LayerShape};
 pub use matmul::{Gemm, MatrixLayout};
 pub use optim::{OptimizerBuffers, OptimizerStep, StateOffsets};
+pub use passes::{SoftmaxBuffers, Span};
 pub use probe::ProbeLayout;
 
 /// Every compiled kernel, built once per context.
@@ -37,6 +39,7 @@ struct Kernels {
     elementwise: elementwise::Pipelines,
     matmul: matmul::Pipelines,
     optim: optim::Pipelines,
+    passes: passes::Pipelines,
     probe: probe::Pipelines,
     reduce: reduce::Pipelines,
 }
@@ -48,6 +51,7 @@ impl Kernels {
             elementwise: elementwise::Pipelines::new(device)?,
             matmul: matmul::Pipelines::new(device)?,
             optim: optim::Pipelines::new(device)?,
+            passes: passes::Pipelines::new(device)?,
             probe: probe::Pipelines::new(device)?,
             reduce: reduce::Pipelines::new(device)?,
         })

@@ -8,6 +8,7 @@
 //! Without an adapter every test returns early with a note, unless
 //! `FAULTLINE_REQUIRE_GPU=1` makes that a failure.
 
+mod backend;
 mod context;
 mod elastic;
 mod elementwise;
@@ -16,15 +17,15 @@ mod optim;
 mod probe;
 mod reduce;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use faultline::numerics::gpu::{GpuContext, gpu_or_skip};
 
 /// One context for the whole test binary (device creation and kernel compilation
 /// are the slow part on a software driver).
-pub fn gpu() -> Option<&'static GpuContext> {
-    static CONTEXT: OnceLock<Option<GpuContext>> = OnceLock::new();
-    CONTEXT.get_or_init(gpu_or_skip).as_ref()
+pub fn gpu() -> Option<&'static Arc<GpuContext>> {
+    static CONTEXT: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
+    CONTEXT.get_or_init(|| gpu_or_skip().map(Arc::new)).as_ref()
 }
 
 /// A small deterministic generator for test data (SplitMix64).

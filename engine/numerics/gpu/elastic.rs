@@ -11,6 +11,7 @@ pub(super) struct Pipelines {
     master_update: Kernel,
     apply_difference: Kernel,
     barrier_update: Kernel,
+    barrier_average: Kernel,
 }
 
 const UNIFORM: usize = 16;
@@ -24,6 +25,7 @@ impl Pipelines {
             master_update: build("master update", "master_update")?,
             apply_difference: build("apply difference", "apply_difference")?,
             barrier_update: build("barrier update", "barrier_update")?,
+            barrier_average: build("barrier average", "barrier_average")?,
         })
     }
 }
@@ -58,6 +60,17 @@ pub struct BarrierUpdate {
     /// The center's offset in the centers buffer.
     pub center: usize,
     /// (slot offset, a_m) per part, in order.
+    pub parts: Vec<(usize, f64)>,
+}
+
+/// A synchronous averaging round on one center: x̃ ← Σ w_i·slot_i / Σ w_i (in f32,
+/// part order, with the weights normalized in f64 and rounded once; unchanged when
+/// Σ w_i = 0), then every part's slot ← x̃.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BarrierAverage {
+    /// The center's offset in the centers buffer.
+    pub center: usize,
+    /// (slot offset, weight w_i) per part, in order.
     pub parts: Vec<(usize, f64)>,
 }
 
@@ -109,6 +122,7 @@ impl Recording<'_> {
             ElasticKernel::Master => &kernels.master_update,
             ElasticKernel::Apply => &kernels.apply_difference,
             ElasticKernel::Barrier => &kernels.barrier_update,
+            ElasticKernel::Average => &kernels.barrier_average,
         };
         self.dispatch(
             kernel,
@@ -216,6 +230,37 @@ impl Recording<'_> {
         let uniform = [word(OP, rounds.len())?, 0, 0, 0];
         self.elastic(ElasticKernel::Barrier, &head, uniform, [slots, centers], rounds.len(), n)
     }
+
+    /// Records one synchronous averaging round of `n` elements (see
+    /// [`BarrierAverage`]); no two parts may share a slot.
+    pub fn barrier_average(
+        &mut self,
+        n: usize,
+        round: &BarrierAverage,
+        slots: &GpuBuffer<f32>,
+        centers: &GpuBuffer<f32>,
+    ) -> Result<(), GpuError> {
+        const OP: &str = "barrier average";
+        if round.parts.is_empty() || n == 0 {
+            return Ok(());
+        }
+        if slots.buffer == centers.buffer {
+            return Err(shape(OP, "slots and centers must be separate buffers".into()));
+        }
+        within(OP, centers, round.center, n)?;
+        let total: f64 = round.parts.iter().map(|&(_, w)| w).sum();
+        let mut words = vec![word(OP, round.center)?, word(OP, n)?, 0, word(OP, round.parts.len())?];
+        for &(slot, w) in &round.parts {
+            within(OP, slots, slot, n)?;
+            let normalized = if total > 0.0 { (w / total) as f32 } else { 0.0 };
+            words.extend([word(OP, slot)?, normalized.to_bits()]);
+        }
+        if !disjoint(round.parts.iter().map(|&(s, _)| s), n) {
+            return Err(shape(OP, "two parts share a slot".into()));
+        }
+        let uniform = [1, u32::from(total > 0.0), 0, 0];
+        self.elastic(ElasticKernel::Average, &words, uniform, [slots, centers], 1, n)
+    }
 }
 
 /// Which elastic kernel.
@@ -224,4 +269,5 @@ enum ElasticKernel {
     Master,
     Apply,
     Barrier,
+    Average,
 }

@@ -14,6 +14,8 @@ struct Params {
     first: u32,
     offset: u32,
     stride: u32,
+    key_offset: u32,
+    pad: [u32; 3],
 }
 
 #[derive(Debug)]
@@ -54,8 +56,23 @@ impl Recording<'_> {
         layout: ProbeLayout,
         out: &GpuBuffer<f32>,
     ) -> Result<(), GpuError> {
+        self.probes_from(keys, 0..keys.len(), layout, out)
+    }
+
+    /// Records the fill of one probe per key in `keys[range]`: probe q uses key
+    /// `range.start + q`.
+    pub fn probes_from(
+        &mut self,
+        keys: &GpuBuffer<u32>,
+        range: std::ops::Range<usize>,
+        layout: ProbeLayout,
+        out: &GpuBuffer<f32>,
+    ) -> Result<(), GpuError> {
         let shape = |message: String| GpuError::Shape { operation: "probes".into(), message };
-        let count = keys.len();
+        if range.end > keys.len() {
+            return Err(shape(format!("keys {range:?} overrun '{}' ({})", keys.label(), keys.len())));
+        }
+        let count = range.len();
         if count == 0 || layout.len == 0 {
             return Ok(());
         }
@@ -77,6 +94,8 @@ impl Recording<'_> {
             first: fits(layout.first)?,
             offset: fits(layout.offset)?,
             stride: fits(layout.stride)?,
+            key_offset: fits(range.start)?,
+            pad: [0; 3],
         };
         let workgroups = [groups(layout.len, 256), fits(count)?, 1];
         if workgroups[0] > 65_535 || workgroups[1] > 65_535 {

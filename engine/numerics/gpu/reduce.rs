@@ -16,7 +16,8 @@ pub const CHUNK: usize = 4096;
 struct Params {
     n: u32,
     groups: u32,
-    pad: [u32; 2],
+    pair_offset: u32,
+    partials_offset: u32,
 }
 
 #[derive(Debug)]
@@ -58,13 +59,31 @@ impl Recording<'_> {
         b: &GpuBuffer<f32>,
         partials: &GpuBuffer<f32>,
     ) -> Result<(), GpuError> {
-        let shape = |message: String| GpuError::Shape { operation: "squared distances".into(), message };
         if !pairs.len().is_multiple_of(2) {
-            return Err(shape("the pair list must hold (a offset, b offset) pairs".into()));
+            return Err(GpuError::Shape {
+                operation: "squared distances".into(),
+                message: "the pair list must hold (a offset, b offset) pairs".into(),
+            });
         }
-        let count = pairs.len() / 2;
+        self.squared_distances_at(n, (pairs, 0, pairs.len() / 2), a, b, (partials, 0))
+    }
+
+    /// [`Recording::squared_distances`] for the `count` pairs whose words start at
+    /// `pairs[first..]`, pair q's partials at `partials[at + q · partials_per_pair(n)..]`.
+    pub fn squared_distances_at(
+        &mut self,
+        n: usize,
+        (pairs, first, count): (&GpuBuffer<u32>, usize, usize),
+        a: &GpuBuffer<f32>,
+        b: &GpuBuffer<f32>,
+        (partials, at): (&GpuBuffer<f32>, usize),
+    ) -> Result<(), GpuError> {
+        let shape = |message: String| GpuError::Shape { operation: "squared distances".into(), message };
+        if first + 2 * count > pairs.len() {
+            return Err(shape(format!("{count} pairs at {first} overrun '{}'", pairs.label())));
+        }
         let per_pair = partials_per_pair(n);
-        if count * per_pair > partials.len() {
+        if at + count * per_pair > partials.len() {
             return Err(shape(format!(
                 "{} partials needed, '{}' has {}",
                 count * per_pair,
@@ -76,7 +95,12 @@ impl Recording<'_> {
             return Ok(());
         }
         let fits = |v: usize| u32::try_from(v).map_err(|_| shape(format!("{v} exceeds 32 bits")));
-        let params = Params { n: fits(n)?, groups: fits(per_pair)?, pad: [0; 2] };
+        let params = Params {
+            n: fits(n)?,
+            groups: fits(per_pair)?,
+            pair_offset: fits(first)?,
+            partials_offset: fits(at)?,
+        };
         let workgroups = [groups(n, CHUNK), fits(count)?, 1];
         if workgroups[0] > 65_535 || workgroups[1] > 65_535 {
             return Err(shape(format!("{workgroups:?} workgroups exceed 65535 per dimension")));
