@@ -230,7 +230,7 @@ fn csvs(runs: &[RunOutcome]) -> Vec<String> {
 #[test]
 fn two_gpu_runs_are_bit_identical() {
     let Some(context) = gpu() else { return };
-    let loaded = quickstart(40);
+    let loaded = quickstart(25);
     let seeds = prepare(&loaded, &[1]);
     let strategies = &loaded.scenario.training.strategies;
     let jobs: Vec<Job> = strategies.iter().map(|s| job(&seeds[0], s)).collect();
@@ -243,7 +243,7 @@ fn two_gpu_runs_are_bit_identical() {
 #[test]
 fn batching_is_invisible_on_the_gpu() {
     let Some(context) = gpu() else { return };
-    let loaded = quickstart(40);
+    let loaded = quickstart(25);
     let seeds = prepare(&loaded, &[1, 2]);
     let strategies = &loaded.scenario.training.strategies;
     let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
@@ -265,7 +265,7 @@ fn batching_is_invisible_on_the_gpu() {
 #[test]
 fn the_quickstart_reaches_the_cpu_accuracy() {
     let Some(context) = gpu() else { return };
-    let loaded = quickstart(100);
+    let loaded = quickstart(50);
     let seeds = prepare(&loaded, &[1, 2, 3]);
     let strategies = &loaded.scenario.training.strategies;
     let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
