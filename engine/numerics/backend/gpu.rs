@@ -384,8 +384,7 @@ impl<'d> GpuBackend<'d> {
         for ((run, program), places) in work.iter_mut().zip(&plan.places) {
             let state = self.runs[run.0].as_ref().expect("a run of this backend that was not removed");
             let data = self.datasets[state.data].as_ref().expect("a run's dataset is on the device");
-            for index in 0..program.ops().len() {
-                let place = places[index];
+            for (index, &place) in places.iter().enumerate() {
                 match program.ops()[index].clone() {
                     Op::LocalStep { loss, .. } => program.set_scalar(loss, f64::from(values[place.results])),
                     Op::Gap { out, .. } => {
