@@ -99,6 +99,10 @@ fn every_op(data: &SplitData, optimizer: &Optimizer, workers: usize) -> Program 
     program.snapshot_worker(3, f);
     program.barrier_average(&[(e, 1.0), (f, 3.0)]);
     program.adopt(1, e);
+    // All weights 0: the center stays, the slots still take it.
+    program.snapshot_worker(2, e);
+    program.barrier_average(&[(e, 0.0), (f, 0.0)]);
+    program.adopt(2, e);
     // Slots beyond the backend's first allocation.
     let extra: Vec<usize> = (0..10).map(|_| program.new_slot()).collect();
     for (i, &s) in extra.iter().enumerate() {
