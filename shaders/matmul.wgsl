@@ -139,3 +139,44 @@ fn matmul(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id)
         }
     }
 }
+
+// The same product for small matrices: one thread per element of C, no
+// workgroup memory and no barriers (which software drivers execute slowly). The
+// k products are summed in ascending k order, as in `matmul`.
+@compute @workgroup_size(64, 1, 1)
+fn matmul_small(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= p.m * p.n {
+        return;
+    }
+    let row = id.x / p.n;
+    let col = id.x % p.n;
+    // op(A)[row][k] and op(B)[k][col] walk their stored matrices with fixed steps.
+    var ai = p.a_offset + id.y * p.a_batch;
+    var a_step = 1u;
+    if TRANS_A {
+        ai = ai + row;
+        a_step = p.a_stride;
+    } else {
+        ai = ai + row * p.a_stride;
+    }
+    var bi = p.b_offset + id.y * p.b_batch;
+    var b_step = p.b_stride;
+    if TRANS_B {
+        bi = bi + col * p.b_stride;
+        b_step = 1u;
+    } else {
+        bi = bi + col;
+    }
+    var acc = 0.0;
+    for (var k = 0u; k < p.k; k++) {
+        acc = acc + a[ai] * b[bi];
+        ai = ai + a_step;
+        bi = bi + b_step;
+    }
+    let index = p.c_offset + id.y * p.c_batch + row * p.c_stride + col;
+    var value = p.alpha * acc;
+    if p.beta != 0.0 {
+        value = value + p.beta * c[index];
+    }
+    c[index] = value;
+}

@@ -1,13 +1,18 @@
 //! The GPU backend against the CPU reference backend: every operation of a
 //! recorded program, whole quickstart runs, and determinism.
 //!
-//! Tolerances (measured on lavapipe, with margin):
-//! - parameters after a program of local steps and exchanges: normwise relative
-//!   error (max |gpu − cpu| / max |cpu|) ≤ 1e-5 with SGD, ≤ 1e-4 with AdaHessian
-//!   (its Hessian-vector products and the division by √v amplify rounding);
-//! - losses, gaps and evaluation losses: 1e-5 relative (SGD), 1e-4 (AdaHessian);
-//!   accuracies equal up to one test sample;
-//! - quickstart final test accuracy: within 0.01 of the CPU's.
+//! Tolerances (measured on lavapipe, then given about 2x margin):
+//! - after a program using every operation (6 local steps per worker, exchanges,
+//!   barriers, adopt, evaluations), parameters as normwise relative error
+//!   (max |gpu − cpu| / max |cpu|), and every scalar (losses, gaps, evaluation
+//!   losses) relative: ≤ 1e-5 with SGD (measured 2e-7); ≤ 5e-4 with AdaHessian
+//!   (measured 2.5e-4): its steps divide by |D| + ε, which amplifies the f32
+//!   rounding of small Hessian-vector products — the CPU's own first step is
+//!   4e-5 to 6e-5 away from the same step computed in f64, see
+//!   `the_first_adahessian_step_is_as_accurate_as_the_cpus`;
+//! - accuracies: equal, or one test sample apart;
+//! - quickstart (50 rounds, to stay quick on lavapipe) final test accuracy:
+//!   within 0.01 of the CPU's, uniform and dynamic, seeds 1 to 3.
 
 use std::sync::Arc;
 
@@ -94,6 +99,10 @@ fn every_op(data: &SplitData, optimizer: &Optimizer, workers: usize) -> Program 
     program.snapshot_worker(3, f);
     program.barrier_average(&[(e, 1.0), (f, 3.0)]);
     program.adopt(1, e);
+    // All weights 0: the center stays, the slots still take it.
+    program.snapshot_worker(2, e);
+    program.barrier_average(&[(e, 0.0), (f, 0.0)]);
+    program.adopt(2, e);
     // Slots beyond the backend's first allocation.
     let extra: Vec<usize> = (0..10).map(|_| program.new_slot()).collect();
     for (i, &s) in extra.iter().enumerate() {
@@ -113,6 +122,7 @@ fn compare_every_op(optimizer: Optimizer, activation: Activation, hidden: &[usiz
     let initial = mlp.init(5);
     let mut cpu = CpuBackend::new(mlp.clone(), &optimizer, 16);
     let mut gpu = GpuBackend::new(Arc::clone(context), mlp, &optimizer, 16).unwrap();
+    assert!(gpu.describe().contains(" via "), "{}", gpu.describe());
     let cpu_run = cpu.add_run(&data, workers, &initial).unwrap();
     let gpu_run = gpu.add_run(&data, workers, &initial).unwrap();
     let mut cpu_program = every_op(&data, &optimizer, workers);
@@ -230,7 +240,7 @@ fn csvs(runs: &[RunOutcome]) -> Vec<String> {
 #[test]
 fn two_gpu_runs_are_bit_identical() {
     let Some(context) = gpu() else { return };
-    let loaded = quickstart(40);
+    let loaded = quickstart(25);
     let seeds = prepare(&loaded, &[1]);
     let strategies = &loaded.scenario.training.strategies;
     let jobs: Vec<Job> = strategies.iter().map(|s| job(&seeds[0], s)).collect();
@@ -243,7 +253,7 @@ fn two_gpu_runs_are_bit_identical() {
 #[test]
 fn batching_is_invisible_on_the_gpu() {
     let Some(context) = gpu() else { return };
-    let loaded = quickstart(40);
+    let loaded = quickstart(25);
     let seeds = prepare(&loaded, &[1, 2]);
     let strategies = &loaded.scenario.training.strategies;
     let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
@@ -265,7 +275,7 @@ fn batching_is_invisible_on_the_gpu() {
 #[test]
 fn the_quickstart_reaches_the_cpu_accuracy() {
     let Some(context) = gpu() else { return };
-    let loaded = quickstart(100);
+    let loaded = quickstart(50);
     let seeds = prepare(&loaded, &[1, 2, 3]);
     let strategies = &loaded.scenario.training.strategies;
     let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
@@ -345,4 +355,36 @@ fn the_first_adahessian_step_is_as_accurate_as_the_cpus() {
             "{activation:?}: GPU {gpu_error:e}, CPU {cpu_error:e}"
         );
     }
+}
+
+/// Wall time of the whole quickstart (100 rounds, uniform and dynamic, seeds 1
+/// to 5, one `train_batch` each) on the GPU and on the CPU. Not a check: run
+/// with `cargo test --test gpu -- --ignored --nocapture quickstart_wall_time`.
+#[test]
+#[ignore]
+fn quickstart_wall_time() {
+    let Some(context) = gpu() else { return };
+    let loaded = quickstart(100);
+    let seeds = prepare(&loaded, &[1, 2, 3, 4, 5]);
+    let strategies = &loaded.scenario.training.strategies;
+    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
+    let start = std::time::Instant::now();
+    let on_gpu = train_on_gpu(context, &loaded, &jobs);
+    let gpu_s = start.elapsed().as_secs_f64();
+    let t = &loaded.scenario.training;
+    let start = std::time::Instant::now();
+    let mut cpu =
+        CpuBackend::new(experiment::model_of(&loaded, &seeds[0].data), &t.optimizer, t.data.batch as usize);
+    let on_cpu = experiment::train_batch(&loaded, &mut cpu, &jobs).unwrap();
+    let cpu_s = start.elapsed().as_secs_f64();
+    let worst = on_gpu
+        .iter()
+        .zip(&on_cpu)
+        .map(|(g, c)| (g.final_accuracy() - c.final_accuracy()).abs())
+        .fold(0.0, f64::max);
+    eprintln!(
+        "quickstart, {} runs: GPU ({}) {gpu_s:.1} s, CPU {cpu_s:.1} s; largest final-accuracy gap {worst:.4}",
+        jobs.len(),
+        context.adapter().name
+    );
 }

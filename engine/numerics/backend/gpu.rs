@@ -384,8 +384,7 @@ impl<'d> GpuBackend<'d> {
         for ((run, program), places) in work.iter_mut().zip(&plan.places) {
             let state = self.runs[run.0].as_ref().expect("a run of this backend that was not removed");
             let data = self.datasets[state.data].as_ref().expect("a run's dataset is on the device");
-            for index in 0..program.ops().len() {
-                let place = places[index];
+            for (index, &place) in places.iter().enumerate() {
                 match program.ops()[index].clone() {
                     Op::LocalStep { loss, .. } => program.set_scalar(loss, f64::from(values[place.results])),
                     Op::Gap { out, .. } => {
@@ -849,5 +848,29 @@ impl<'d> Backend<'d> for GpuBackend<'d> {
 
     fn center_parameters(&mut self, run: RunId) -> Vec<f32> {
         self.download_part(&self.run(run).center, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_errors_keep_their_kind() {
+        let lost = GpuError::DeviceLost { reason: "reset".into() };
+        assert!(matches!(BackendError::from(lost), BackendError::DeviceLost(m) if m.contains("reset")));
+        let memory = GpuError::OutOfMemory { what: "slots".into() };
+        assert!(matches!(BackendError::from(memory), BackendError::OutOfMemory(m) if m.contains("slots")));
+        let shader = GpuError::Shader { label: "gather rows".into(), message: "bad".into() };
+        assert!(matches!(BackendError::from(shader), BackendError::Kernel(m) if m.contains("gather rows")));
+    }
+
+    #[test]
+    fn chunk_totals_weigh_each_chunk_by_its_rows() {
+        // 600 rows: a chunk of 512 with mean 1.0 and 500 correct, one of 88 with
+        // mean 2.0 and 80 correct.
+        let values = [1.0f32, f32::from_bits(500), 2.0, f32::from_bits(80)];
+        assert_eq!(chunk_totals(&values, 600), (580, 512.0 + 176.0));
+        assert_eq!(chunk_totals(&[], 0), (0, 0.0));
     }
 }

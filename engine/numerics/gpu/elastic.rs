@@ -116,7 +116,6 @@ impl Recording<'_> {
                 format!("{workgroups:?} workgroups exceed 65535 per dimension"),
             ));
         }
-        let table = self.storage_words("elastic entries", words);
         let kernels = &self.context.kernels.elastic;
         let kernel = match kernel {
             ElasticKernel::Master => &kernels.master_update,
@@ -124,10 +123,11 @@ impl Recording<'_> {
             ElasticKernel::Barrier => &kernels.barrier_update,
             ElasticKernel::Average => &kernels.barrier_average,
         };
-        self.dispatch(
+        self.dispatch_with_table(
             kernel,
             bytemuck::bytes_of(&uniform),
-            &[&table, &buffers[0].buffer, &buffers[1].buffer],
+            Some(words),
+            &[&buffers[0].buffer, &buffers[1].buffer],
             workgroups,
         );
         Ok(())

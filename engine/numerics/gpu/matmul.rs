@@ -1,5 +1,13 @@
 //! Batched matrix products on the GPU (`shaders/matmul.wgsl`):
 //! `C[b] ← α·op(A[b])·op(B[b]) + β·C[b]` for every batch index b in one dispatch.
+//!
+//! Products of up to [`SMALL`] multiply-adds per batch run a kernel with one thread
+//! per element of C and no workgroup memory (the tiled kernel's barriers dominate
+//! small products on software drivers); larger ones run the tiled kernel. Both sum
+//! the k products in ascending order, and the choice depends only on the shape.
+
+/// The most multiply-adds per batch of a product run by the untiled kernel.
+pub const SMALL: usize = 1 << 20;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -88,20 +96,28 @@ struct Params {
 pub(super) struct Pipelines {
     /// Indexed by `2 · transposed A + transposed B`.
     variants: [Kernel; 4],
+    /// The untiled kernel, indexed the same way.
+    small: [Kernel; 4],
 }
 
 impl Pipelines {
     pub(super) fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
         let module = module(device, "matmul.wgsl", include_str!("../../../shaders/matmul.wgsl"))?;
         let storage = [Access::Read, Access::Read, Access::ReadWrite];
-        let build = |ta: bool, tb: bool| {
-            let label = format!("matmul{}{}", if ta { " Aᵀ" } else { " A" }, if tb { "·Bᵀ" } else { "·B" });
+        let build = |entry: &str, ta: bool, tb: bool| {
+            let label = format!("{entry}{}{}", if ta { " Aᵀ" } else { " A" }, if tb { "·Bᵀ" } else { "·B" });
             let constants = [("TRANS_A", f64::from(u8::from(ta))), ("TRANS_B", f64::from(u8::from(tb)))];
-            kernel(device, &module, &label, "matmul", size_of::<Params>(), &storage, &constants)
+            kernel(device, &module, &label, entry, size_of::<Params>(), &storage, &constants)
         };
-        Ok(Pipelines {
-            variants: [build(false, false)?, build(false, true)?, build(true, false)?, build(true, true)?],
-        })
+        let four = |entry: &str| -> Result<[Kernel; 4], GpuError> {
+            Ok([
+                build(entry, false, false)?,
+                build(entry, false, true)?,
+                build(entry, true, false)?,
+                build(entry, true, true)?,
+            ])
+        };
+        Ok(Pipelines { variants: four("matmul")?, small: four("matmul_small")? })
     }
 }
 
@@ -179,12 +195,18 @@ impl Recording<'_> {
             })
         })()
         .map_err(shape)?;
-        let groups = [gemm.n.div_ceil(64), gemm.m.div_ceil(64), gemm.batch];
+        let small = gemm.m * gemm.n * gemm.k <= SMALL;
+        let groups = if small {
+            [(gemm.m * gemm.n).div_ceil(64), gemm.batch, 1]
+        } else {
+            [gemm.n.div_ceil(64), gemm.m.div_ceil(64), gemm.batch]
+        };
         if groups.iter().any(|&g| g > 65_535) {
             return Err(shape(format!("{groups:?} workgroups exceed the 65535 per dimension")));
         }
         let variant = 2 * usize::from(gemm.a.transposed) + usize::from(gemm.b.transposed);
-        let kernel = &self.context.kernels.matmul.variants[variant];
+        let kernels = &self.context.kernels.matmul;
+        let kernel = if small { &kernels.small[variant] } else { &kernels.variants[variant] };
         self.dispatch(
             kernel,
             bytemuck::bytes_of(&params),

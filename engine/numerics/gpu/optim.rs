@@ -163,15 +163,14 @@ impl Recording<'_> {
         if workgroups[0] > 65_535 || workgroups[1] > 65_535 {
             return Err(shape(format!("{workgroups:?} workgroups exceed 65535 per dimension")));
         }
-        let table = self.storage_words("optimizer steps", &words);
         let kernels = &self.context.kernels.optim;
         let uniform = [0u8; UNIFORM];
         if let Some((second, diagonal)) = extra {
-            self.dispatch(
+            self.dispatch_with_table(
                 &kernels.adahessian,
                 &uniform,
+                Some(&words),
                 &[
-                    &table,
                     &buffers.params.buffer,
                     &buffers.grad.buffer,
                     &buffers.first.buffer,
@@ -181,10 +180,11 @@ impl Recording<'_> {
                 workgroups,
             );
         } else {
-            self.dispatch(
+            self.dispatch_with_table(
                 &kernels.sgd,
                 &uniform,
-                &[&table, &buffers.params.buffer, &buffers.grad.buffer, &buffers.first.buffer],
+                Some(&words),
+                &[&buffers.params.buffer, &buffers.grad.buffer, &buffers.first.buffer],
                 workgroups,
             );
         }
