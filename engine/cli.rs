@@ -41,7 +41,30 @@ fn silenced<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
+use crate::numerics::device::BackendChoice;
 use crate::scenario::{LoadedScenario, Override, ScenarioErrors};
+
+/// `--backend`: where the numbers are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// A hardware GPU adapter if there is one, else the CPU.
+    #[default]
+    Auto,
+    /// A GPU adapter (software ones included); an error without one.
+    Gpu,
+    /// The CPU reference backend.
+    Cpu,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Gpu => BackendChoice::Gpu,
+            BackendArg::Cpu => BackendChoice::Cpu,
+        }
+    }
+}
 
 /// Deterministic simulation of distributed training under failures.
 #[derive(Debug, Parser)]
@@ -79,6 +102,10 @@ enum Command {
         /// Runs in parallel (at least 1); default: the number of cores.
         #[arg(long, value_name = "N")]
         jobs: Option<std::num::NonZeroUsize>,
+        /// Where the numbers are computed; default: the backend the manifest
+        /// names (bit-identical results need the same backend and device).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
         /// Print only the final table.
         #[arg(long)]
         quiet: bool,
@@ -97,6 +124,9 @@ enum Command {
         /// Runs in parallel within a point (at least 1); default: the number of cores.
         #[arg(long, value_name = "N")]
         jobs: Option<std::num::NonZeroUsize>,
+        /// Where the numbers are computed.
+        #[arg(long, value_enum, default_value_t)]
+        backend: BackendArg,
         /// No progress bar; only the closing line.
         #[arg(long)]
         quiet: bool,
@@ -143,6 +173,7 @@ impl From<ScenarioErrors> for Failure {
 
 /// Parses the arguments, runs the command and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
+    quiet_mesa();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -152,8 +183,12 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Run(args) => run::run(&args),
-        Command::Rerun { manifest, out, jobs, quiet } => rerun::rerun(&manifest, out, jobs, quiet),
-        Command::Sweep { grid, out, shard, jobs, quiet } => sweep::sweep(&grid, out, shard, jobs, quiet),
+        Command::Rerun { manifest, out, jobs, backend, quiet } => {
+            rerun::rerun(&manifest, out, jobs, backend.map(BackendChoice::from), quiet)
+        }
+        Command::Sweep { grid, out, shard, jobs, backend, quiet } => {
+            sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
+        }
         Command::Merge { dirs, out } => sweep::merge(&dirs, &out),
         Command::Plot { dir } => plot::plot(&dir),
         Command::Validate { files } => inspect::validate(&files),
@@ -170,6 +205,18 @@ pub fn main() -> ExitCode {
             complain(&message);
             ExitCode::from(1)
         }
+    }
+}
+
+/// Mesa's Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not set in
+/// the environment" when probing for a display, which faultline never draws to;
+/// on a headless machine every `run` (which looks for a GPU) would start with two
+/// such lines. Point the variable at the temporary folder when it is unset.
+fn quiet_mesa() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: called first thing in `main`, before any other thread exists,
+        // so nothing can read the environment concurrently.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
 }
 

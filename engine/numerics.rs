@@ -5,6 +5,7 @@
 //! turns the engine's happenings into operations for a backend.
 
 pub mod backend;
+pub mod device;
 pub mod gpu;
 pub mod model;
 pub mod optim;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::Failure;
 use super::run::{Plan, execute, select_strategies};
+use crate::numerics::device::BackendChoice;
 use crate::scenario::LoadedScenario;
 
 /// Manifests are small; anything bigger is not one.
@@ -17,6 +18,7 @@ pub fn rerun(
     manifest: &Path,
     out: Option<PathBuf>,
     jobs: Option<std::num::NonZeroUsize>,
+    backend: Option<BackendChoice>,
     quiet: bool,
 ) -> Result<(), Failure> {
     let shown = manifest.display();
@@ -59,6 +61,11 @@ pub fn rerun(
         return Err(bad("field `strategies` is missing or empty".into()));
     }
     let strategies = select_strategies(&loaded, &labels)?;
+    // The backend the results came from, unless told otherwise.
+    let backend = backend.unwrap_or(match json.get("backend").and_then(|b| b.as_str()) {
+        Some("gpu") => BackendChoice::Gpu,
+        _ => BackendChoice::Cpu,
+    });
     let out = out.unwrap_or_else(|| {
         let folder = manifest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
@@ -66,5 +73,5 @@ pub fn rerun(
             folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "results".into());
         folder.with_file_name(format!("{name}-rerun"))
     });
-    execute(Plan { loaded, seeds, strategies, out, jobs, quiet, dry_run })
+    execute(Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run })
 }

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{Failure, fnv1a, load};
+use super::{BackendArg, Failure, fnv1a, load};
+use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::Results;
 use crate::results::derived;
 use crate::results::folder::{self as output, ResultsFolder};
@@ -14,7 +15,7 @@ use crate::results::report;
 use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
 use crate::timing::schedule::{self, Schedule};
 use crate::timing::trace::Trace;
-use crate::training::experiment::{self, RunOutcome};
+use crate::training::experiment::{self, ExperimentError, RunOutcome};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -37,6 +38,10 @@ pub struct RunArgs {
     /// Output folder; default: results/<scenario name>/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Where the numbers are computed: `auto` takes a hardware GPU adapter when
+    /// there is one (`faultline devices` lists them) and the CPU otherwise.
+    #[arg(long, value_enum, default_value_t)]
+    backend: BackendArg,
     /// Print only the final table.
     #[arg(long)]
     quiet: bool,
@@ -61,6 +66,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         strategies,
         out,
         jobs: args.jobs,
+        backend: args.backend.into(),
         quiet: args.quiet,
         dry_run: args.dry_run,
     })
@@ -79,6 +85,8 @@ pub struct Plan {
     pub out: PathBuf,
     /// Runs side by side; default: every core.
     pub jobs: Option<std::num::NonZeroUsize>,
+    /// Where the numbers are computed (chosen only when training).
+    pub backend: BackendChoice,
     /// Print only the final table.
     pub quiet: bool,
     /// Timing only.
@@ -88,7 +96,7 @@ pub struct Plan {
 /// Realizes every seed's schedule, then trains (or reports the timing) and
 /// writes the results folder.
 pub fn execute(plan: Plan) -> Result<(), Failure> {
-    let Plan { loaded, seeds, strategies, out, jobs, quiet, dry_run: dry } = plan;
+    let Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run: dry } = plan;
     let started = Instant::now();
     let schedules =
         seeds.iter().map(|&seed| schedule::realize(&loaded, seed)).collect::<Result<Vec<_>, _>>()?;
@@ -99,8 +107,10 @@ pub fn execute(plan: Plan) -> Result<(), Failure> {
     let estimate = loaded.scenario.estimate_memory();
     let jobs = fit_jobs(&estimate, jobs.map_or_else(default_jobs, |j| j.get()), quiet)?;
     let runs = seeds.len() * strategies.len();
+    let chosen = Device::choose(backend)
+        .map_err(|e| Failure::BadInput(format!("error: the gpu backend needs a GPU adapter: {e}\n  = `faultline devices` lists the adapters; `--backend cpu` runs without one")))?;
     let folder = prepare_out(&out, &schedules, runs, quiet)?;
-    train(&loaded, &schedules, &strategies, jobs, folder, quiet)
+    train(&loaded, &schedules, &strategies, jobs, &chosen, folder, quiet)
 }
 
 pub(super) fn default_jobs() -> usize {
@@ -195,6 +205,7 @@ fn train(
     schedules: &[Schedule],
     strategies: &[Strategy],
     jobs: usize,
+    chosen: &Chosen,
     mut folder: ResultsFolder,
     quiet: bool,
 ) -> Result<(), Failure> {
@@ -202,14 +213,16 @@ fn train(
     let seeds: Vec<u64> = schedules.iter().map(|s| s.trace.seed).collect();
     if !quiet {
         say!(
-            "{}: {} workers, tau {}, {:?}, {} seed(s) x {} strateg{} on the cpu backend",
+            "{}: {} workers, tau {}, {:?}, {} seed(s) x {} strateg{} on {} ({})",
             loaded.name(),
             scenario.workers,
             scenario.training.tau,
             scenario.training.coupling,
             seeds.len(),
             strategies.len(),
-            if strategies.len() == 1 { "y" } else { "ies" }
+            if strategies.len() == 1 { "y" } else { "ies" },
+            chosen.device,
+            chosen.why
         );
     }
     let started = Instant::now();
@@ -226,8 +239,11 @@ fn train(
         }
     };
     let traces: Vec<Trace> = schedules.iter().map(|s| s.trace.clone()).collect();
-    let result = experiment::run_all(loaded, &seeds, &traces, strategies, jobs, &progress)
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let result = experiment::run_all(loaded, &seeds, &traces, strategies, jobs, &chosen.device, &progress)
+        .map_err(|e| match e {
+            ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
+            e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
+        })?;
     let target = scenario.training.target_accuracy;
     let (derived, comparison) =
         derived::files(&Results::of(loaded.name(), &result, target)).map_err(Failure::RunFailed)?;
@@ -246,8 +262,8 @@ fn train(
             "seeds": seeds,
             "target_accuracy": target,
             "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
-            "backend": "cpu",
-            "adapter": "cpu",
+            "backend": chosen.device.backend(),
+            "adapter": chosen.device.adapter(),
             "runs": result.runs.iter().map(|r| serde_json::json!({
                 "strategy": r.strategy,
                 "seed": r.seed,

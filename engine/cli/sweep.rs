@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::run::{Plan, execute, select_strategies};
 use super::{Failure, fnv1a};
+use crate::numerics::device::BackendChoice;
 use crate::results::aggregate::cell;
 use crate::results::folder as output;
 use crate::results::{self, compare};
@@ -51,6 +52,7 @@ pub fn sweep(
     out: Option<PathBuf>,
     shard: Option<Shard>,
     jobs: Option<std::num::NonZeroUsize>,
+    backend: BackendChoice,
     quiet: bool,
 ) -> Result<(), Failure> {
     let grid = Grid::from_file(grid_file)?;
@@ -112,7 +114,7 @@ pub fn sweep(
             continue;
         }
         pending.push((
-            Plan { loaded, seeds, strategies, out: folder, jobs: None, quiet: true, dry_run: false },
+            Plan { loaded, seeds, strategies, out: folder, jobs: None, backend, quiet: true, dry_run: false },
             runs,
         ));
     }

@@ -9,8 +9,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::data::{self, DataError, RawData, SplitData};
+use std::sync::Arc;
+
 use crate::numerics::backend::cpu::CpuBackend;
+use crate::numerics::backend::gpu::GpuBackend;
 use crate::numerics::backend::{Backend, BackendError};
+use crate::numerics::device::Device;
 use crate::numerics::model::Mlp;
 use crate::scenario::{LoadedScenario, Strategy};
 use crate::timing::simulation::{RunSummary, StopReason};
@@ -208,17 +212,51 @@ pub struct Experiment {
     pub runs: Vec<RunOutcome>,
 }
 
-/// Loads the data and runs every seed × strategy on up to `jobs` threads, seed
-/// `seeds[i]` under `traces[i]` (see [`crate::timing::schedule::realize`]).
-/// `progress` is told each run as it finishes.
+/// Why an experiment could not run.
+#[derive(Debug)]
+pub enum ExperimentError {
+    /// The data could not be loaded or split (bad input).
+    Data(DataError),
+    /// The backend failed (device lost, out of memory, kernel failure).
+    Backend(BackendError),
+}
+
+impl std::fmt::Display for ExperimentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExperimentError::Data(e) => write!(f, "{e}"),
+            ExperimentError::Backend(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+impl From<DataError> for ExperimentError {
+    fn from(e: DataError) -> Self {
+        ExperimentError::Data(e)
+    }
+}
+
+impl From<BackendError> for ExperimentError {
+    fn from(e: BackendError) -> Self {
+        ExperimentError::Backend(e)
+    }
+}
+
+/// Loads the data and runs every seed × strategy, seed `seeds[i]` under
+/// `traces[i]` (see [`crate::timing::schedule::realize`]): on the CPU, on up to
+/// `jobs` threads, one run per thread; on a GPU, all runs together on one backend,
+/// their programs executed in shared batches. `progress` is told each run as it
+/// finishes (on a GPU, all at the end). The results do not depend on `jobs` or on
+/// how runs are batched.
 pub fn run_all(
     loaded: &LoadedScenario,
     seeds: &[u64],
     traces: &[Trace],
     strategies: &[Strategy],
     jobs: usize,
+    device: &Device,
     progress: &(dyn Fn(&RunOutcome) + Sync),
-) -> Result<Experiment, DataError> {
+) -> Result<Experiment, ExperimentError> {
     let raw: RawData = data::load(&loaded.scenario.training.data, &loaded.base_dir)?;
     let workers = loaded.scenario.workers as usize;
     let splits: Vec<SplitData> = seeds
@@ -234,29 +272,53 @@ pub fn run_all(
         .map(|(&seed, trace)| Timeline::record(&loaded.scenario, trace, seed))
         .collect();
     let total = seeds.len() * strategies.len();
+    let job = |index: usize| {
+        let (s, k) = (index / strategies.len(), index % strategies.len());
+        Job {
+            data: &splits[s],
+            trace: &traces[s],
+            timeline: &timelines[s],
+            seed: seeds[s],
+            strategy: &strategies[k],
+        }
+    };
+    if let Device::Gpu(context) = device {
+        let t = &loaded.scenario.training;
+        let mlp = model_of(loaded, &splits[0]);
+        let mut backend = GpuBackend::new(Arc::clone(context), mlp, &t.optimizer, t.data.batch as usize)
+            .map_err(BackendError::from)?;
+        let jobs: Vec<Job> = (0..total).map(job).collect();
+        let started = std::time::Instant::now();
+        let mut runs = train_batch(loaded, &mut backend, &jobs)?;
+        // Trained together: each run's share of the batch's wall time.
+        let share = started.elapsed().as_secs_f64() / total.max(1) as f64;
+        for run in &mut runs {
+            run.wall_s = share;
+            progress(run);
+        }
+        return Ok(Experiment {
+            seeds: seeds.to_vec(),
+            strategies: strategies.to_vec(),
+            traces: traces.to_vec(),
+            timelines,
+            runs,
+        });
+    }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(vec![None; total]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, total.max(1)) {
             scope.spawn(|| {
                 loop {
-                    let job = next.fetch_add(1, Ordering::Relaxed);
-                    if job >= total {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= total {
                         break;
                     }
-                    let (s, k) = (job / strategies.len(), job % strategies.len());
                     let started = std::time::Instant::now();
-                    let run = Job {
-                        data: &splits[s],
-                        trace: &traces[s],
-                        timeline: &timelines[s],
-                        seed: seeds[s],
-                        strategy: &strategies[k],
-                    };
-                    let mut outcome = run_one(loaded, run);
+                    let mut outcome = run_one(loaded, job(index));
                     outcome.wall_s = started.elapsed().as_secs_f64();
                     progress(&outcome);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(outcome);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(outcome);
                 }
             });
         }

@@ -59,6 +59,48 @@ fn devices_lists_adapters_or_says_there_are_none() {
 }
 
 #[test]
+fn the_backend_is_chosen_said_and_recorded() {
+    let dir = scratch("backend");
+    let short = ["--set", "stop.rounds=3", "--seed", "1", "--strategy", "uniform", "--out"];
+    let run = |backend: &str, out: &str, env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"));
+        command.current_dir(&dir).args(["run", "--backend", backend]).args(short).arg(out);
+        command.envs(env.iter().copied());
+        command.output().unwrap()
+    };
+    let cpu = run("cpu", "cpu", &[]);
+    assert!(cpu.status.success(), "{}", String::from_utf8_lossy(&cpu.stderr));
+    assert!(String::from_utf8_lossy(&cpu.stdout).contains("on the cpu backend (--backend cpu)"));
+    let manifest = fs::read_to_string(dir.join("cpu/manifest.json")).unwrap();
+    assert!(manifest.contains(r#""backend": "cpu""#), "{manifest}");
+    // No adapter at all: `gpu` is bad input, `auto` falls back to the CPU and says so.
+    let none = [("WGPU_BACKEND", "vulkan"), ("VK_ICD_FILENAMES", "/nonexistent.json")];
+    let gpu = run("gpu", "gpu", &none);
+    assert_eq!(gpu.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&gpu.stderr);
+    assert!(
+        stderr.contains("the gpu backend needs a GPU adapter") && stderr.contains("faultline devices"),
+        "{stderr}"
+    );
+    assert!(!dir.join("gpu").exists(), "nothing is written");
+    let auto = run("auto", "auto", &none);
+    assert!(auto.status.success());
+    assert!(String::from_utf8_lossy(&auto.stdout).contains("on the cpu backend (no hardware GPU adapter"));
+    assert_eq!(
+        fs::read_to_string(dir.join("auto/uniform/seed-1/metrics.csv")).unwrap(),
+        fs::read_to_string(dir.join("cpu/uniform/seed-1/metrics.csv")).unwrap()
+    );
+    // With one (CI has Mesa's software driver), `gpu` runs there and records it.
+    if std::env::var("FAULTLINE_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        let gpu = run("gpu", "gpu", &[]);
+        assert!(gpu.status.success(), "{}", String::from_utf8_lossy(&gpu.stderr));
+        let manifest = fs::read_to_string(dir.join("gpu/manifest.json")).unwrap();
+        assert!(manifest.contains(r#""backend": "gpu""#) && manifest.contains("Vulkan"), "{manifest}");
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn dry_run_writes_traces_timing_and_manifest() {
     let dir = scratch("dry-run");
     let output = faultline_in(&dir, &["run", "--dry-run", "--seed", "4", "--seed", "5", "--out", "out"]);

@@ -2,6 +2,7 @@
 //! round always measured on the whole test set.
 
 use faultline::numerics::backend::TestSet;
+use faultline::numerics::device::Device;
 use faultline::scenario::LoadedScenario;
 use faultline::timing::schedule;
 use faultline::training::experiment::{self, RunOutcome};
@@ -25,6 +26,7 @@ fn uniform(loaded: &LoadedScenario, seed: u64) -> RunOutcome {
         &[trace],
         &loaded.scenario.training.strategies[..1],
         1,
+        &Device::Cpu,
         &|_: &RunOutcome| {},
     )
     .unwrap();

@@ -1,6 +1,7 @@
 //! Real training on the quickstart: learning happens, runs are bit-identical,
 //! replays are bit-identical, strategies share the schedule, divergence is caught.
 
+use faultline::numerics::device::Device;
 use faultline::scenario::{LoadedScenario, Strategy};
 use faultline::timing::schedule;
 use faultline::timing::trace::Trace;
@@ -25,7 +26,7 @@ fn run(loaded: &LoadedScenario, seeds: &[u64]) -> Experiment {
 fn run_on(loaded: &LoadedScenario, seeds: &[u64], strategies: &[Strategy], jobs: usize) -> Experiment {
     let traces: Vec<Trace> =
         seeds.iter().map(|&seed| schedule::realize(loaded, seed).unwrap().trace).collect();
-    experiment::run_all(loaded, seeds, &traces, strategies, jobs, &|_: &RunOutcome| {}).unwrap()
+    experiment::run_all(loaded, seeds, &traces, strategies, jobs, &Device::Cpu, &|_: &RunOutcome| {}).unwrap()
 }
 
 #[test]
