@@ -257,34 +257,12 @@ pub fn run_all(
     device: &Device,
     progress: &(dyn Fn(&RunOutcome) + Sync),
 ) -> Result<Experiment, ExperimentError> {
-    let raw: RawData = data::load(&loaded.scenario.training.data, &loaded.base_dir)?;
-    let workers = loaded.scenario.workers as usize;
-    let splits: Vec<SplitData> = seeds
-        .iter()
-        .map(|&seed| raw.split(&loaded.scenario.training.data, workers, seed))
-        .collect::<Result<_, _>>()
-        .map_err(|e| DataError { path: format!("{}: training.data", loaded.origin), ..e })?;
-    assert_eq!(seeds.len(), traces.len(), "one trace per seed");
-    // The happenings depend only on the scenario and the seed: once per seed.
-    let timelines: Vec<Timeline> = seeds
-        .iter()
-        .zip(traces)
-        .map(|(&seed, trace)| Timeline::record(&loaded.scenario, trace, seed))
-        .collect();
+    let prepared = prepare(loaded, seeds, traces)?;
     let total = seeds.len() * strategies.len();
-    let job = |index: usize| {
-        let (s, k) = (index / strategies.len(), index % strategies.len());
-        Job {
-            data: &splits[s],
-            trace: &traces[s],
-            timeline: &timelines[s],
-            seed: seeds[s],
-            strategy: &strategies[k],
-        }
-    };
+    let job = |index: usize| prepared[index / strategies.len()].job(&strategies[index % strategies.len()]);
     if let Device::Gpu(context) = device {
         let t = &loaded.scenario.training;
-        let mlp = model_of(loaded, &splits[0]);
+        let mlp = model_of(loaded, &prepared[0].data);
         let mut backend = GpuBackend::new(Arc::clone(context), mlp, &t.optimizer, t.data.batch as usize)
             .map_err(BackendError::from)?;
         let jobs: Vec<Job> = (0..total).map(job).collect();
@@ -296,13 +274,7 @@ pub fn run_all(
             run.wall_s = share;
             progress(run);
         }
-        return Ok(Experiment {
-            seeds: seeds.to_vec(),
-            strategies: strategies.to_vec(),
-            traces: traces.to_vec(),
-            timelines,
-            runs,
-        });
+        return Ok(Experiment::of(prepared, strategies, runs));
     }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(vec![None; total]);
@@ -324,13 +296,68 @@ pub fn run_all(
         }
     });
     let runs = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
-    Ok(Experiment {
-        seeds: seeds.to_vec(),
-        strategies: strategies.to_vec(),
-        traces: traces.to_vec(),
-        timelines,
-        runs,
-    })
+    Ok(Experiment::of(prepared, strategies, runs))
+}
+
+/// What every run of one seed shares: its data split, failure trace and timeline.
+pub struct SeedInputs {
+    /// The seed.
+    pub seed: u64,
+    /// The data split for this seed.
+    pub data: SplitData,
+    /// Its failure trace.
+    pub trace: Trace,
+    /// Its happenings under the trace, recorded once for every strategy.
+    pub timeline: Timeline,
+}
+
+impl SeedInputs {
+    /// The job of training `strategy` on this seed.
+    pub fn job<'a>(&'a self, strategy: &'a Strategy) -> Job<'a> {
+        Job { data: &self.data, trace: &self.trace, timeline: &self.timeline, seed: self.seed, strategy }
+    }
+}
+
+/// Loads the scenario's data once and prepares seed `seeds[i]` under `traces[i]`
+/// (see [`crate::timing::schedule::realize`]).
+pub fn prepare(
+    loaded: &LoadedScenario,
+    seeds: &[u64],
+    traces: &[Trace],
+) -> Result<Vec<SeedInputs>, DataError> {
+    assert_eq!(seeds.len(), traces.len(), "one trace per seed");
+    let raw: RawData = data::load(&loaded.scenario.training.data, &loaded.base_dir)?;
+    let workers = loaded.scenario.workers as usize;
+    seeds
+        .iter()
+        .zip(traces)
+        .map(|(&seed, trace)| {
+            let data = raw
+                .split(&loaded.scenario.training.data, workers, seed)
+                .map_err(|e| DataError { path: format!("{}: training.data", loaded.origin), ..e })?;
+            // The happenings depend only on the scenario and the seed: once per seed.
+            let timeline = Timeline::record(&loaded.scenario, trace, seed);
+            Ok(SeedInputs { seed, data, trace: trace.clone(), timeline })
+        })
+        .collect()
+}
+
+impl Experiment {
+    fn of(prepared: Vec<SeedInputs>, strategies: &[Strategy], runs: Vec<RunOutcome>) -> Self {
+        let mut experiment = Experiment {
+            seeds: Vec::new(),
+            strategies: strategies.to_vec(),
+            traces: Vec::new(),
+            timelines: Vec::new(),
+            runs,
+        };
+        for p in prepared {
+            experiment.seeds.push(p.seed);
+            experiment.traces.push(p.trace);
+            experiment.timelines.push(p.timeline);
+        }
+        experiment
+    }
 }
 
 /// The header of metrics.csv.

@@ -27,8 +27,7 @@ use faultline::scenario::{
 };
 use faultline::timing::schedule;
 use faultline::timing::trace::Trace;
-use faultline::training::experiment::{self, Job, RunOutcome};
-use faultline::training::timeline::Timeline;
+use faultline::training::experiment::{self, Job, RunOutcome, SeedInputs};
 
 use crate::{Data, gpu};
 
@@ -190,34 +189,15 @@ fn quickstart(rounds: u64) -> LoadedScenario {
     LoadedScenario::from_bytes(text.as_bytes(), "q.ron", ".".as_ref(), None).unwrap()
 }
 
-/// A seed's split, trace and timeline.
-struct Seed {
-    seed: u64,
-    data: SplitData,
-    trace: Trace,
-    timeline: Timeline,
+/// Each seed's split, trace and timeline, as `run` prepares them.
+fn prepare(loaded: &LoadedScenario, seeds: &[u64]) -> Vec<SeedInputs> {
+    let traces: Vec<Trace> =
+        seeds.iter().map(|&seed| schedule::realize(loaded, seed).unwrap().trace).collect();
+    experiment::prepare(loaded, seeds, &traces).unwrap()
 }
 
-fn prepare(loaded: &LoadedScenario, seeds: &[u64]) -> Vec<Seed> {
-    let raw = faultline::data::load(&loaded.scenario.training.data, ".".as_ref()).unwrap();
-    seeds
-        .iter()
-        .map(|&seed| {
-            let trace = schedule::realize(loaded, seed).unwrap().trace;
-            Seed {
-                seed,
-                data: raw
-                    .split(&loaded.scenario.training.data, loaded.scenario.workers as usize, seed)
-                    .unwrap(),
-                timeline: Timeline::record(&loaded.scenario, &trace, seed),
-                trace,
-            }
-        })
-        .collect()
-}
-
-fn job<'a>(seed: &'a Seed, strategy: &'a Strategy) -> Job<'a> {
-    Job { data: &seed.data, trace: &seed.trace, timeline: &seed.timeline, seed: seed.seed, strategy }
+fn job<'a>(seed: &'a SeedInputs, strategy: &'a Strategy) -> Job<'a> {
+    seed.job(strategy)
 }
 
 fn gpu_backend<'d>(context: &Arc<GpuContext>, loaded: &LoadedScenario, data: &SplitData) -> GpuBackend<'d> {
