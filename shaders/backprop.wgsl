@@ -2,7 +2,10 @@
 // engine/numerics/model/passes.rs: bias-gradient column sums, sigma' products,
 // the R-backward delta with tanh's sigma'' term, and the Hutchinson accumulation.
 //
-// Operands are flat spans at their offsets; `count` elements (or columns).
+// Operands are flat spans at their offsets; `count` elements (or columns). Copy
+// b = global_invocation_id.y of a repeated operation (column sums and Hutchinson
+// over many (run, worker) pairs at once) reads in0, in1 and writes out at
+// offset + b * stride; a single operation has one copy and strides of 0.
 
 // 1: ReLU, 2: tanh.
 override ACTIVATION: u32 = 1u;
@@ -23,7 +26,12 @@ struct Params {
     // starts from 0).
     weight: f32,
     first: u32,
-    pad: u32,
+    // Between consecutive copies' in0, in1 and out.
+    stride0: u32,
+    stride1: u32,
+    stride_out: u32,
+    pad0: u32,
+    pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -49,11 +57,12 @@ fn column_sums(@builtin(global_invocation_id) id: vec3<u32>) {
     if c >= p.cols {
         return;
     }
+    let start = p.off0 + id.y * p.stride0;
     var sum = 0.0;
     for (var r = 0u; r < p.rows; r++) {
-        sum = sum + in0[p.off0 + r * p.cols + c];
+        sum = sum + in0[start + r * p.cols + c];
     }
-    out[p.off_out + c] = sum;
+    out[p.off_out + id.y * p.stride_out + c] = sum;
 }
 
 // out = in0 * sigma'(z = in1, a = in2): the hidden delta from the upstream
@@ -92,9 +101,10 @@ fn hutchinson(@builtin(global_invocation_id) id: vec3<u32>) {
     if i >= p.count {
         return;
     }
+    let o = p.off_out + id.y * p.stride_out + i;
     var d = 0.0;
     if p.first == 0u {
-        d = out[p.off_out + i];
+        d = out[o];
     }
-    out[p.off_out + i] = d + in0[p.off0 + i] * in1[p.off1 + i] * p.weight;
+    out[o] = d + in0[p.off0 + id.y * p.stride0 + i] * in1[p.off1 + id.y * p.stride1 + i] * p.weight;
 }

@@ -9,7 +9,8 @@ struct Params {
     inputs: u32,
     // Where the rows' sample indices start in `indices`.
     index_offset: u32,
-    pad: u32,
+    // The first output row: gathers for several datasets fill one matrix.
+    out_row: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -19,7 +20,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out_x: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out_labels: array<u32>;
 
-// out_x[r][i] = x[indices[r]][i]; out_labels[r] = labels[indices[r]].
+// out_x[out_row + r][i] = x[indices[r]][i]; out_labels[out_row + r] = labels[indices[r]].
 @compute @workgroup_size(256, 1, 1)
 fn gather(@builtin(global_invocation_id) id: vec3<u32>) {
     let e = id.x;
@@ -29,8 +30,8 @@ fn gather(@builtin(global_invocation_id) id: vec3<u32>) {
     let r = e / p.inputs;
     let i = e % p.inputs;
     let sample = indices[p.index_offset + r];
-    out_x[e] = x[sample * p.inputs + i];
+    out_x[p.out_row * p.inputs + e] = x[sample * p.inputs + i];
     if i == 0u {
-        out_labels[r] = labels[sample];
+        out_labels[p.out_row + r] = labels[sample];
     }
 }

@@ -29,7 +29,7 @@ pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, MasterUpdate};
 pub use elementwise::{Batched, LayerShape};
 pub use matmul::{Gemm, MatrixLayout};
 pub use optim::{OptimizerBuffers, OptimizerStep, StateOffsets};
-pub use passes::{SoftmaxBuffers, Span};
+pub use passes::{Copies, SoftmaxBuffers, Span};
 pub use probe::ProbeLayout;
 
 /// Every compiled kernel, built once per context.

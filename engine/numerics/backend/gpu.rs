@@ -3,9 +3,15 @@
 //! Per run the device holds each worker's parameters and optimizer state (m, v,
 //! D), the center and the message slots; each distinct dataset ([`SplitData`]) is
 //! uploaded once and shared by the runs on it. [`GpuBackend::execute`] records
-//! every pending operation of every given run, run after run and each run's in
-//! recorded order, into one [`Recording`], submits it once and reads every scalar
-//! of the flush back in one download.
+//! every pending operation of every given run into one [`Recording`], submits it
+//! once and reads every scalar of the flush back in one download.
+//!
+//! Operations go in the order of [`schedule`]: level by level, where the local
+//! steps of a level, across runs and workers, form waves. A wave copies its
+//! workers' parameters side by side and runs each kernel of a local step once
+//! for all of them (batched matrix products, repeated column sums), so a flush
+//! of many runs costs a few dozen dispatches per level instead of a few dozen
+//! per step. Every element of every step is computed exactly as alone.
 //!
 //! The math is [`crate::numerics::model`]'s, kernel for kernel (see
 //! `record_step`), with fixed-order sums everywhere, so the same programs give the
@@ -20,13 +26,17 @@
 //!   weights computed in f64 and rounded once (the CPU sums w_i·slot_i in f64);
 //!   within a few ulps of the largest |slot_i|.
 
+mod schedule;
+
 use std::sync::Arc;
+
+use schedule::{At, Stage};
 
 use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, TestSet};
 use crate::data::{Samples, SplitData};
 use crate::numerics::gpu::reduce::partials_per_pair;
 use crate::numerics::gpu::{
-    ApplyDifference, BarrierAverage, BarrierUpdate, Batched, Gemm, GpuBuffer, GpuContext, GpuError,
+    ApplyDifference, BarrierAverage, BarrierUpdate, Batched, Copies, Gemm, GpuBuffer, GpuContext, GpuError,
     LayerShape, MasterUpdate, MatrixLayout, OptimizerBuffers, OptimizerStep, ProbeLayout, Recording,
     SoftmaxBuffers, Span, StateOffsets,
 };
@@ -56,6 +66,8 @@ pub struct GpuBackend<'d> {
     datasets: Vec<Option<DeviceData<'d>>>,
     runs: Vec<Option<GpuRun>>,
     scratch: Scratch,
+    /// The most local steps one wave holds (device limits and a memory budget).
+    max_wave: usize,
 }
 
 impl std::fmt::Debug for GpuBackend<'_> {
@@ -118,12 +130,34 @@ struct GpuRun {
     slot_capacity: usize,
 }
 
-/// Activations and gradients every local step and evaluation uses in turn.
-struct Scratch {
-    /// Rows the per-layer buffers hold.
+/// What the scratch must hold: rows of activations, local steps of a wave, and
+/// probe vectors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Capacity {
+    /// Rows of every per-layer buffer: a wave's steps' rows side by side, or an
+    /// evaluation's.
     rows: usize,
-    /// Probe vectors `probes` holds.
-    probe_capacity: usize,
+    /// Local steps whose parameter-sized vectors fit.
+    steps: usize,
+    /// Probe vectors.
+    probes: usize,
+}
+
+impl Capacity {
+    fn max(self, other: Capacity) -> Capacity {
+        Capacity {
+            rows: self.rows.max(other.rows),
+            steps: self.steps.max(other.steps),
+            probes: self.probes.max(other.probes),
+        }
+    }
+}
+
+/// Activations and gradients every wave and evaluation uses in turn. A wave of
+/// P steps of B rows keeps step p's rows from row p·B of every per-layer buffer
+/// and its parameter-sized vectors from p·n.
+struct Scratch {
+    capacity: Capacity,
     batch_x: GpuBuffer<f32>,
     batch_y: GpuBuffer<u32>,
     /// Per layer, `rows × fan_out`.
@@ -137,20 +171,26 @@ struct Scratch {
     r_upstream: Vec<GpuBuffer<f32>>,
     /// Per-row losses and correctness.
     stats: GpuBuffer<f32>,
+    /// Per step: its worker's parameters (copied in), gradient, H·z, and the
+    /// fresh Hessian diagonal (copied out).
+    weights: GpuBuffer<f32>,
     grad: GpuBuffer<f32>,
     product: GpuBuffer<f32>,
+    diagonal: GpuBuffer<f32>,
+    /// Step p's probe q at (p · probes + q) · n.
     probes: GpuBuffer<f32>,
 }
 
 impl Scratch {
-    fn new(context: &GpuContext, mlp: &Mlp, rows: usize, probes: usize) -> Result<Self, GpuError> {
+    fn new(context: &GpuContext, mlp: &Mlp, capacity: Capacity) -> Result<Self, GpuError> {
         let n = mlp.parameter_count();
+        let Capacity { rows, steps, probes } = capacity;
         let per_layer = |name: &str| -> Result<Vec<GpuBuffer<f32>>, GpuError> {
             (0..mlp.layers()).map(|l| context.zeros(&format!("{name} {l}"), rows * mlp.fan_out(l))).collect()
         };
+        let per_step = |name: &str| context.zeros::<f32>(name, steps.max(1) * n);
         Ok(Scratch {
-            rows,
-            probe_capacity: probes,
+            capacity,
             batch_x: context.zeros("minibatch x", rows * mlp.inputs())?,
             batch_y: context.zeros("minibatch labels", rows)?,
             pre: per_layer("z")?,
@@ -162,20 +202,54 @@ impl Scratch {
             r_delta: per_layer("R delta")?,
             r_upstream: per_layer("R upstream")?,
             stats: context.zeros("row statistics", 2 * rows)?,
-            grad: context.zeros("gradient", n)?,
-            product: context.zeros("Hessian-vector product", n)?,
+            weights: per_step("wave parameters")?,
+            grad: per_step("gradients")?,
+            product: per_step("Hessian-vector products")?,
+            diagonal: per_step("fresh Hessian diagonals")?,
             probes: context.zeros("probes", probes.max(1) * n)?,
         })
     }
 }
 
-/// Where an operation's operands and results go in the flush's tables.
+/// The most local steps of one wave.
+const MAX_WAVE: usize = 256;
+
+/// Scratch bytes the steps of a wave may take together.
+const WAVE_BUDGET: u64 = 1 << 30;
+
+/// How many local steps of `batch` rows and `probes` probes one wave may hold:
+/// every operand must fit one storage binding, and all the steps' scratch
+/// `WAVE_BUDGET`.
+fn max_wave(context: &GpuContext, mlp: &Mlp, batch: usize, probes: usize) -> usize {
+    let n = mlp.parameter_count();
+    let fans: Vec<usize> = (0..mlp.layers()).map(|l| mlp.fan_out(l)).collect();
+    let widest = fans.iter().copied().chain([mlp.inputs()]).max().unwrap_or(1);
+    let largest = 4 * (n * probes.max(1)).max(batch * widest).max(1) as u64;
+    let per_layer: usize = fans.iter().sum();
+    let per_step = 4 * (n * (4 + probes) + batch * (mlp.inputs() + 3 + 8 * per_layer)).max(1) as u64;
+    let by_binding = context.max_binding_bytes() / largest;
+    let by_budget = WAVE_BUDGET / per_step;
+    usize::try_from(by_binding.min(by_budget)).unwrap_or(MAX_WAVE).clamp(1, MAX_WAVE)
+}
+
+/// Where an operation's (or a wave's) operands and results go in the flush's
+/// tables.
 #[derive(Clone, Copy, Default)]
 struct Place {
-    /// Its words in the table (batch indices, then probe keys; a gap's pair).
+    /// Its words in the table (a wave: every step's batch indices, then every
+    /// step's probe keys; a gap: its pair).
     table: usize,
-    /// Its first word in the results.
+    /// Its first word in the results (a wave: step p's loss at + 2p).
     results: usize,
+}
+
+/// One local step of a wave.
+struct WaveStep<'w, 'd> {
+    run: &'w GpuRun,
+    data: &'w DeviceData<'d>,
+    worker: usize,
+    /// Its optimizer step t.
+    step: u64,
 }
 
 impl<'d> GpuBackend<'d> {
@@ -191,8 +265,11 @@ impl<'d> GpuBackend<'d> {
             Optimizer::AdaHessian(c) => c.probes as usize,
             Optimizer::Sgd(_) => 0,
         };
-        let scratch = Scratch::new(&context, &mlp, batch.max(1), probes)?;
+        let capacity = Capacity { rows: batch.max(1), steps: 1, probes };
+        let scratch = Scratch::new(&context, &mlp, capacity)?;
+        let max_wave = max_wave(&context, &mlp, batch.max(1), probes);
         Ok(GpuBackend {
+            max_wave,
             n: mlp.parameter_count(),
             context,
             mlp,
@@ -279,57 +356,59 @@ impl<'d> GpuBackend<'d> {
         Ok(RunId(self.runs.len() - 1))
     }
 
-    /// Lays out the flush: each op's table words and results, the table itself,
-    /// and what the scratch and the slots must hold.
+    /// Lays out the flush: its stages, each stage's table words and results,
+    /// the table itself, and what the scratch and the slots must hold.
     fn plan(&self, work: &[(RunId, &mut Program)]) -> Plan {
-        let mut plan = Plan::default();
-        for (run, program) in work {
-            let state = self.run(*run);
-            let data = self.datasets[state.data].as_ref().expect("a run's dataset is on the device");
-            let mut places = Vec::with_capacity(program.ops().len());
-            let mut slots = 0;
-            for op in program.ops() {
-                let place = Place { table: plan.table.len(), results: plan.results };
-                match op {
-                    Op::LocalStep { batch, probes, .. } => {
-                        let indices = program.indices(batch);
-                        let keys = program.keys(probes);
-                        plan.table.extend_from_slice(indices);
-                        plan.table.extend_from_slice(keys);
-                        plan.rows = plan.rows.max(indices.len());
-                        plan.probes = plan.probes.max(keys.len());
-                        plan.results += 2;
-                    }
-                    Op::Gap { slot, .. } => {
-                        plan.table.extend([(slot * self.n) as u32, 0]);
-                        plan.results += partials_per_pair(self.n);
-                        slots = slots.max(slot + 1);
-                    }
-                    Op::Evaluate { params, on, .. } => {
-                        let (test, train) = (data.test_set(*on), &data.train_eval);
-                        plan.rows = plan.rows.max(test.rows).max(train.rows);
-                        plan.results +=
-                            2 * (test.rows.div_ceil(EVAL_CHUNK) + train.rows.div_ceil(EVAL_CHUNK));
-                        if let Params::Slot(slot) = params {
-                            slots = slots.max(slot + 1);
+        let programs: Vec<&Program> = work.iter().map(|(_, p)| &**p).collect();
+        let mut plan = Plan {
+            places: programs.iter().map(|p| vec![Place::default(); p.ops().len()]).collect(),
+            slots: programs.iter().map(|p| slots_needed(p)).collect(),
+            ..Plan::default()
+        };
+        for stage in schedule::stages(&programs, self.max_wave) {
+            let place = Place { table: plan.table.len(), results: plan.results };
+            match &stage {
+                Stage::Single(at) => {
+                    let program = programs[at.run];
+                    let state = self.run(work[at.run].0);
+                    let data = self.datasets[state.data].as_ref().expect("a run's dataset is on the device");
+                    match &program.ops()[at.op] {
+                        Op::Gap { slot, .. } => {
+                            plan.table.extend([(slot * self.n) as u32, 0]);
+                            plan.results += partials_per_pair(self.n);
                         }
-                    }
-                    Op::SnapshotWorker { slot, .. }
-                    | Op::SnapshotCenter { slot }
-                    | Op::MasterUpdate { slot, .. }
-                    | Op::ApplyDifference { slot, .. }
-                    | Op::Adopt { slot, .. }
-                    | Op::Release { slot } => slots = slots.max(slot + 1),
-                    Op::BarrierUpdate { parts } | Op::BarrierAverage { parts } => {
-                        for &(slot, _) in program.parts(parts) {
-                            slots = slots.max(slot + 1);
+                        Op::Evaluate { on, .. } => {
+                            let (test, train) = (data.test_set(*on), &data.train_eval);
+                            let rows = test.rows.max(train.rows);
+                            plan.capacity = plan.capacity.max(Capacity { rows, ..Capacity::default() });
+                            plan.results +=
+                                2 * (test.rows.div_ceil(EVAL_CHUNK) + train.rows.div_ceil(EVAL_CHUNK));
                         }
+                        _ => {}
                     }
+                    plan.places[at.run][at.op] = place;
                 }
-                places.push(place);
+                Stage::Wave { steps, rows, probes } => {
+                    let count = steps.len();
+                    for at in steps {
+                        if let Op::LocalStep { batch, .. } = &programs[at.run].ops()[at.op] {
+                            plan.table.extend_from_slice(programs[at.run].indices(batch));
+                        }
+                    }
+                    for at in steps {
+                        if let Op::LocalStep { probes, .. } = &programs[at.run].ops()[at.op] {
+                            plan.table.extend_from_slice(programs[at.run].keys(probes));
+                        }
+                    }
+                    for (p, at) in steps.iter().enumerate() {
+                        plan.places[at.run][at.op] = Place { results: place.results + 2 * p, ..place };
+                    }
+                    plan.results += 2 * count;
+                    let needs = Capacity { rows: rows * count, steps: count, probes: probes * count };
+                    plan.capacity = plan.capacity.max(needs);
+                }
             }
-            plan.slots.push(slots);
-            plan.places.push(places);
+            plan.stages.push((stage, place));
         }
         plan
     }
@@ -343,10 +422,9 @@ impl<'d> GpuBackend<'d> {
         }
         let plan = self.plan(work);
         let context = Arc::clone(&self.context);
-        if plan.rows > self.scratch.rows || plan.probes > self.scratch.probe_capacity {
-            let rows = plan.rows.max(self.scratch.rows);
-            let probes = plan.probes.max(self.scratch.probe_capacity);
-            self.scratch = Scratch::new(&context, &self.mlp, rows, probes)?;
+        let capacity = self.scratch.capacity.max(plan.capacity);
+        if capacity != self.scratch.capacity {
+            self.scratch = Scratch::new(&context, &self.mlp, capacity)?;
         }
         let mut recording = context.record("execute");
         // Slots beyond a run's room: a bigger buffer, the old contents copied
@@ -364,18 +442,39 @@ impl<'d> GpuBackend<'d> {
         }
         let table = context.upload("flush table", &plan.table)?;
         let results = context.zeros::<f32>("flush results", plan.results.max(1))?;
-        for ((run, program), places) in work.iter().zip(&plan.places) {
-            let state = self.runs[run.0].as_ref().expect("a run of this backend that was not removed");
+        let flush = Flush {
+            mlp: &self.mlp,
+            optimizer: &self.optimizer,
+            scratch: &self.scratch,
+            table: &table,
+            results: &results,
+        };
+        let state_of = |at: &At| {
+            let state =
+                self.runs[work[at.run].0.0].as_ref().expect("a run of this backend that was not removed");
             let data = self.datasets[state.data].as_ref().expect("a run's dataset is on the device");
-            let flush = Flush {
-                mlp: &self.mlp,
-                optimizer: &self.optimizer,
-                scratch: &self.scratch,
-                table: &table,
-                results: &results,
-            };
-            for (op, place) in program.ops().iter().zip(places) {
-                flush.record(&mut recording, state, data, program, op, *place)?;
+            (state, data)
+        };
+        for (stage, place) in &plan.stages {
+            match stage {
+                Stage::Single(at) => {
+                    let (state, data) = state_of(at);
+                    let program = &*work[at.run].1;
+                    flush.record(&mut recording, state, data, program, &program.ops()[at.op], *place)?;
+                }
+                Stage::Wave { steps, rows, probes } => {
+                    let steps: Vec<WaveStep<'_, '_>> = steps
+                        .iter()
+                        .map(|at| {
+                            let (run, data) = state_of(at);
+                            let Op::LocalStep { worker, step, .. } = work[at.run].1.ops()[at.op] else {
+                                unreachable!("waves hold local steps only")
+                            };
+                            WaveStep { run, data, worker: worker as usize, step }
+                        })
+                        .collect();
+                    flush.record_wave(&mut recording, &steps, (*rows, *probes), *place)?;
+                }
             }
         }
         context.submit(recording)?;
@@ -428,16 +527,39 @@ impl<'d> GpuBackend<'d> {
 /// A flush's layout (see [`GpuBackend::plan`]).
 #[derive(Default)]
 struct Plan {
-    /// Per run, per op.
+    /// What to record, in order, and where each stage's words go.
+    stages: Vec<(Stage, Place)>,
+    /// Per run, per op (a wave's step: its loss's word).
     places: Vec<Vec<Place>>,
     /// Per run, the slots it needs room for.
     slots: Vec<usize>,
     table: Vec<u32>,
     results: usize,
-    /// The most rows a forward pass handles.
-    rows: usize,
-    /// The most probes of a local step.
-    probes: usize,
+    capacity: Capacity,
+}
+
+/// The slots `program` refers to: one more than the highest.
+fn slots_needed(program: &Program) -> usize {
+    let mut slots = 0;
+    for op in program.ops() {
+        match op {
+            Op::LocalStep { .. } | Op::Evaluate { params: Params::Center, .. } => {}
+            Op::Evaluate { params: Params::Slot(slot), .. }
+            | Op::Gap { slot, .. }
+            | Op::SnapshotWorker { slot, .. }
+            | Op::SnapshotCenter { slot }
+            | Op::MasterUpdate { slot, .. }
+            | Op::ApplyDifference { slot, .. }
+            | Op::Adopt { slot, .. }
+            | Op::Release { slot } => slots = slots.max(slot + 1),
+            Op::BarrierUpdate { parts } | Op::BarrierAverage { parts } => {
+                for &(slot, _) in program.parts(parts) {
+                    slots = slots.max(slot + 1);
+                }
+            }
+        }
+    }
+    slots
 }
 
 /// The (correct count, Σ chunk mean · chunk rows in f64) of an evaluation's
@@ -467,13 +589,6 @@ fn dense(offset: usize, cols: usize) -> MatrixLayout {
     MatrixLayout::dense(offset, cols)
 }
 
-/// One product of a batch of one.
-fn gemm(m: usize, n: usize, k: usize, beta: f32, a: MatrixLayout, b: MatrixLayout, c: MatrixLayout) -> Gemm {
-    Gemm { m, n, k, batch: 1, alpha: 1.0, beta, a, b, c }
-}
-
-const AT_ZERO: Batched = Batched { offset: 0, batch_stride: 0 };
-
 impl Flush<'_> {
     fn record(
         &self,
@@ -486,19 +601,11 @@ impl Flush<'_> {
     ) -> Result<(), GpuError> {
         let n = self.mlp.parameter_count();
         match op {
-            Op::LocalStep { worker, step, batch, probes, .. } => {
-                let rows = batch.len();
-                let keys = place.table + rows..place.table + rows + probes.len();
-                self.record_step(
-                    rec,
-                    run,
-                    data,
-                    *worker as usize,
-                    *step,
-                    (place.table, rows),
-                    keys,
-                    place.results,
-                )?;
+            Op::LocalStep { .. } => {
+                return Err(GpuError::Shape {
+                    operation: "recording a flush".into(),
+                    message: "a local step outside a wave".into(),
+                });
             }
             Op::SnapshotWorker { worker, slot } => {
                 rec.copy(&run.params, *worker as usize * n, &run.slots, slot * n, n)?
@@ -545,43 +652,39 @@ impl Flush<'_> {
         Ok(())
     }
 
-    /// z_l = a_{l−1} W_lᵀ + b_l, a_l = σ(z_l) for every layer, on `rows` rows of
-    /// `input` with the parameters at `params.1` of `params.0`.
+    /// z_l = a_{l−1} W_lᵀ + b_l, a_l = σ(z_l) for every layer, for `steps`
+    /// problems of `rows` rows side by side from row 0 of `input`, problem p with
+    /// the parameters at `base + p · stride` of `params`.
     fn forward(
         &self,
         rec: &mut Recording<'_>,
         input: &GpuBuffer<f32>,
-        rows: usize,
-        (params, base): (&GpuBuffer<f32>, usize),
+        (rows, steps): (usize, usize),
+        (params, base, stride): (&GpuBuffer<f32>, usize, usize),
     ) -> Result<(), GpuError> {
         let s = self.scratch;
         let last = self.mlp.layers() - 1;
         for l in 0..=last {
             let (w, b, fan_in, fan_out) = layer(self.mlp, l);
             let a = if l == 0 { input } else { &s.post[l - 1] };
-            let product = gemm(
-                rows,
-                fan_out,
-                fan_in,
-                0.0,
-                dense(0, fan_in),
-                dense(base + w, fan_in).t(),
-                dense(0, fan_out),
-            );
+            let product = Gemm {
+                m: rows,
+                n: fan_out,
+                k: fan_in,
+                batch: steps,
+                alpha: 1.0,
+                beta: 0.0,
+                a: rows_of(rows, fan_in),
+                b: dense(base + w, fan_in).t().batched(stride),
+                c: rows_of(rows, fan_out),
+            };
             rec.matmul(&product, a, params, &s.pre[l])?;
-            let shape = LayerShape { rows, cols: fan_out, batch: 1 };
-            let bias = (params, Batched { offset: base + b, batch_stride: 0 });
-            if l < last {
-                rec.bias_activation(
-                    shape,
-                    Some(self.mlp.activation()),
-                    bias,
-                    (&s.pre[l], AT_ZERO),
-                    Some((&s.post[l], AT_ZERO)),
-                )?;
-            } else {
-                rec.bias_activation(shape, None, bias, (&s.pre[l], AT_ZERO), None)?;
-            }
+            let shape = LayerShape { rows, cols: fan_out, batch: steps };
+            let bias = (params, Batched { offset: base + b, batch_stride: stride });
+            let each = Batched { offset: 0, batch_stride: rows * fan_out };
+            let activation = (l < last).then(|| self.mlp.activation());
+            let post = (l < last).then_some((&s.post[l], each));
+            rec.bias_activation(shape, activation, bias, (&s.pre[l], each), post)?;
         }
         Ok(())
     }
@@ -602,198 +705,217 @@ impl Flush<'_> {
     fn record_evaluation(
         &self,
         rec: &mut Recording<'_>,
-        params: (&GpuBuffer<f32>, usize),
+        (params, base): (&GpuBuffer<f32>, usize),
         set: &DeviceSet,
         at: usize,
     ) -> Result<(), GpuError> {
         if set.rows == 0 {
             return Ok(());
         }
-        self.forward(rec, &set.x, set.rows, params)?;
+        self.forward(rec, &set.x, (set.rows, 1), (params, base, 0))?;
         let buffers = self.softmax(&set.y, false);
         rec.cross_entropy(set.rows, self.mlp.classes(), buffers, None, self.results)?;
         rec.chunk_losses(set.rows, EVAL_CHUNK, buffers, Span::at(self.results, at))
     }
 
-    /// One local step of worker `w`: gather, forward, loss, backward, on refresh
-    /// steps the Hutchinson estimate (one R-pass pair per probe), then the
-    /// optimizer step. The loss goes to `results[at]`.
-    #[allow(clippy::too_many_arguments)]
-    fn record_step(
+    /// One local step of every (run, worker) pair of a wave, each of `rows` rows
+    /// and `probes` probes: copy the workers' parameters side by side, gather,
+    /// forward, loss, backward, on refresh steps the Hutchinson estimate (one
+    /// R-pass pair per probe, the diagonals copied back), then one optimizer
+    /// dispatch per run. Step p's loss goes to `results[place.results + 2p]`.
+    fn record_wave(
         &self,
         rec: &mut Recording<'_>,
-        run: &GpuRun,
-        data: &DeviceData<'_>,
-        w: usize,
-        step: u64,
-        (indices, rows): (usize, usize),
-        keys: std::ops::Range<usize>,
-        at: usize,
+        steps: &[WaveStep<'_, '_>],
+        (rows, probes): (usize, usize),
+        place: Place,
     ) -> Result<(), GpuError> {
         let s = self.scratch;
         let mlp = self.mlp;
         let n = mlp.parameter_count();
-        let base = w * n;
+        let count = steps.len();
         let last = mlp.layers() - 1;
-        let classes = mlp.classes();
         let activation = mlp.activation();
-        let params = &run.params;
-        rec.gather_rows(
-            rows,
-            mlp.inputs(),
-            Span::at(self.table, indices),
-            &data.train.x,
-            &data.train.y,
-            &s.batch_x,
-            &s.batch_y,
-        )?;
-        self.forward(rec, &s.batch_x, rows, (params, base))?;
+        for (p, step) in steps.iter().enumerate() {
+            rec.copy(&step.run.params, step.worker * n, &s.weights, p * n, n)?;
+        }
+        // One gather per stretch of steps on the same dataset.
+        for (first, end) in stretches(steps, |a, b| std::ptr::eq(a.data, b.data)) {
+            let data = steps[first].data;
+            rec.gather_rows(
+                (end - first) * rows,
+                mlp.inputs(),
+                Span::at(self.table, place.table + first * rows),
+                &data.train.x,
+                &data.train.y,
+                (&s.batch_x, &s.batch_y),
+                first * rows,
+            )?;
+        }
+        self.forward(rec, &s.batch_x, (rows, count), (&s.weights, 0, n))?;
         let scale = 1.0f32 / rows as f32;
         let buffers = self.softmax(&s.batch_y, false);
-        rec.cross_entropy(rows, classes, buffers, Some(scale), self.results)?;
-        rec.chunk_losses(rows, rows, buffers, Span::at(self.results, at))?;
+        rec.cross_entropy(count * rows, mlp.classes(), buffers, Some(scale), self.results)?;
+        rec.chunk_losses(count * rows, rows, buffers, Span::at(self.results, place.results))?;
         // Backward: ∇W_l = δ_lᵀ a_{l−1}, ∇b_l = Σ_rows δ_l, δ_{l−1} = (δ_l W_l) ⊙ σ'.
         for l in (0..=last).rev() {
             let (wo, bo, fan_in, fan_out) = layer(mlp, l);
             let input = if l == 0 { &s.batch_x } else { &s.post[l - 1] };
-            let g =
-                gemm(fan_out, fan_in, rows, 0.0, dense(0, fan_out).t(), dense(0, fan_in), dense(wo, fan_in));
-            rec.matmul(&g, &s.delta[l], input, &s.grad)?;
-            rec.column_sums(rows, fan_out, Span::at(&s.delta[l], 0), Span::at(&s.grad, bo))?;
+            let into_grad = |a: MatrixLayout, b: MatrixLayout| Gemm {
+                m: fan_out,
+                n: fan_in,
+                k: rows,
+                batch: count,
+                alpha: 1.0,
+                beta: 0.0,
+                a,
+                b,
+                c: dense(wo, fan_in).batched(n),
+            };
+            rec.matmul(
+                &into_grad(rows_of(rows, fan_out).t(), rows_of(rows, fan_in)),
+                &s.delta[l],
+                input,
+                &s.grad,
+            )?;
+            let copies = Copies { count, strides: [rows * fan_out, 0, n] };
+            rec.column_sums(rows, fan_out, Span::at(&s.delta[l], 0), Span::at(&s.grad, bo), copies)?;
             if l > 0 {
-                let up = gemm(
-                    rows,
-                    fan_in,
-                    fan_out,
-                    0.0,
-                    dense(0, fan_out),
-                    dense(base + wo, fan_in),
-                    dense(0, fan_in),
-                );
-                rec.matmul(&up, &s.delta[l], params, &s.upstream[l - 1])?;
+                let up = Gemm {
+                    m: rows,
+                    n: fan_in,
+                    k: fan_out,
+                    batch: count,
+                    alpha: 1.0,
+                    beta: 0.0,
+                    a: rows_of(rows, fan_out),
+                    b: dense(wo, fan_in).batched(n),
+                    c: rows_of(rows, fan_in),
+                };
+                rec.matmul(&up, &s.delta[l], &s.weights, &s.upstream[l - 1])?;
                 let spans = [
                     Span::at(&s.upstream[l - 1], 0),
                     Span::at(&s.pre[l - 1], 0),
                     Span::at(&s.post[l - 1], 0),
                 ];
-                rec.times_derivative(activation, rows * fan_in, spans, Span::at(&s.delta[l - 1], 0))?;
+                let len = count * rows * fan_in;
+                rec.times_derivative(activation, len, spans, Span::at(&s.delta[l - 1], 0))?;
             }
         }
-        let adahessian = matches!(self.optimizer, Optimizer::AdaHessian(_));
-        if adahessian && !keys.is_empty() {
-            let diagonal = run.diagonal.as_ref().expect("AdaHessian runs hold a diagonal");
-            let count = keys.len();
+        if matches!(self.optimizer, Optimizer::AdaHessian(_)) && probes > 0 {
             let layout = ProbeLayout { len: n, first: 0, offset: 0, stride: n };
-            rec.probes_from(self.table, keys, layout, &s.probes)?;
-            let weight = 1.0f32 / count as f32;
-            for q in 0..count {
-                self.record_r_passes(rec, params, base, rows, q * n)?;
+            let keys = place.table + count * rows;
+            rec.probes_from(self.table, keys..keys + count * probes, layout, &s.probes)?;
+            let weight = 1.0f32 / probes as f32;
+            for q in 0..probes {
+                self.record_r_passes(rec, (rows, count), (q * n, probes * n))?;
                 let spans = [Span::at(&s.probes, q * n), Span::at(&s.product, 0)];
-                rec.hutchinson(n, spans, weight, q == 0, Span::at(diagonal, base))?;
+                let copies = Copies { count, strides: [probes * n, n, n] };
+                rec.hutchinson(n, spans, weight, q == 0, Span::at(&s.diagonal, 0), copies)?;
+            }
+            for (p, step) in steps.iter().enumerate() {
+                let diagonal = step.run.diagonal.as_ref().expect("AdaHessian runs hold a diagonal");
+                rec.copy(&s.diagonal, p * n, diagonal, step.worker * n, n)?;
             }
         }
-        let at = StateOffsets { params: base, grad: 0, first: base, second: base, diagonal: base, len: n };
-        let buffers = OptimizerBuffers {
-            params,
-            grad: &s.grad,
-            first: &run.first,
-            second: run.second.as_ref(),
-            diagonal: run.diagonal.as_ref(),
-        };
-        rec.optimizer_steps(&[OptimizerStep { optimizer: self.optimizer, step, at }], buffers)
+        // A run's workers share its state buffers: one optimizer dispatch per run.
+        for (first, end) in stretches(steps, |a, b| std::ptr::eq(a.run, b.run)) {
+            let run = steps[first].run;
+            let entries: Vec<OptimizerStep<'_>> = (first..end)
+                .map(|p| {
+                    let base = steps[p].worker * n;
+                    let at = StateOffsets {
+                        params: base,
+                        grad: p * n,
+                        first: base,
+                        second: base,
+                        diagonal: base,
+                        len: n,
+                    };
+                    OptimizerStep { optimizer: self.optimizer, step: steps[p].step, at }
+                })
+                .collect();
+            let buffers = OptimizerBuffers {
+                params: &run.params,
+                grad: &s.grad,
+                first: &run.first,
+                second: run.second.as_ref(),
+                diagonal: run.diagonal.as_ref(),
+            };
+            rec.optimizer_steps(&entries, buffers)?;
+        }
+        Ok(())
     }
 
-    /// The R-forward and R-backward passes in direction `probes[v..v + n]`,
-    /// after the forward and backward passes: H·v into the product buffer.
+    /// The R-forward and R-backward passes of every step of a wave, after its
+    /// forward and backward passes, step p in direction `probes[v + p · stride..]`
+    /// of length n: H·v into step p's product vector.
     fn record_r_passes(
         &self,
         rec: &mut Recording<'_>,
-        params: &GpuBuffer<f32>,
-        base: usize,
-        rows: usize,
-        v: usize,
+        (rows, count): (usize, usize),
+        (v, stride): (usize, usize),
     ) -> Result<(), GpuError> {
         let s = self.scratch;
         let mlp = self.mlp;
+        let n = mlp.parameter_count();
         let last = mlp.layers() - 1;
         let activation = mlp.activation();
+        let gemm = |(m, cols, k): (usize, usize, usize), beta: f32, a, b, c| Gemm {
+            m,
+            n: cols,
+            k,
+            batch: count,
+            alpha: 1.0,
+            beta,
+            a,
+            b,
+            c,
+        };
         // R{z_l} = a_{l−1} V_lᵀ + R{a_{l−1}} W_lᵀ + c_l;  R{a_l} = σ'(z_l) ⊙ R{z_l}.
         for l in 0..=last {
             let (wo, bo, fan_in, fan_out) = layer(mlp, l);
             let input = if l == 0 { &s.batch_x } else { &s.post[l - 1] };
-            let direction = gemm(
-                rows,
-                fan_out,
-                fan_in,
-                0.0,
-                dense(0, fan_in),
-                dense(v + wo, fan_in).t(),
-                dense(0, fan_out),
-            );
+            let shape = (rows, fan_out, fan_in);
+            let (x_in, x_out) = (rows_of(rows, fan_in), rows_of(rows, fan_out));
+            let direction = gemm(shape, 0.0, x_in, dense(v + wo, fan_in).t().batched(stride), x_out);
             rec.matmul(&direction, input, &s.probes, &s.r_pre[l])?;
             if l > 0 {
-                let chained = gemm(
-                    rows,
-                    fan_out,
-                    fan_in,
-                    1.0,
-                    dense(0, fan_in),
-                    dense(base + wo, fan_in).t(),
-                    dense(0, fan_out),
-                );
-                rec.matmul(&chained, &s.r_post[l - 1], params, &s.r_pre[l])?;
+                let chained = gemm(shape, 1.0, x_in, dense(wo, fan_in).t().batched(n), x_out);
+                rec.matmul(&chained, &s.r_post[l - 1], &s.weights, &s.r_pre[l])?;
             }
-            let shape = LayerShape { rows, cols: fan_out, batch: 1 };
-            let bias = (&s.probes, Batched { offset: v + bo, batch_stride: 0 });
-            rec.bias_activation(shape, None, bias, (&s.r_pre[l], AT_ZERO), None)?;
+            let layer_shape = LayerShape { rows, cols: fan_out, batch: count };
+            let bias = (&s.probes, Batched { offset: v + bo, batch_stride: stride });
+            let each = Batched { offset: 0, batch_stride: rows * fan_out };
+            rec.bias_activation(layer_shape, None, bias, (&s.r_pre[l], each), None)?;
             if l < last {
                 let spans = [Span::at(&s.r_pre[l], 0), Span::at(&s.pre[l], 0), Span::at(&s.post[l], 0)];
-                rec.times_derivative(activation, rows * fan_out, spans, Span::at(&s.r_post[l], 0))?;
+                let len = count * rows * fan_out;
+                rec.times_derivative(activation, len, spans, Span::at(&s.r_post[l], 0))?;
             }
         }
         let scale = 1.0f32 / rows as f32;
-        rec.r_output(rows, mlp.classes(), self.softmax(&s.batch_y, true), scale, self.results)?;
+        rec.r_output(count * rows, mlp.classes(), self.softmax(&s.batch_y, true), scale, self.results)?;
         // (Hv)_W = R{δ_l}ᵀ a_{l−1} + δ_lᵀ R{a_{l−1}};  (Hv)_b = Σ_rows R{δ_l};
         // R{δ_{l−1}} = (R{δ_l} W_l + δ_l V_l) ⊙ σ' + g ⊙ σ'' ⊙ R{z}.
         for l in (0..=last).rev() {
             let (wo, bo, fan_in, fan_out) = layer(mlp, l);
             let input = if l == 0 { &s.batch_x } else { &s.post[l - 1] };
-            let first =
-                gemm(fan_out, fan_in, rows, 0.0, dense(0, fan_out).t(), dense(0, fan_in), dense(wo, fan_in));
+            let (x_in, x_out) = (rows_of(rows, fan_in), rows_of(rows, fan_out));
+            let into_product = dense(wo, fan_in).batched(n);
+            let first = gemm((fan_out, fan_in, rows), 0.0, x_out.t(), x_in, into_product);
             rec.matmul(&first, &s.r_delta[l], input, &s.product)?;
             if l > 0 {
-                let second = gemm(
-                    fan_out,
-                    fan_in,
-                    rows,
-                    1.0,
-                    dense(0, fan_out).t(),
-                    dense(0, fan_in),
-                    dense(wo, fan_in),
-                );
+                let second = gemm((fan_out, fan_in, rows), 1.0, x_out.t(), x_in, into_product);
                 rec.matmul(&second, &s.delta[l], &s.r_post[l - 1], &s.product)?;
             }
-            rec.column_sums(rows, fan_out, Span::at(&s.r_delta[l], 0), Span::at(&s.product, bo))?;
+            let copies = Copies { count, strides: [rows * fan_out, 0, n] };
+            rec.column_sums(rows, fan_out, Span::at(&s.r_delta[l], 0), Span::at(&s.product, bo), copies)?;
             if l > 0 {
-                let through = gemm(
-                    rows,
-                    fan_in,
-                    fan_out,
-                    0.0,
-                    dense(0, fan_out),
-                    dense(base + wo, fan_in),
-                    dense(0, fan_in),
-                );
-                rec.matmul(&through, &s.r_delta[l], params, &s.r_upstream[l - 1])?;
-                let along = gemm(
-                    rows,
-                    fan_in,
-                    fan_out,
-                    1.0,
-                    dense(0, fan_out),
-                    dense(v + wo, fan_in),
-                    dense(0, fan_in),
-                );
+                let shape = (rows, fan_in, fan_out);
+                let through = gemm(shape, 0.0, x_out, dense(wo, fan_in).batched(n), x_in);
+                rec.matmul(&through, &s.r_delta[l], &s.weights, &s.r_upstream[l - 1])?;
+                let along = gemm(shape, 1.0, x_out, dense(v + wo, fan_in).batched(stride), x_in);
                 rec.matmul(&along, &s.delta[l], &s.probes, &s.r_upstream[l - 1])?;
                 let spans = [
                     Span::at(&s.r_upstream[l - 1], 0),
@@ -802,11 +924,29 @@ impl Flush<'_> {
                     Span::at(&s.upstream[l - 1], 0),
                     Span::at(&s.r_pre[l - 1], 0),
                 ];
-                rec.r_backward(activation, rows * fan_in, spans, Span::at(&s.r_delta[l - 1], 0))?;
+                let len = count * rows * fan_in;
+                rec.r_backward(activation, len, spans, Span::at(&s.r_delta[l - 1], 0))?;
             }
         }
         Ok(())
     }
+}
+
+/// The maximal runs `[first, end)` of consecutive steps that `same` pairs up.
+fn stretches<T>(items: &[T], same: impl Fn(&T, &T) -> bool) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < items.len() {
+        let end = first + items[first..].iter().take_while(|x| same(&items[first], x)).count();
+        out.push((first, end));
+        first = end;
+    }
+    out
+}
+
+/// Problems of `rows × cols` row-major matrices side by side from 0.
+fn rows_of(rows: usize, cols: usize) -> MatrixLayout {
+    dense(0, cols).batched(rows * cols)
 }
 
 /// Layer `l`'s weight offset, bias offset, fan-in and fan-out.

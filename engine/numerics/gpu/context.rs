@@ -344,6 +344,12 @@ impl GpuContext {
         &self.adapter
     }
 
+    /// The most bytes one storage binding (and so one kernel operand) may span.
+    pub fn max_binding_bytes(&self) -> u64 {
+        let limits = self.device.limits();
+        limits.max_storage_buffer_binding_size.min(limits.max_buffer_size)
+    }
+
     /// The first error wgpu reported outside a scope since the last check, or the
     /// device loss.
     fn check(&self, context: &str) -> Result<(), GpuError> {

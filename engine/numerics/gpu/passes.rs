@@ -21,7 +21,7 @@ struct BatchParams {
     rows: u32,
     inputs: u32,
     index_offset: u32,
-    pad: u32,
+    out_row: u32,
 }
 
 #[repr(C)]
@@ -49,7 +49,23 @@ struct BackpropParams {
     off_out: u32,
     weight: f32,
     first: u32,
-    pad: u32,
+    strides: [u32; 3],
+    pad: [u32; 2],
+}
+
+/// Copies of a repeated column-sum or Hutchinson operation: copy b reads its
+/// first two inputs and writes its output at each span's offset + b · stride.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copies {
+    /// How many.
+    pub count: usize,
+    /// Between consecutive copies of the first input, the second, and the output.
+    pub strides: [usize; 3],
+}
+
+impl Copies {
+    /// One operation.
+    pub const ONE: Copies = Copies { count: 1, strides: [0; 3] };
 }
 
 /// One activation's backprop kernels.
@@ -194,8 +210,9 @@ pub struct SoftmaxBuffers<'b> {
 }
 
 impl Recording<'_> {
-    /// Records `out_x[r] = x[indices[r]]` (rows of `inputs` features) and
-    /// `out_labels[r] = labels[indices[r]]` for the `rows` indices at `indices`.
+    /// Records `out_x[out_row + r] = x[indices[r]]` (rows of `inputs` features)
+    /// and `out_labels[out_row + r] = labels[indices[r]]` for the `rows` indices
+    /// at `indices`.
     #[allow(clippy::too_many_arguments)]
     pub fn gather_rows(
         &mut self,
@@ -204,8 +221,8 @@ impl Recording<'_> {
         indices: Span<'_, u32>,
         x: &GpuBuffer<f32>,
         labels: &GpuBuffer<u32>,
-        out_x: &GpuBuffer<f32>,
-        out_labels: &GpuBuffer<u32>,
+        (out_x, out_labels): (&GpuBuffer<f32>, &GpuBuffer<u32>),
+        out_row: usize,
     ) -> Result<(), GpuError> {
         const OP: &str = "gather rows";
         if rows == 0 || inputs == 0 {
@@ -215,10 +232,9 @@ impl Recording<'_> {
             rows: word(OP, rows)?,
             inputs: word(OP, inputs)?,
             index_offset: fits(OP, "indices", indices, rows)?,
-            pad: 0,
+            out_row: fits(OP, "labels", Span::at(out_labels, out_row), rows)?,
         };
-        fits(OP, "rows", Span::at(out_x, 0), rows * inputs)?;
-        fits(OP, "labels", Span::at(out_labels, 0), rows)?;
+        fits(OP, "rows", Span::at(out_x, out_row * inputs), rows * inputs)?;
         let workgroups = one_dimension(OP, rows * inputs, 256)?;
         let kernel = &self.context.kernels.passes.gather;
         self.dispatch(
@@ -369,12 +385,15 @@ impl Recording<'_> {
         (rows, cols): (usize, usize),
         (weight, first): (f32, bool),
         threads: (usize, usize),
+        copies: Copies,
     ) -> Result<(), GpuError> {
-        if threads.0 == 0 {
+        if threads.0 == 0 || copies.count == 0 {
             return Ok(());
         }
         let input_len = if rows > 0 { rows * cols } else { count };
         let out_len = if rows > 0 { cols } else { count };
+        // Where the last copy's operand starts: if it fits, every copy's does.
+        let last = |offset: usize, stride: usize| offset + (copies.count - 1) * stride;
         let mut offsets = [0u32; 5];
         let mut buffers = Vec::with_capacity(6);
         let Some(fallback) = operands.inputs[0] else {
@@ -385,14 +404,18 @@ impl Recording<'_> {
             let span = input.unwrap_or(fallback);
             if input.is_some() {
                 offsets[i] = fits(operation, "input", span, input_len)?;
+                let stride = copies.strides.get(i).copied().unwrap_or(0);
+                fits(operation, "input", Span { offset: last(span.offset, stride), ..span }, input_len)?;
             }
             buffers.push(&span.buffer.buffer);
         }
-        let off_out = fits(operation, "output", operands.out, out_len)?;
-        if operands.inputs.iter().flatten().any(|s| s.buffer.buffer == operands.out.buffer.buffer) {
+        let out = operands.out;
+        let off_out = fits(operation, "output", out, out_len)?;
+        fits(operation, "output", Span { offset: last(out.offset, copies.strides[2]), ..out }, out_len)?;
+        if operands.inputs.iter().flatten().any(|s| s.buffer.buffer == out.buffer.buffer) {
             return Err(shape(operation, "the output is also an input".into()));
         }
-        buffers.push(&operands.out.buffer.buffer);
+        buffers.push(&out.buffer.buffer);
         let params = BackpropParams {
             count: word(operation, count)?,
             rows: word(operation, rows)?,
@@ -401,25 +424,37 @@ impl Recording<'_> {
             off_out,
             weight,
             first: u32::from(first),
-            pad: 0,
+            strides: [
+                word(operation, copies.strides[0])?,
+                word(operation, copies.strides[1])?,
+                word(operation, copies.strides[2])?,
+            ],
+            pad: [0; 2],
         };
-        let workgroups = one_dimension(operation, threads.0, threads.1)?;
+        let mut workgroups = one_dimension(operation, threads.0, threads.1)?;
+        workgroups[1] = word(operation, copies.count)?;
+        if workgroups[1] > 65_535 {
+            return Err(shape(operation, format!("{} copies exceed 65535", copies.count)));
+        }
         self.dispatch(kernel, bytemuck::bytes_of(&params), &buffers, workgroups);
         Ok(())
     }
 
     /// Records `out[c] = Σ_r matrix[r][c]` (rows in order) for a `rows × cols`
-    /// row-major matrix: a bias gradient.
+    /// row-major matrix, a bias gradient, for each of `copies` (the matrix's
+    /// stride first, the output's last).
     pub fn column_sums(
         &mut self,
         rows: usize,
         cols: usize,
         matrix: Span<'_, f32>,
         out: Span<'_, f32>,
+        copies: Copies,
     ) -> Result<(), GpuError> {
         let kernel = &self.context.kernels.passes.column_sums;
         let operands = Operands { inputs: [Some(matrix), None, None, None, None], out };
-        self.backprop("column sums", kernel, operands, 0, (rows, cols), (1.0, false), (cols, 64))
+        let threads = (cols, 64);
+        self.backprop("column sums", kernel, operands, 0, (rows, cols), (1.0, false), threads, copies)
     }
 
     /// Records `out = x ⊙ σ'(z)` over `count` elements (σ' from z for ReLU, from
@@ -433,7 +468,8 @@ impl Recording<'_> {
     ) -> Result<(), GpuError> {
         let kernel = &self.context.kernels.passes.derivatives(activation).times_derivative;
         let operands = Operands { inputs: [Some(x), Some(z), Some(a), None, None], out };
-        self.backprop("times σ'", kernel, operands, count, (0, 0), (1.0, false), (count, 256))
+        let threads = (count, 256);
+        self.backprop("times σ'", kernel, operands, count, (0, 0), (1.0, false), threads, Copies::ONE)
     }
 
     /// Records R{δ} = R{up} ⊙ σ'(z) + g ⊙ σ''(z) ⊙ R{z} over `count` elements
@@ -447,11 +483,13 @@ impl Recording<'_> {
     ) -> Result<(), GpuError> {
         let kernel = &self.context.kernels.passes.derivatives(activation).r_backward;
         let operands = Operands { inputs: [Some(r_up), Some(z), Some(a), Some(g), Some(r_z)], out };
-        self.backprop("R backward", kernel, operands, count, (0, 0), (1.0, false), (count, 256))
+        let threads = (count, 256);
+        self.backprop("R backward", kernel, operands, count, (0, 0), (1.0, false), threads, Copies::ONE)
     }
 
     /// Records D ← D + z ⊙ (H z) · weight over `count` elements, D starting from
-    /// 0 when `first`.
+    /// 0 when `first`, for each of `copies` (strides of z, H z and D).
+    #[allow(clippy::too_many_arguments)]
     pub fn hutchinson(
         &mut self,
         count: usize,
@@ -459,9 +497,11 @@ impl Recording<'_> {
         weight: f32,
         first: bool,
         diagonal: Span<'_, f32>,
+        copies: Copies,
     ) -> Result<(), GpuError> {
         let kernel = &self.context.kernels.passes.hutchinson;
         let operands = Operands { inputs: [Some(z), Some(hz), None, None, None], out: diagonal };
-        self.backprop("hutchinson", kernel, operands, count, (0, 0), (weight, first), (count, 256))
+        let threads = (count, 256);
+        self.backprop("hutchinson", kernel, operands, count, (0, 0), (weight, first), threads, copies)
     }
 }
