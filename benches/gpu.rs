@@ -10,7 +10,7 @@
 //!   (128×784 · (256×784)ᵀ) and its weight gradient ((128×256)ᵀ · 128×784) — alone
 //!   and as 64 independent products in one dispatch (`Gemm::batch`), and a 4096³
 //!   product — 1024³ on a software adapter, where 4096³ takes minutes (lavapipe
-//!   reaches about 0.3 to 1 GFLOP/s with these kernels on 2 cores). Throughput
+//!   reaches under 1 GFLOP/s with these kernels on 2 cores). Throughput
 //!   elements are floating-point operations (2mnk per product), so criterion's
 //!   `Gelem/s` reads as GFLOP/s.
 //! - `gpu/step/…`: one AdaHessian step (one Hutchinson probe) of every worker of a
@@ -107,8 +107,8 @@ fn matmul(c: &mut Criterion, context: &Arc<GpuContext>) {
             b_transposed: false,
         },
     ];
-    // 4096³ on a software adapter takes minutes a product (lavapipe: about
-    // 0.3 GFLOP/s on 2 cores), so there the square is 1024³; the id says which.
+    // 4096³ on a software adapter takes minutes a product (lavapipe: under
+    // 1 GFLOP/s on 2 cores), so there the square is 1024³; the id says which.
     let side = if context.adapter().software { 1024 } else { 4096 };
     let square = Product {
         name: format!("square_{side}"),
