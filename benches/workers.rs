@@ -5,52 +5,45 @@
 //! run does: recorded programs, executed together.
 //!
 //! CPU: the runs are spread over all cores, one backend per thread (as `faultline
-//! run` does). Ids name the backend: `workers/cpu/k=8/runs=24`. Settings whose
-//! parameters and optimizer state would take more than 2 GiB are left out.
+//! run` does). GPU: all runs on one GPU backend, one `execute` for all of them per
+//! iteration (as `faultline run --backend gpu` does), on the adapter `--backend
+//! gpu` would take (see `benches/gpu.rs`). Ids name the backend and the adapter:
+//! `workers/cpu/k=8/runs=24`, `workers/gpu:<adapter>/k=8/runs=24`. Settings whose
+//! parameters and optimizer state would take more than 2 GiB (of host or of GPU
+//! memory) are left out, and so, on a software adapter such as lavapipe, are those
+//! of more than 8 worker-steps an iteration (there k ∈ {4, 8} with 1 run). Without
+//! a GPU adapter the GPU half is skipped with one line on stderr, or panics under
+//! `FAULTLINE_REQUIRE_GPU=1` (as in CI).
 //!
 //! The peer script is `benches/peers_workers.py` (PyTorch, a loop over workers and
 //! `torch.func.vmap`); the README compares the two.
 
-use std::hint::black_box;
+mod common;
 
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{BATCH, adapter_id, data, gpu_context, record_tick};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use faultline::data::{Samples, Shards, SplitData};
 use faultline::numerics::backend::cpu::CpuBackend;
+use faultline::numerics::backend::gpu::GpuBackend;
 use faultline::numerics::backend::{Backend, Program, RunId};
 use faultline::numerics::model::Mlp;
-use faultline::numerics::model::probe::probe_key;
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::{Activation, AdaHessianConfig, Optimizer};
 
-const BATCH: usize = 128;
-/// Synthetic training samples the minibatches are drawn from.
-const SAMPLES: usize = 4096;
+/// Parameters and optimizer state above this are not benchmarked.
 const MEMORY_LIMIT: usize = 2 << 30;
 
-fn data(mlp: &Mlp) -> SplitData {
-    let mut rng = SimRng::new(1, Purpose::Minibatch, 0);
-    let x = (0..SAMPLES * mlp.inputs()).map(|_| rng.uniform() as f32).collect();
-    let y = (0..SAMPLES).map(|_| rng.below(10) as u8).collect();
-    SplitData {
-        inputs: mlp.inputs(),
-        classes: 10,
-        train: Samples { x, y },
-        test: Samples::default(),
-        shards: Shards { shared: (0..SAMPLES as u32).collect(), private: vec![vec![]] },
-        train_eval: Samples::default(),
-        test_subset: None,
-    }
-}
+/// The most worker-steps per iteration benchmarked on a software adapter: a
+/// worker-step of this model takes lavapipe about a second on 2 cores, and
+/// criterion times at least eleven iterations.
+const SOFTWARE_STEPS: usize = 8;
 
-/// Records one step of every worker of a run into its program.
-fn record_tick(program: &mut Program, run: usize, workers: usize, step: u64, rng: &mut SimRng) {
-    let mut batch = Vec::with_capacity(BATCH);
-    for w in 0..workers {
-        batch.clear();
-        batch.extend((0..BATCH).map(|_| rng.below(SAMPLES as u64) as u32));
-        let key = probe_key(run as u64, w as u32, step, 0);
-        program.local_step(w as u32, step, &batch, &[key]);
-    }
+/// Parameters, m, v and D of every worker.
+fn state_bytes(mlp: &Mlp, runs: usize, k: usize) -> usize {
+    runs * k * mlp.parameter_count() * 4 * size_of::<f32>()
 }
 
 /// One thread's share of the runs, on its own CPU backend.
@@ -59,6 +52,7 @@ struct Share<'d> {
     runs: Vec<(RunId, Program, SimRng)>,
 }
 
+/// The runs spread over the cores, one CPU backend per thread.
 fn workers(c: &mut Criterion) {
     let mlp = Mlp::new(784, &[256, 256], 10, Activation::Relu);
     let data = data(&mlp);
@@ -69,8 +63,7 @@ fn workers(c: &mut Criterion) {
     group.sample_size(10);
     for runs in [1usize, 24] {
         for k in [4usize, 8, 32, 128] {
-            // Parameters, m, v and D per worker.
-            if runs * k * mlp.parameter_count() * 16 > MEMORY_LIMIT {
+            if state_bytes(&mlp, runs, k) > MEMORY_LIMIT {
                 continue;
             }
             let mut shares: Vec<Share> = (0..threads.min(runs))
@@ -104,12 +97,57 @@ fn workers(c: &mut Criterion) {
     group.finish();
 }
 
+/// All runs on one GPU backend, one `execute` per iteration for all of them.
+fn workers_gpu(c: &mut Criterion) {
+    let Some(context) = gpu_context() else { return };
+    let mlp = Mlp::new(784, &[256, 256], 10, Activation::Relu);
+    let data = data(&mlp);
+    let optimizer = Optimizer::AdaHessian(AdaHessianConfig { lr: 0.01, ..Default::default() });
+    let initial = mlp.init(1);
+    let software = context.adapter().software;
+    let mut group = c.benchmark_group(format!("workers/gpu:{}", adapter_id(&context)));
+    // Criterion's least samples, after a short warm-up: on a software adapter one
+    // iteration of the larger settings takes seconds.
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    for runs in [1usize, 24] {
+        for k in [4usize, 8, 32, 128] {
+            if state_bytes(&mlp, runs, k) > MEMORY_LIMIT || (software && runs * k > SOFTWARE_STEPS) {
+                continue;
+            }
+            let mut backend = GpuBackend::new(Arc::clone(&context), mlp.clone(), &optimizer, BATCH).unwrap();
+            let mut state: Vec<(RunId, Program, SimRng)> = (0..runs)
+                .map(|run| {
+                    let id = backend.add_run(&data, k, &initial).unwrap();
+                    (id, Program::new(), SimRng::new(run as u64, Purpose::Minibatch, 1))
+                })
+                .collect();
+            let mut step = 0;
+            group.throughput(Throughput::Elements((runs * k) as u64));
+            group.bench_function(BenchmarkId::from_parameter(format!("k={k}/runs={runs}")), |b| {
+                b.iter(|| {
+                    step += 1;
+                    for (run, (_, program, rng)) in state.iter_mut().enumerate() {
+                        record_tick(program, run, k, step, rng);
+                    }
+                    let mut work: Vec<(RunId, &mut Program)> =
+                        state.iter_mut().map(|(id, program, _)| (*id, program)).collect();
+                    backend.execute(&mut work).unwrap();
+                    // execute reads the losses back, so the GPU is done already;
+                    // waiting again states it.
+                    backend.context().wait("workers benchmark").unwrap();
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // No criterion plots: they look for a system font, which plotters as built for
     // faultline's own figures (an embedded font) does not provide; the numbers and
     // saved baselines are unaffected.
     config = Criterion::default().without_plots();
-    targets = workers
+    targets = workers, workers_gpu
 }
 criterion_main!(benches);
