@@ -92,7 +92,7 @@ pub struct StrategyStats {
     pub seeds: usize,
     /// Of which diverged.
     pub diverged: usize,
-    /// Per quantity of [`QUANTITIES`], mean ± std over seeds.
+    /// Per quantity of `QUANTITIES`, mean ± std over seeds.
     pub quantities: Vec<Spread>,
     /// Per target, in the order of [`Comparison::targets`].
     pub targets: Vec<TargetStats>,

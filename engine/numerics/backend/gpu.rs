@@ -3,11 +3,12 @@
 //! Per run the device holds each worker's parameters and optimizer state (m, v,
 //! D), the center and the message slots; each distinct dataset ([`SplitData`]) is
 //! uploaded once and shared by the runs on it. [`GpuBackend::execute`] records
-//! every pending operation of every given run into one [`Recording`], submits it
+//! every pending operation of every given run into one recording, submits it
 //! once and reads every scalar of the flush back in one download.
 //!
-//! Operations go in the order of [`schedule`]: level by level, where the local
-//! steps of a level, across runs and workers, form waves. A wave copies its
+//! Operations go in the order of `schedule`: each resource's in recorded order,
+//! local steps deferred while anything else can run, then all ready steps of all
+//! runs and workers together, as waves. A wave copies its
 //! workers' parameters side by side and runs each kernel of a local step once
 //! for all of them (batched matrix products, repeated column sums), so a flush
 //! of many runs costs a few dozen dispatches per level instead of a few dozen

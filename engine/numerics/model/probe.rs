@@ -1,6 +1,6 @@
 //! Rademacher probe vectors for Hutchinson estimates, from a counter-based hash.
 //!
-//! z[j] = ±1 is a pure function of (seed, worker, local step, probe, element j), so
+//! `z[j]` = ±1 is a pure function of (seed, worker, local step, probe, element j), so
 //! any backend, in any order, draws the same z. Only 32-bit integer operations are
 //! used (WGSL has no 64-bit integers); the GPU kernels implement the same steps:
 //!
