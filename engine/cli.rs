@@ -84,6 +84,8 @@ enum Command {
         /// A results folder written by `faultline run`.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        #[command(flatten)]
+        choices: run::ChoiceArgs,
     },
     /// Check scenario files and report every problem with file:line:col.
     Validate {
@@ -190,7 +192,7 @@ pub fn main() -> ExitCode {
             sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
         }
         Command::Merge { dirs, out } => sweep::merge(&dirs, &out),
-        Command::Plot { dir } => plot::plot(&dir),
+        Command::Plot { dir, choices } => plot::plot(&dir, &choices.choices()),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),
         Command::Devices => devices::devices(),

@@ -11,4 +11,4 @@ pub mod plot;
 pub mod report;
 pub mod stats;
 
-pub use curves::{Curve, Point, Results, parse_metrics, read};
+pub use curves::{Choices, Curve, Point, Results, parse_metrics, read};

@@ -1,17 +1,20 @@
 //! `faultline plot DIR`: reads a results folder back and redraws its plots and
-//! rewrites aggregate.csv and comparison.csv from what is on disk, in place.
+//! rewrites aggregate.csv and comparison.csv from what is on disk, in place,
+//! optionally against another baseline or shading another seed's failures.
 
 use std::path::Path;
 use std::time::Instant;
 
 use super::Failure;
-use crate::results::{self, derived, folder as output};
+use crate::results::{self, Choices, derived, folder as output};
 
-pub fn plot(dir: &Path) -> Result<(), Failure> {
+/// Redraws with `choices` overriding the baseline and shaded seed the folder was
+/// presented with; manifest.json then records the new ones.
+pub fn plot(dir: &Path, choices: &Choices) -> Result<(), Failure> {
     let started = Instant::now();
-    let results = results::read(dir).map_err(Failure::BadInput)?;
+    let results = results::read(dir, choices).map_err(Failure::BadInput)?;
     let (files, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
-    output::update_in_place(dir, &files)
+    output::update_in_place(dir, &files, &results.choices_json())
         .map_err(|e| Failure::RunFailed(format!("error: cannot write into {}: {e}", dir.display())))?;
     say!("{}", comparison.tables());
     say!(

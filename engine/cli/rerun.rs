@@ -73,5 +73,10 @@ pub fn rerun(
             folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "results".into());
         folder.with_file_name(format!("{name}-rerun"))
     });
-    execute(Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run })
+    // Presented as the original was.
+    let choices = crate::results::Choices {
+        baseline: json.get("baseline").and_then(|b| b.as_str()).map(str::to_string),
+        shaded_seed: json.get("shaded_seed").and_then(serde_json::Value::as_u64),
+    };
+    execute(Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run, choices })
 }

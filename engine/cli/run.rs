@@ -8,10 +8,10 @@ use clap::Args;
 
 use super::{BackendArg, Failure, fnv1a, load};
 use crate::numerics::device::{BackendChoice, Chosen, Device};
-use crate::results::Results;
 use crate::results::derived;
 use crate::results::folder::{self as output, ResultsFolder};
 use crate::results::report;
+use crate::results::{Choices, Results};
 use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
 use crate::timing::schedule::{self, Schedule};
 use crate::timing::trace::Trace;
@@ -48,6 +48,27 @@ pub struct RunArgs {
     /// Simulate timing only: per-worker exchanges, timeouts and busy/waiting/down time.
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    choices: ChoiceArgs,
+}
+
+/// How results are presented (comparison.csv, the tables and the plots).
+#[derive(Debug, Default, Args)]
+pub struct ChoiceArgs {
+    /// The strategy every other is compared with, paired by seed; default:
+    /// `uniform` when it runs, else the first strategy.
+    #[arg(long, value_name = "STRATEGY")]
+    baseline: Option<String>,
+    /// The seed whose failure windows the time plots shade; default: the first.
+    #[arg(long, value_name = "SEED")]
+    shade_seed: Option<u64>,
+}
+
+impl ChoiceArgs {
+    /// The choices made.
+    pub fn choices(&self) -> Choices {
+        Choices { baseline: self.baseline.clone(), shaded_seed: self.shade_seed }
+    }
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
@@ -59,6 +80,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         )));
     }
     let strategies = select_strategies(&loaded, &args.strategies)?;
+    let choices = args.choices.choices();
+    if !args.dry_run {
+        // Before any work: a baseline or shaded seed that will not exist.
+        let labels: Vec<String> = strategies.iter().map(Strategy::label).collect();
+        choices.check(&labels, &seeds).map_err(Failure::BadInput)?;
+    }
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(loaded.name()));
     execute(Plan {
         loaded,
@@ -69,6 +96,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         backend: args.backend.into(),
         quiet: args.quiet,
         dry_run: args.dry_run,
+        choices,
     })
 }
 
@@ -91,12 +119,14 @@ pub struct Plan {
     pub quiet: bool,
     /// Timing only.
     pub dry_run: bool,
+    /// How the results are presented.
+    pub choices: Choices,
 }
 
 /// Realizes every seed's schedule, then trains (or reports the timing) and
 /// writes the results folder.
 pub fn execute(plan: Plan) -> Result<(), Failure> {
-    let Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run: dry } = plan;
+    let Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run: dry, choices } = plan;
     let started = Instant::now();
     let schedules =
         seeds.iter().map(|&seed| schedule::realize(&loaded, seed)).collect::<Result<Vec<_>, _>>()?;
@@ -110,7 +140,7 @@ pub fn execute(plan: Plan) -> Result<(), Failure> {
     let chosen = Device::choose(backend)
         .map_err(|e| Failure::BadInput(format!("error: the gpu backend needs a GPU adapter: {e}\n  = `faultline devices` lists the adapters; `--backend cpu` runs without one")))?;
     let folder = prepare_out(&out, &schedules, runs, quiet)?;
-    train(&loaded, &schedules, &strategies, jobs, &chosen, folder, quiet)
+    train(&loaded, &schedules, &strategies, (jobs, &chosen), &choices, folder, quiet)
 }
 
 pub(super) fn default_jobs() -> usize {
@@ -204,8 +234,8 @@ fn train(
     loaded: &LoadedScenario,
     schedules: &[Schedule],
     strategies: &[Strategy],
-    jobs: usize,
-    chosen: &Chosen,
+    (jobs, chosen): (usize, &Chosen),
+    choices: &Choices,
     mut folder: ResultsFolder,
     quiet: bool,
 ) -> Result<(), Failure> {
@@ -245,8 +275,8 @@ fn train(
             e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
         })?;
     let target = scenario.training.target_accuracy;
-    let (derived, comparison) =
-        derived::files(&Results::of(loaded.name(), &result, target)).map_err(Failure::RunFailed)?;
+    let results = Results::of(loaded.name(), &result, target, choices);
+    let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
     let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
         for trace in &result.traces {
             folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
@@ -258,9 +288,12 @@ fn train(
         for (name, contents) in &derived {
             folder.write(name, contents)?;
         }
+        let [(b, baseline), (s, shaded)] = results.choices_json();
         let manifest = serde_json::json!({
             "seeds": seeds,
             "target_accuracy": target,
+            b: baseline,
+            s: shaded,
             "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
             "backend": chosen.device.backend(),
             "adapter": chosen.device.adapter(),

@@ -114,7 +114,17 @@ pub fn sweep(
             continue;
         }
         pending.push((
-            Plan { loaded, seeds, strategies, out: folder, jobs: None, backend, quiet: true, dry_run: false },
+            Plan {
+                loaded,
+                seeds,
+                strategies,
+                out: folder,
+                jobs: None,
+                backend,
+                quiet: true,
+                dry_run: false,
+                choices: crate::results::Choices::default(),
+            },
             runs,
         ));
     }
@@ -236,7 +246,8 @@ fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
         if !out.join(&folder).join("manifest.json").is_file() {
             continue; // another shard's point
         }
-        let comparison = compare::compare(&results::read(&out.join(&folder)).map_err(Failure::RunFailed)?);
+        let read_back = results::read(&out.join(&folder), &results::Choices::default());
+        let comparison = compare::compare(&read_back.map_err(Failure::RunFailed)?);
         for s in &comparison.strategies {
             let _ = write!(csv, "{},{folder}", point.index);
             for (axis, &j) in grid.axes.iter().zip(&point.choice) {

@@ -128,7 +128,18 @@ pub(crate) mod tests {
                 strategies.push(run.strategy.clone());
             }
         }
-        Results { scenario: "t".into(), seeds, strategies, target_accuracy: 0.9, runs, traces: Vec::new() }
+        let mut results = Results {
+            scenario: "t".into(),
+            seeds,
+            strategies,
+            target_accuracy: 0.9,
+            runs,
+            traces: Vec::new(),
+            baseline: String::new(),
+            shaded_seed: None,
+        };
+        results.choose(&crate::results::Choices::default());
+        results
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub fn compare(results: &Results) -> Comparison {
         targets.push(results.target_accuracy);
     }
     targets.sort_by(f64::total_cmp);
-    let baseline = baseline(&results.strategies).to_string();
+    let baseline = results.baseline.clone();
     // Per strategy, per seed (None where the run is missing).
     let numbers = |strategy: &str| -> Vec<Option<RunNumbers>> {
         results.seeds.iter().map(|&s| results.run(strategy, s).map(|r| RunNumbers::of(r, &targets))).collect()

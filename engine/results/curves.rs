@@ -77,19 +77,77 @@ pub struct Results {
     pub runs: Vec<Curve>,
     /// One failure trace per seed, in seed order.
     pub traces: Vec<Trace>,
+    /// The strategy every other is compared with, paired by seed.
+    pub baseline: String,
+    /// The seed whose failure windows the time plots shade (none without traces).
+    pub shaded_seed: Option<u64>,
+}
+
+/// How to present results: the reader's choices, each defaulted when not made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Choices {
+    /// The baseline strategy; default: `uniform` when it ran, else the first.
+    pub baseline: Option<String>,
+    /// The seed whose failures are shaded; default: the first seed.
+    pub shaded_seed: Option<u64>,
+}
+
+impl Choices {
+    /// Checks the choices against the strategies and seeds that ran (or will):
+    /// the error names the flag and what it may be.
+    pub fn check(&self, strategies: &[String], seeds: &[u64]) -> Result<(), String> {
+        if let Some(baseline) = &self.baseline
+            && !strategies.contains(baseline)
+        {
+            return Err(format!(
+                "error: --baseline {baseline}: not a strategy of these results\n  = expected one of: {}",
+                strategies.join(", ")
+            ));
+        }
+        if let Some(seed) = self.shaded_seed
+            && !seeds.contains(&seed)
+        {
+            let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+            return Err(format!(
+                "error: --shade-seed {seed}: not a seed of these results\n  = expected one of: {}",
+                seeds.join(", ")
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Results {
-    /// The results of an experiment that just ran.
-    pub fn of(scenario: &str, experiment: &Experiment, target_accuracy: f64) -> Results {
-        Results {
+    /// The results of an experiment that just ran, presented as `choices` say
+    /// (checked by the caller with [`Choices::check`]).
+    pub fn of(scenario: &str, experiment: &Experiment, target_accuracy: f64, choices: &Choices) -> Results {
+        let strategies: Vec<String> = experiment.strategies.iter().map(|s| s.label()).collect();
+        let mut results = Results {
             scenario: scenario.to_string(),
             seeds: experiment.seeds.clone(),
-            strategies: experiment.strategies.iter().map(|s| s.label()).collect(),
+            baseline: String::new(),
+            shaded_seed: None,
+            strategies,
             target_accuracy,
             runs: experiment.runs.iter().map(Curve::of).collect(),
             traces: experiment.traces.clone(),
-        }
+        };
+        results.choose(choices);
+        results
+    }
+
+    /// Applies `choices`, defaulting what they leave open.
+    pub fn choose(&mut self, choices: &Choices) {
+        self.baseline = choices
+            .baseline
+            .clone()
+            .unwrap_or_else(|| crate::results::compare::baseline(&self.strategies).to_string());
+        self.shaded_seed = choices.shaded_seed.or_else(|| self.traces.first().map(|t| t.seed));
+    }
+
+    /// The choices these results are presented with, as manifest.json records them.
+    pub fn choices_json(&self) -> [(&'static str, serde_json::Value); 2] {
+        [("baseline", serde_json::json!(self.baseline)), ("shaded_seed", serde_json::json!(self.shaded_seed))]
     }
 
     /// The run of `strategy` under `seed`, if there is one.
@@ -108,10 +166,11 @@ impl Results {
 const DEFAULT_TARGET: f64 = 0.9;
 
 /// Reads a results folder back: manifest.json (scenario, seeds, strategies,
-/// target), summary.csv (which runs exist), every `<strategy>/seed-<n>/metrics.csv`
-/// and every `trace-seed-<n>.ron`. The error names the file (and line) and is for
-/// the user, as is.
-pub fn read(dir: &Path) -> Result<Results, String> {
+/// target, the baseline and shaded seed it was presented with), summary.csv
+/// (which runs exist), every `<strategy>/seed-<n>/metrics.csv` and every
+/// `trace-seed-<n>.ron`. `choices` override the manifest's. The error names the
+/// file (and line) and is for the user, as is.
+pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
     let manifest = read_manifest(dir)?;
     let at = |name: &str| dir.join(name).display().to_string();
     if manifest.get("mode").and_then(|m| m.as_str()) == Some("dry-run") {
@@ -149,7 +208,30 @@ pub fn read(dir: &Path) -> Result<Results, String> {
             crate::scenario::parse_trace_text(&read_text(dir, &path)?, &at(&path)).map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Results { scenario, seeds, strategies, target_accuracy, runs, traces })
+    let recorded = Choices {
+        baseline: manifest.get("baseline").and_then(|b| b.as_str()).map(str::to_string),
+        shaded_seed: manifest.get("shaded_seed").and_then(serde_json::Value::as_u64),
+    };
+    recorded
+        .check(&strategies, &seeds)
+        .map_err(|e| format!("{}: {}", at("manifest.json"), e.trim_start_matches("error: ")))?;
+    choices.check(&strategies, &seeds)?;
+    let chosen = Choices {
+        baseline: choices.baseline.clone().or(recorded.baseline),
+        shaded_seed: choices.shaded_seed.or(recorded.shaded_seed),
+    };
+    let mut results = Results {
+        scenario,
+        seeds,
+        strategies,
+        target_accuracy,
+        runs,
+        traces,
+        baseline: String::new(),
+        shaded_seed: None,
+    };
+    results.choose(&chosen);
+    Ok(results)
 }
 
 /// Files above this size are not results: refuse rather than read them whole.

@@ -7,10 +7,9 @@
 //! per-round difference in test accuracy against the baseline (mean, band: its
 //! 95 % confidence interval). On the time axis every seed's curve is resampled on
 //! a common grid, holding each evaluation until the next one, and the failure
-//! windows of the first seed are shaded.
+//! windows of one seed (the first unless chosen) are shaded.
 
 use crate::results::aggregate::{self, RoundStats};
-use crate::results::compare;
 use crate::results::stats::{self, Spread};
 use crate::results::{Point, Results};
 use crate::timing::faults::FailureEvent;
@@ -115,8 +114,8 @@ type Quantity = (&'static str, &'static str, fn(&Point) -> f64, fn(&RoundStats) 
 pub fn figures(results: &Results) -> Vec<Figure> {
     let seeds = seed_list(&results.seeds);
     let spread_note = format!("{seeds}; line: mean, band: ±1 std across seeds");
-    let first = results.traces.first();
-    let time_note = match first {
+    let shaded = results.traces.iter().find(|t| Some(t.seed) == results.shaded_seed);
+    let time_note = match shaded {
         Some(trace) => format!("{spread_note}; shaded: failures of seed {}", trace.seed),
         None => spread_note.clone(),
     };
@@ -145,7 +144,7 @@ pub fn figures(results: &Results) -> Vec<Figure> {
             x_label: TIME_AXIS,
             y_label: label.to_string(),
             series,
-            windows: first.map(|t| windows(t, end)).unwrap_or_default(),
+            windows: shaded.map(|t| windows(t, end)).unwrap_or_default(),
             zero_line: false,
         });
     }
@@ -234,7 +233,7 @@ pub fn windows(trace: &Trace, end: f64) -> Vec<Window> {
 
 /// The paired per-round difference in test accuracy against the baseline.
 fn difference(results: &Results, seeds: &str) -> Figure {
-    let baseline = compare::baseline(&results.strategies).to_string();
+    let baseline = results.baseline.clone();
     let series = results
         .strategies
         .iter()

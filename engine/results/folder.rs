@@ -167,16 +167,23 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 }
 
 /// Adds or rewrites `files` (relative path, contents) in the committed results
-/// folder `out`, in place. manifest.json first lists them (so the folder stays
-/// one a later run recognises and may replace, even if this is interrupted),
-/// then each file is written atomically.
-pub fn update_in_place(out: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+/// folder `out`, in place, and sets `fields` of its manifest.json. manifest.json
+/// first lists them (so the folder stays one a later run recognises and may
+/// replace, even if this is interrupted), then each file is written atomically.
+pub fn update_in_place(
+    out: &Path,
+    files: &[(String, Vec<u8>)],
+    fields: &[(&str, serde_json::Value)],
+) -> io::Result<()> {
     let path = out.join("manifest.json");
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&fs::read(&path)?).map_err(io::Error::other)?;
     let Some(all) = manifest.as_object_mut() else {
         return Err(io::Error::other("manifest.json is not a JSON object"));
     };
+    for (name, value) in fields {
+        all.insert((*name).to_string(), value.clone());
+    }
     let listed = all.entry("files").or_insert_with(|| serde_json::json!([]));
     if let Some(listed) = listed.as_array_mut() {
         for (name, _) in files {
@@ -422,7 +429,7 @@ mod tests {
         first.commit().unwrap();
         let files =
             [("plots/a.svg".to_string(), b"<svg/>".to_vec()), ("summary.csv".to_string(), b"new".to_vec())];
-        update_in_place(&out, &files).unwrap();
+        update_in_place(&out, &files, &[]).unwrap();
         assert_eq!(
             contents(&out),
             ["manifest.json", "plots/a.svg", "summary.csv"],

@@ -3,6 +3,7 @@
 //! panics, and the commands do what the README says.
 
 mod bad_inputs;
+mod choices;
 mod commands;
 mod fuzz;
 mod overrides;
