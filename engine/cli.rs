@@ -26,6 +26,7 @@ mod devices;
 mod inspect;
 mod plot;
 mod rerun;
+mod resume;
 mod run;
 mod sweep;
 

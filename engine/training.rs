@@ -56,7 +56,7 @@ use program::{EvaluationId, Params, Program, ScalarId, Slot};
 use timeline::Timeline;
 
 /// The center's metrics at the end of one round.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundMetrics {
     /// The round (1-based).
     pub round: u64,
@@ -76,7 +76,7 @@ pub struct RoundMetrics {
 }
 
 /// A run that produced a NaN or an infinity.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Divergence {
     /// The strategy's label.
     pub strategy: String,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::resume::Finished;
 use super::{BackendArg, Failure, fnv1a, load};
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::derived;
@@ -256,7 +257,17 @@ fn train(
         );
     }
     let started = Instant::now();
+    let (finished, done) = Finished::open(&folder, loaded, chosen);
+    if !done.is_empty() && !quiet {
+        say!(
+            "  resuming: {} of {} runs were finished by an interrupted run into {}",
+            done.len(),
+            seeds.len() * strategies.len(),
+            folder.out().display()
+        );
+    }
     let progress = |run: &RunOutcome| {
+        finished.record(run);
         if !quiet {
             say!(
                 "  {:<12} seed {:<4} {:>4} rounds  final accuracy {:.4}  ({})",
@@ -269,11 +280,18 @@ fn train(
         }
     };
     let traces: Vec<Trace> = schedules.iter().map(|s| s.trace.clone()).collect();
-    let result = experiment::run_all(loaded, &seeds, &traces, strategies, jobs, &chosen.device, &progress)
-        .map_err(|e| match e {
-            ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
-            e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
-        })?;
+    let result = experiment::run_all_resuming(
+        loaded,
+        (&seeds, &traces),
+        strategies,
+        done,
+        (jobs, &chosen.device),
+        &progress,
+    )
+    .map_err(|e| match e {
+        ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
+        e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
+    })?;
     let target = scenario.training.target_accuracy;
     let results = Results::of(loaded.name(), &result, target, choices);
     let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;

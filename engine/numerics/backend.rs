@@ -54,7 +54,7 @@ impl fmt::Display for BackendError {
 impl std::error::Error for BackendError {}
 
 /// The center's quality, measured at the end of a round.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     /// Share of test samples classified correctly.
     pub test_accuracy: f64,
@@ -65,7 +65,7 @@ pub struct Evaluation {
 }
 
 /// Which test samples an evaluation measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TestSet {
     /// The whole test set.
     Full,

@@ -5,7 +5,9 @@
 //! place (atomically on Linux, with `renameat2(RENAME_EXCHANGE)`) and deletes the
 //! older results. Killed at any moment, a run leaves either the previous complete
 //! folder or that staging folder, whose name says what it is; the next run into
-//! the same `--out` removes it.
+//! the same `--out` removes it, keeping only the records of the runs it had
+//! finished (its `.done/` folder, see [`ResultsFolder::done`]) so that they need
+//! not be computed again.
 //!
 //! Everything that can be checked before training is checked by [`prepare`]: that
 //! `--out` names a folder that is not a file, that an existing folder holds only
@@ -80,11 +82,16 @@ pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
     };
     fs::create_dir_all(&parent)
         .map_err(|e| format!("error: --out {shown}: cannot create {}: {e}", parent.display()))?;
-    remove_abandoned_staging(&parent, &name, out)?;
+    let kept = remove_abandoned_staging(&parent, &name, out)?;
     check_free_space(&parent, needed_bytes, out)?;
     let staging = parent.join(format!("{name}.incomplete-{}", std::process::id()));
     fs::create_dir(&staging)
         .map_err(|e| format!("error: --out {shown}: cannot create {}: {e}", staging.display()))?;
+    if let Some(kept) = kept {
+        fs::rename(&kept, staging.join(DONE)).map_err(|e| {
+            format!("error: --out {shown}: cannot keep {} of an interrupted run: {e}", kept.display())
+        })?;
+    }
     let folder =
         ResultsFolder { out: out.to_path_buf(), staging, previous, files: Vec::new(), committed: false };
     // Prove a file can be written there now rather than after the training.
@@ -95,7 +102,19 @@ pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
     Ok(folder)
 }
 
+/// The staging folder's records of finished runs.
+const DONE: &str = ".done";
+
 impl ResultsFolder {
+    /// The folder for records of finished runs (created on first use): they
+    /// survive an interruption into the next run's staging folder, and are
+    /// removed when the results are committed.
+    pub fn done(&self) -> io::Result<PathBuf> {
+        let done = self.staging.join(DONE);
+        fs::create_dir_all(&done)?;
+        Ok(done)
+    }
+
     /// What `--out` held before and this run will replace, e.g. "the results of
     /// an earlier run (seeds 1, 2; 7 files)".
     pub fn replaces(&self) -> Option<&str> {
@@ -127,6 +146,10 @@ impl ResultsFolder {
 
     /// Puts the finished results in place of `--out` and deletes what was there.
     pub fn commit(mut self) -> io::Result<()> {
+        match fs::remove_dir_all(self.staging.join(DONE)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         if fs::symlink_metadata(&self.out).is_ok() {
             swap(&self.staging, &self.out)?;
             // The staging path now holds the older results.
@@ -298,9 +321,14 @@ fn list_files(dir: &Path, prefix: &str, depth: usize, files: &mut Vec<String>) -
 
 /// Removes staging folders that killed runs left beside `out`; refuses when a
 /// live run is writing one.
-fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<(), String> {
-    let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
+/// Removes the staging folders interrupted runs into `out` left, but keeps the
+/// finished-run records of the one that finished most runs: moved beside them
+/// as `<name>.done-<pid>`, whose path it returns.
+fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<Option<PathBuf>, String> {
+    let Ok(entries) = fs::read_dir(parent) else { return Ok(None) };
     let prefix = format!("{name}.incomplete-");
+    let kept_at = parent.join(format!("{name}.done-{}", std::process::id()));
+    let mut kept: Option<usize> = None;
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = file_name.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
@@ -312,11 +340,19 @@ fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<(),
                 out.display()
             ));
         }
+        let done = entry.path().join(DONE);
+        let finished = fs::read_dir(&done).map_or(0, Iterator::count);
+        if finished > kept.unwrap_or(0) {
+            let _ = fs::remove_dir_all(&kept_at);
+            if fs::rename(&done, &kept_at).is_ok() {
+                kept = Some(finished);
+            }
+        }
         fs::remove_dir_all(entry.path()).map_err(|e| {
             format!("error: cannot remove {} that an interrupted run left: {e}", entry.path().display())
         })?;
     }
-    Ok(())
+    Ok(kept.map(|_| kept_at))
 }
 
 /// Whether process `pid` exists and is a faultline (not a recycled pid).

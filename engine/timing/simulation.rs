@@ -61,7 +61,7 @@ pub struct Simulation {
 }
 
 /// Why a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StopReason {
     /// The scenario's round count was reached.
     Rounds,
@@ -89,7 +89,7 @@ impl StopReason {
 }
 
 /// Per-worker counters and times of a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WorkerStats {
     /// Local steps finished.
     pub steps: u64,
@@ -114,7 +114,7 @@ pub struct WorkerStats {
 }
 
 /// What a run did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunSummary {
     /// Virtual time reached.
     pub end: SimTime,

@@ -26,7 +26,7 @@ use crate::training::weighting::{self, WeightingStrategy};
 use crate::training::{Divergence, RoundMetrics, Trainer, TrainerSettings};
 
 /// One strategy under one seed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunOutcome {
     /// The strategy's label.
     pub strategy: String,
@@ -257,35 +257,58 @@ pub fn run_all(
     device: &Device,
     progress: &(dyn Fn(&RunOutcome) + Sync),
 ) -> Result<Experiment, ExperimentError> {
+    run_all_resuming(loaded, (seeds, traces), strategies, Vec::new(), (jobs, device), progress)
+}
+
+/// [`run_all`] with the outcomes of runs already `done` (by an interrupted
+/// invocation of the same scenario, seeds and device): those are taken as they
+/// are, not trained again, nor told to `progress`.
+pub fn run_all_resuming(
+    loaded: &LoadedScenario,
+    (seeds, traces): (&[u64], &[Trace]),
+    strategies: &[Strategy],
+    done: Vec<RunOutcome>,
+    (jobs, device): (usize, &Device),
+    progress: &(dyn Fn(&RunOutcome) + Sync),
+) -> Result<Experiment, ExperimentError> {
     let prepared = prepare(loaded, seeds, traces)?;
     let total = seeds.len() * strategies.len();
     let job = |index: usize| prepared[index / strategies.len()].job(&strategies[index % strategies.len()]);
+    let mut slots: Vec<Option<RunOutcome>> = (0..total)
+        .map(|index| {
+            let (seed, label) =
+                (seeds[index / strategies.len()], strategies[index % strategies.len()].label());
+            done.iter().find(|d| d.seed == seed && d.strategy == label).cloned()
+        })
+        .collect();
+    let pending: Vec<usize> = (0..total).filter(|&i| slots[i].is_none()).collect();
     if let Device::Gpu(context) = device {
-        let t = &loaded.scenario.training;
-        let mlp = model_of(loaded, &prepared[0].data);
-        let mut backend = GpuBackend::new(Arc::clone(context), mlp, &t.optimizer, t.data.batch as usize)
-            .map_err(BackendError::from)?;
-        let jobs: Vec<Job> = (0..total).map(job).collect();
-        let started = std::time::Instant::now();
-        let mut runs = train_batch(loaded, &mut backend, &jobs)?;
-        // Trained together: each run's share of the batch's wall time.
-        let share = started.elapsed().as_secs_f64() / total.max(1) as f64;
-        for run in &mut runs {
-            run.wall_s = share;
-            progress(run);
+        if !pending.is_empty() {
+            let t = &loaded.scenario.training;
+            let mlp = model_of(loaded, &prepared[0].data);
+            let mut backend = GpuBackend::new(Arc::clone(context), mlp, &t.optimizer, t.data.batch as usize)
+                .map_err(BackendError::from)?;
+            let jobs: Vec<Job> = pending.iter().map(|&i| job(i)).collect();
+            let started = std::time::Instant::now();
+            let runs = train_batch(loaded, &mut backend, &jobs)?;
+            // Trained together: each run's share of the batch's wall time.
+            let share = started.elapsed().as_secs_f64() / pending.len() as f64;
+            for (&index, mut run) in pending.iter().zip(runs) {
+                run.wall_s = share;
+                progress(&run);
+                slots[index] = Some(run);
+            }
         }
-        return Ok(Experiment::of(prepared, strategies, runs));
+        return Ok(Experiment::of(prepared, strategies, slots.into_iter().flatten().collect()));
     }
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(vec![None; total]);
+    let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(slots);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, total.max(1)) {
+        for _ in 0..jobs.clamp(1, pending.len().max(1)) {
             scope.spawn(|| {
                 loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= total {
-                        break;
-                    }
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&index) = pending.get(at) else { break };
                     let started = std::time::Instant::now();
                     let mut outcome = run_one(loaded, job(index));
                     outcome.wall_s = started.elapsed().as_secs_f64();

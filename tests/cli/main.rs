@@ -10,6 +10,7 @@ mod overrides;
 mod plot_results;
 mod rerun;
 mod results_folders;
+mod resume;
 mod sweep;
 
 use std::path::{Path, PathBuf};
