@@ -15,7 +15,8 @@
 //!
 //! Points are numbered in the order of the product, the last axis fastest. A value
 //! is any RON value and is applied as `--set path=value`, so it is checked like a
-//! scenario field; a problem is reported at the value in the grid file.
+//! scenario field; a problem is reported at the value in the grid file, or once at
+//! the axis's path when the path itself is wrong.
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,8 @@ pub struct Axis {
     pub values: Vec<String>,
     /// Where each value sits in the grid file (byte ranges).
     spans: Vec<(usize, usize)>,
+    /// Where the path sits in the grid file.
+    path_span: (usize, usize),
 }
 
 /// A parsed, checked grid.
@@ -143,7 +146,8 @@ impl Grid {
             let value_spans: Vec<(usize, usize)> =
                 (0..axis.values.len()).map(|j| spans.find(&format!("{here}.values[{j}]"))).collect();
             let values = value_spans.iter().map(|&(a, b)| source[a..b].trim().to_string()).collect();
-            axes.push(Axis { path: axis.path.clone(), values, spans: value_spans });
+            let path_span = spans.find(&format!("{here}.path"));
+            axes.push(Axis { path: axis.path.clone(), values, spans: value_spans, path_span });
         }
         if points > MAX_POINTS {
             return Err(at(
@@ -216,25 +220,42 @@ impl Grid {
     }
 
     /// The base scenario with `point`'s values set; a problem with a value is
-    /// reported at that value in the grid file.
+    /// reported at that value in the grid file, a problem with an axis's path
+    /// (a field the scenario does not have) at that path, the same for every point.
     pub fn load_point(&self, point: &Point) -> Result<LoadedScenario, ScenarioErrors> {
         let overrides = self.overrides(point);
         LoadedScenario::from_file_with(&self.scenario, &overrides).map_err(|errors| {
             let note = format!("at grid point {} ({})", self.folder(point), self.origin);
+            let at_path = |error: &ScenarioError, axis: usize| {
+                let mut moved = error.reanchored(&self.origin, &self.source, self.axes[axis].path_span);
+                if moved.path.is_empty() {
+                    moved.path.clone_from(&self.axes[axis].path);
+                }
+                moved.note = None;
+                moved
+            };
             let moved = errors.0.into_iter().map(|error| {
+                // Overrides are the axes, in order: override i is axis i's value.
+                // A path that cannot be set at all names its `--set` as the file.
+                let unsettable = |o: &Override| error.file == format!("--set {}", o.argument());
+                if let Some(axis) = overrides.iter().position(unsettable) {
+                    return at_path(&error, axis);
+                }
                 let from_set =
                     |o: &Override| error.file == "--set" && error.shown_line() == Some(&o.argument());
-                // Overrides are the axes, in order: override i is axis i's value.
                 let Some(axis) = overrides.iter().position(from_set) else {
                     let mut error = error;
                     error.note = Some(note.clone());
                     return error;
                 };
-                let (start, _) = self.axes[axis].spans[point.choice[axis]];
                 let argument = overrides[axis].argument();
                 let offset = overrides[axis].path.len() + 1;
                 let (a, b) = error.byte_range(&argument);
-                let range = (start + a.saturating_sub(offset), start + b.saturating_sub(offset));
+                if a < offset {
+                    return at_path(&error, axis);
+                }
+                let (start, _) = self.axes[axis].spans[point.choice[axis]];
+                let range = (start + a - offset, start + b.saturating_sub(offset));
                 let mut moved = error.reanchored(&self.origin, &self.source, range);
                 moved.note = Some(note.clone());
                 moved
@@ -286,5 +307,22 @@ mod tests {
         let error =
             grid(r#"(scenario: "base.ron", axes: [(path: "a..b", values: [1])])"#).unwrap_err().to_string();
         assert!(error.contains("axes[0].path"), "{error}");
+    }
+
+    #[test]
+    fn a_path_the_scenario_lacks_is_reported_at_the_path() {
+        for (path, message) in [
+            ("training.nosuch", "training.nosuch: Unexpected field named `nosuch`"),
+            ("stop.rounds.x", "stop.rounds.x: `stop.rounds` is written as a value without fields"),
+        ] {
+            let text = format!(r#"(scenario: "base.ron", axes: [(path: "{path}", values: [1, 2])])"#);
+            let g = grid(&text).unwrap();
+            for point in g.points() {
+                let error = g.load_point(&point).unwrap_err().to_string();
+                // Column 38: the path's opening quote, whichever value.
+                assert!(error.starts_with(&format!("error: {}:1:38: {message}", g.origin)), "{error}");
+                assert!(!error.contains("note: at grid point"), "{error}");
+            }
+        }
     }
 }

@@ -6,8 +6,9 @@
 //! ancestor (`--set training.data.overlap=0.25` on a file without `data` inserts
 //! `data: (overlap: 0.25),` into `training: (…)`). The edited text is then parsed
 //! and validated like any file. An error inside an inserted value is reported
-//! against the `--set` argument; any other error is mapped back to its place in
-//! the file and notes which overrides were applied.
+//! against the `--set` argument's value, one in the field names it inserted (an
+//! unknown field) against its path; any other error is mapped back to its place
+//! in the file and notes which overrides were applied.
 
 use super::error::ScenarioError;
 use super::spans::SpanIndex;
@@ -66,6 +67,9 @@ struct Edit {
     value: (usize, usize),
     which: usize,
 }
+
+/// A byte range, start to end.
+type Range = (usize, usize);
 
 /// A scenario text with overrides applied, able to map positions back.
 #[derive(Clone, Debug)]
@@ -161,14 +165,20 @@ fn insert_field(text: &str, spans: &SpanIndex, o: &Override) -> Result<(usize, S
 impl Patched {
     /// Maps a byte range of the edited text back: `Ok` a range of the original
     /// source, or `Err((which, range))` when it starts inside override `which`'s
-    /// text (the range within its value, or `(0, 0)` outside the value).
-    pub fn map_back(&self, range: (usize, usize)) -> Result<(usize, usize), (usize, (usize, usize))> {
+    /// text: `Some` range within its value, `None` in the field names inserted
+    /// before the value (so the path is at fault, not the value).
+    pub fn map_back(&self, range: Range) -> Result<Range, (usize, Option<Range>)> {
         let (mut a, mut b) = range;
         for edit in self.edits.iter().rev() {
             let end = edit.start + edit.new;
             if a >= edit.start && a < end {
                 let (v0, v1) = edit.value;
-                let inside = if (v0..v1).contains(&a) { (a - v0, b.clamp(a, v1) - v0) } else { (0, 0) };
+                let inside = match a {
+                    a if a < v0 => None,
+                    a if a < v1 => Some((a - v0, b.clamp(a, v1) - v0)),
+                    // The closing brackets after it: the value is the nearest text the user wrote.
+                    _ => Some((0, 0)),
+                };
                 return Err((edit.which, inside));
             }
             let back = |p: usize| match p {
@@ -204,8 +214,9 @@ pub fn relocate(
         }
         Err((which, range)) => {
             let argument = overrides[which].argument();
-            let offset = overrides[which].path.len() + 1;
-            error.reanchored("--set", &argument, (offset + range.0, offset + range.1))
+            let path = overrides[which].path.len();
+            let range = range.map_or((0, path), |(a, b)| (path + 1 + a, path + 1 + b));
+            error.reanchored("--set", &argument, range)
         }
     }
 }
@@ -256,8 +267,10 @@ mod tests {
         let seeds = patched.text.find("[1]").unwrap();
         assert_eq!(patched.map_back((seeds, seeds + 3)), Ok((20, 23)));
         let sixteen = patched.text.find("16").unwrap();
-        assert_eq!(patched.map_back((sixteen, sixteen + 2)), Err((0, (0, 2))));
+        assert_eq!(patched.map_back((sixteen, sixteen + 2)), Err((0, Some((0, 2)))));
         let two = patched.text.find("2)").unwrap();
-        assert_eq!(patched.map_back((two, two + 1)), Err((1, (0, 1))));
+        assert_eq!(patched.map_back((two, two + 1)), Err((1, Some((0, 1)))));
+        let tau = patched.text.find("tau").unwrap();
+        assert_eq!(patched.map_back((tau, tau + 3)), Err((1, None)), "an inserted field name");
     }
 }

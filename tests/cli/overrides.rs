@@ -55,7 +55,7 @@ fn fields_the_file_does_not_write_are_inserted() {
 #[test]
 fn errors_point_at_the_argument_or_into_the_file() {
     let dir = scratch("set-errors");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--set", "training.tau=0"],
             "error: --set:1:14: training.tau: 0 is out of range\n  |\n1 | training.tau=0\n  |              ^ \
@@ -74,6 +74,11 @@ fn errors_point_at_the_argument_or_into_the_file() {
             "error: --set workers.x=1: `workers` is written as a value without fields",
         ),
         (&["--set", "stop.rounds=\"5\""], "error: --set:1:13: stop.rounds:"),
+        // An unknown field is the path's fault, whatever the value.
+        (
+            &["--set", "training.nosuch=1"],
+            "error: --set:1:1: training.nosuch: Unexpected field named `nosuch` in `Training`",
+        ),
     ];
     for (args, expected) in cases {
         let mut all = vec!["run", "--out", "o"];

@@ -107,6 +107,11 @@ fn bad_grids_and_flags_get_located_errors() {
         (GRID.replace("seeds:", "seedz:"), "grid.ron:7:5: seedz: Unexpected field named `seedz` in `grid`"),
         (GRID.replace("training.tau", "training..tau"), "grid.ron:4:16: axes[0].path: "),
         (GRID.replace("base.ron", "missing.ron"), "missing.ron: cannot read the file"),
+        // A field the scenario lacks: once, at the axis's path, not at each value.
+        (
+            GRID.replace("training.tau", "training.nosuch"),
+            "grid.ron:4:16: training.nosuch: Unexpected field named `nosuch` in `Training`",
+        ),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {
         fs::write(dir.join("grid.ron"), text).unwrap();
@@ -114,6 +119,7 @@ fn bad_grids_and_flags_get_located_errors() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{i}: {stderr}");
         assert!(stderr.contains(expected), "{i}: expected {expected:?} in\n{stderr}");
+        assert_eq!(stderr.matches("error:").count(), 1, "{i}: one problem, reported once:\n{stderr}");
         assert!(!dir.join(format!("o{i}")).exists(), "{i}: nothing is written for a bad grid");
     }
     fs::write(dir.join("grid.ron"), GRID).unwrap();
