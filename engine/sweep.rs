@@ -75,9 +75,11 @@ pub struct Grid {
     pub scenario: PathBuf,
     /// The axes, in order.
     pub axes: Vec<Axis>,
-    /// Seeds for every point; `None`: each point's scenario's own.
+    /// Seeds for every point (distinct, at least one); `None`: each point's
+    /// scenario's own.
     pub seeds: Option<Vec<u64>>,
-    /// Strategy labels to run; `None`: all the scenario lists.
+    /// Strategy labels to run (distinct, at least one); `None`: all the scenario
+    /// lists.
     pub strategies: Option<Vec<String>>,
     /// The name of its default results folder (the file's stem).
     pub name: String,
@@ -156,6 +158,15 @@ impl Grid {
                 &format!("at most {MAX_POINTS} points"),
             ));
         }
+        // An empty list would not mean "the default": no seeds writes point folders
+        // with no runs, and no strategies would quietly run them all.
+        if file.seeds.as_ref().is_some_and(Vec::is_empty) {
+            return Err(at(
+                "seeds",
+                "no seeds".into(),
+                "at least one seed, e.g. [1, 2, 3]; leave `seeds` out for each point's scenario's own",
+            ));
+        }
         if let Some(seeds) = &file.seeds
             && let Some(i) = (0..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i]))
         {
@@ -163,6 +174,23 @@ impl Grid {
                 &format!("seeds[{i}]"),
                 format!("seed {} is listed twice", seeds[i]),
                 "distinct seeds",
+            ));
+        }
+        if file.strategies.as_ref().is_some_and(Vec::is_empty) {
+            return Err(at(
+                "strategies",
+                "no strategies".into(),
+                "at least one strategy label, e.g. [\"uniform\", \"dynamic\"]; leave `strategies` out for all \
+                 the scenario lists",
+            ));
+        }
+        if let Some(labels) = &file.strategies
+            && let Some(i) = (0..labels.len()).find(|&i| labels[..i].contains(&labels[i]))
+        {
+            return Err(at(
+                &format!("strategies[{i}]"),
+                format!("`{}` is listed twice", labels[i]),
+                "distinct strategies",
             ));
         }
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -107,6 +107,13 @@ fn bad_grids_and_flags_get_located_errors() {
         (GRID.replace("seeds:", "seedz:"), "grid.ron:7:5: seedz: Unexpected field named `seedz` in `grid`"),
         (GRID.replace("training.tau", "training..tau"), "grid.ron:4:16: axes[0].path: "),
         (GRID.replace("base.ron", "missing.ron"), "missing.ron: cannot read the file"),
+        // Empty lists are refused, not taken as "no runs" or "every strategy".
+        (GRID.replace("seeds: [1, 2]", "seeds: []"), "grid.ron:7:12: seeds: no seeds"),
+        (GRID.replace(r#"["uniform", "dynamic"]"#, "[]"), "grid.ron:8:17: strategies: no strategies\n"),
+        (
+            GRID.replace(r#""dynamic"]"#, r#""uniform"]"#),
+            "grid.ron:8:29: strategies[1]: `uniform` is listed twice",
+        ),
         // A field the scenario lacks: once, at the axis's path, not at each value.
         (
             GRID.replace("training.tau", "training.nosuch"),
