@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::scenario::{LoadedScenario, Override, ScenarioError, ScenarioErrors};
+use crate::scenario::{LoadedScenario, Override, ScenarioError, ScenarioErrors, Strategy};
 
 /// Most points one grid may expand to.
 pub const MAX_POINTS: usize = 100_000;
@@ -291,6 +291,47 @@ impl Grid {
             ScenarioErrors::sorted(moved.collect())
         })
     }
+
+    /// The strategies `point` runs: those the grid names, found by label among
+    /// the ones its scenario lists, or all of them. A label the scenario lacks is
+    /// reported at its entry of the grid's `strategies`.
+    pub fn strategies(
+        &self,
+        point: &Point,
+        loaded: &LoadedScenario,
+    ) -> Result<Vec<Strategy>, ScenarioErrors> {
+        let listed = &loaded.scenario.training.strategies;
+        let Some(labels) = &self.strategies else { return Ok(listed.clone()) };
+        let spans = crate::scenario::SpanLookup::new(&self.source);
+        // Only an axis can make the points' lists differ; otherwise every point
+        // has the same problem and naming one would mislead.
+        let varies =
+            self.axes.iter().any(|a| a.path == "training" || a.path.starts_with("training.strategies"));
+        let mut chosen = Vec::new();
+        let mut problems = Vec::new();
+        for (i, label) in labels.iter().enumerate() {
+            match listed.iter().find(|s| &s.label() == label) {
+                Some(strategy) => chosen.push(strategy.clone()),
+                None => {
+                    let path = format!("strategies[{i}]");
+                    let known: Vec<String> = listed.iter().map(Strategy::label).collect();
+                    let mut error = ScenarioError::at_range(
+                        &self.origin,
+                        &self.source,
+                        spans.find(&path),
+                        &path,
+                        format!("the scenario lists no strategy `{label}`"),
+                        Some(format!("one of the strategies it lists: {}", known.join(", "))),
+                    );
+                    if varies {
+                        error.note = Some(format!("at grid point {} ({})", self.folder(point), self.origin));
+                    }
+                    problems.push(error);
+                }
+            }
+        }
+        if problems.is_empty() { Ok(chosen) } else { Err(ScenarioErrors(problems)) }
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +376,23 @@ mod tests {
         let error =
             grid(r#"(scenario: "base.ron", axes: [(path: "a..b", values: [1])])"#).unwrap_err().to_string();
         assert!(error.contains("axes[0].path"), "{error}");
+    }
+
+    #[test]
+    fn strategies_are_found_by_label_or_reported_at_their_entry() {
+        let g = grid(r#"(scenario: "base.ron", axes: [(path: "workers", values: [2])], strategies: ["dynamic", "uniform"])"#)
+            .unwrap();
+        let point = &g.points()[0];
+        let chosen = g.strategies(point, &g.load_point(point).unwrap()).unwrap();
+        assert_eq!(chosen.iter().map(Strategy::label).collect::<Vec<_>>(), ["dynamic", "uniform"]);
+        let g = grid(r#"(scenario: "base.ron", axes: [(path: "workers", values: [2])], strategies: ["uniform", "nosuch"])"#)
+            .unwrap();
+        let error = g.strategies(point, &g.load_point(point).unwrap()).unwrap_err().to_string();
+        assert!(
+            error.contains("g.ron:1:88: strategies[1]: the scenario lists no strategy `nosuch`"),
+            "{error}"
+        );
+        assert!(error.contains("expected one of the strategies it lists: uniform, dynamic"), "{error}");
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::run::{Plan, execute, select_strategies};
+use super::run::{Plan, execute};
 use super::{Failure, fnv1a};
-use crate::numerics::device::BackendChoice;
+use crate::numerics::device::{BackendChoice, Device};
 use crate::results::aggregate::cell;
 use crate::results::folder as output;
 use crate::results::{self, compare};
@@ -59,13 +59,17 @@ pub fn sweep(
     let out = out.unwrap_or_else(|| Path::new("results").join(&grid.name));
     let points: Vec<Point> =
         grid.points().into_iter().filter(|p| shard.is_none_or(|s| p.index % s.count == s.index)).collect();
-    // Check every point before running any.
-    // A bad value is reported once, at the first point that has it.
+    // Check every point (its values and strategies) before writing anything.
+    // A problem is reported once, at the first point that has it.
     let mut plans = Vec::with_capacity(points.len());
     let mut problems: Vec<crate::scenario::ScenarioError> = Vec::new();
     for point in &points {
-        match grid.load_point(point) {
-            Ok(loaded) => plans.push((point, loaded)),
+        let checked = grid.load_point(point).and_then(|loaded| {
+            let strategies = grid.strategies(point, &loaded)?;
+            Ok((loaded, strategies))
+        });
+        match checked {
+            Ok((loaded, strategies)) => plans.push((point, loaded, strategies)),
             Err(errors) => {
                 for error in errors.0 {
                     let key = |e: &crate::scenario::ScenarioError| {
@@ -82,35 +86,18 @@ pub fn sweep(
         return Err(Failure::BadInput(crate::scenario::ScenarioErrors(problems).to_string()));
     }
     let id = grid_id(&grid);
-    claim_sweep_folder(&out, &id, &grid)?;
-    let total_runs: u64 = plans
-        .iter()
-        .map(|(_, l)| {
-            let seeds = grid.seeds.as_ref().map_or(l.scenario.seeds.len(), Vec::len);
-            let strategies = grid.strategies.as_ref().map_or(l.scenario.training.strategies.len(), Vec::len);
-            (seeds * strategies) as u64
-        })
-        .sum();
-    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total_runs) };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("sweep {}", grid.name));
+    let fresh = check_sweep_folder(&out, &id)?;
     let mut resumed = 0;
+    let (mut total_runs, mut done_runs) = (0, 0);
     let mut pending = Vec::new();
-    for (point, loaded) in plans {
+    for (point, loaded, strategies) in plans {
         let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
-        let labels = grid.strategies.clone().unwrap_or_default();
-        let strategies = select_strategies(&loaded, &labels)?;
         let runs = (seeds.len() * strategies.len()) as u64;
+        total_runs += runs;
         let folder = out.join(grid.folder(point));
         if is_complete(&folder, &loaded.source, &seeds) {
             resumed += 1;
-            bar.inc(runs);
+            done_runs += runs;
             continue;
         }
         pending.push((
@@ -128,6 +115,29 @@ pub fn sweep(
             runs,
         ));
     }
+    // Each point would refuse a missing adapter on its own, after the folder
+    // was made; find out once, first. (The same message as `run`'s.)
+    if backend == BackendChoice::Gpu && !pending.is_empty() {
+        Device::choose(backend).map_err(|e| {
+            Failure::BadInput(format!(
+                "error: the gpu backend needs a GPU adapter: {e}\n  = `faultline devices` lists the adapters; \
+                 `--backend cpu` runs without one"
+            ))
+        })?;
+    }
+    if fresh {
+        create_sweep_folder(&out, &id, &grid)?;
+    }
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total_runs) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("sweep {}", grid.name));
+    bar.inc(done_runs);
     // Points go side by side when one point has fewer runs than there are cores
     // (e.g. 1 seed x 2 strategies on 16 cores); each point's files are its own,
     // so the results do not depend on how many run at once.
@@ -187,19 +197,19 @@ fn is_complete(folder: &Path, source: &str, seeds: &[u64]) -> bool {
     same_scenario && same_seeds && files_present
 }
 
-/// Makes `out` a sweep folder of this grid: new, empty, or already one of the
-/// same grid (an earlier shard or an interrupted sweep).
-fn claim_sweep_folder(out: &Path, id: &str, grid: &Grid) -> Result<(), Failure> {
+/// Whether `out` can be this grid's sweep folder, found without changing it:
+/// `Ok(true)` when it is still to be made (new or empty), `Ok(false)` when it
+/// already is one of the same grid (an earlier shard or an interrupted sweep).
+fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
     let shown = out.display();
     let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
     if out.is_file() {
         return Err(bad("is a file, not a folder".into()));
     }
-    let marker = out.join("sweep.json");
-    if let Ok(bytes) = fs::read(&marker) {
+    if let Ok(bytes) = fs::read(out.join("sweep.json")) {
         let recorded: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if recorded["grid_id"] == id {
-            return Ok(());
+            return Ok(false);
         }
         return Err(bad(format!(
             "holds a sweep of another grid ({}); choose another --out",
@@ -211,6 +221,14 @@ fn claim_sweep_folder(out: &Path, id: &str, grid: &Grid) -> Result<(), Failure> 
             "holds files that are not a sweep (no sweep.json); choose an empty or new folder".into()
         ));
     }
+    Ok(true)
+}
+
+/// Makes `out` (checked by [`check_sweep_folder`]) a sweep folder of this grid.
+fn create_sweep_folder(out: &Path, id: &str, grid: &Grid) -> Result<(), Failure> {
+    let shown = out.display();
+    let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
+    let marker = out.join("sweep.json");
     fs::create_dir_all(out).map_err(|e| bad(format!("cannot create it: {e}")))?;
     let record = serde_json::json!({
         "faultline": env!("CARGO_PKG_VERSION"),
@@ -314,7 +332,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
             grid_path.display()
         )));
     }
-    claim_sweep_folder(out, &grid_id(&grid), &grid)?;
+    if check_sweep_folder(out, &grid_id(&grid))? {
+        create_sweep_folder(out, &grid_id(&grid), &grid)?;
+    }
     let mut copied = 0;
     for point in grid.points() {
         let name = grid.folder(&point);

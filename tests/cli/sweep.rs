@@ -114,6 +114,11 @@ fn bad_grids_and_flags_get_located_errors() {
             GRID.replace(r#""dynamic"]"#, r#""uniform"]"#),
             "grid.ron:8:29: strategies[1]: `uniform` is listed twice",
         ),
+        // Checked against the base scenario before --out is made.
+        (
+            GRID.replace(r#""dynamic"]"#, r#""nosuch"]"#),
+            "grid.ron:8:29: strategies[1]: the scenario lists no strategy `nosuch`",
+        ),
         // A field the scenario lacks: once, at the axis's path, not at each value.
         (
             GRID.replace("training.tau", "training.nosuch"),
@@ -130,6 +135,16 @@ fn bad_grids_and_flags_get_located_errors() {
         assert!(!dir.join(format!("o{i}")).exists(), "{i}: nothing is written for a bad grid");
     }
     fs::write(dir.join("grid.ron"), GRID).unwrap();
+    // No adapter at all: --backend gpu is refused before --out is made.
+    let output = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["sweep", "grid.ron", "--out", "gpu", "--backend", "gpu"])
+        .envs([("WGPU_BACKEND", "vulkan"), ("VK_ICD_FILENAMES", "/nonexistent.json")])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the gpu backend needs a GPU adapter"));
+    assert!(!dir.join("gpu").exists(), "nothing is written without an adapter");
     let output = faultline_in(&dir, &["sweep", "grid.ron", "--shard", "2/2"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("`2/2` is not a shard"));
