@@ -143,6 +143,11 @@ enum Command {
         /// The merged sweep folder.
         #[arg(long, value_name = "DIR", required = true)]
         out: PathBuf,
+        /// Merge even when some grid points are in none of the folders (a shard
+        /// still running or failed): warn, naming them, and leave them out of
+        /// grid.csv. Without it such a merge fails (exit 1) and writes nothing.
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Print the realized failure trace of a seed as RON (replay it with
     /// `failures: (replay: "FILE")`).
@@ -192,7 +197,7 @@ pub fn main() -> ExitCode {
         Command::Sweep { grid, out, shard, jobs, backend, quiet } => {
             sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
         }
-        Command::Merge { dirs, out } => sweep::merge(&dirs, &out),
+        Command::Merge { dirs, out, allow_partial } => sweep::merge(&dirs, &out, allow_partial),
         Command::Plot { dir, choices } => plot::plot(&dir, &choices.choices()),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),

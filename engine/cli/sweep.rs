@@ -1,6 +1,7 @@
 //! `faultline sweep GRID` and `faultline merge DIR…`: run every point of a grid
 //! (or one shard of them) into a sweep folder, resume where an interrupted sweep
-//! stopped, and join the shards of a Slurm array into one folder.
+//! stopped, and join the shards of a Slurm array into one folder (all of the grid's
+//! points, or with `--allow-partial` those there are).
 //!
 //! A sweep folder holds `sweep.json` (the grid it belongs to), one results folder
 //! per point (exactly what `run` writes) and `grid.csv`, a row per point and
@@ -37,6 +38,12 @@ impl std::str::FromStr for Shard {
             Some((index, count)) if count > 0 && index < count => Ok(Shard { index, count }),
             _ => Err(format!("`{text}` is not a shard: expected I/N with 0 ≤ I < N, e.g. 0/4")),
         }
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
@@ -126,7 +133,7 @@ pub fn sweep(
         })?;
     }
     if fresh {
-        create_sweep_folder(&out, &id, &grid)?;
+        create_sweep_folder(&out, &id, &grid, shard)?;
     }
     let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total_runs) };
     bar.set_style(
@@ -187,14 +194,25 @@ pub fn sweep(
 /// A point folder counts as done when a run wrote it (its manifest names every
 /// file) from the same scenario text and seeds.
 fn is_complete(folder: &Path, source: &str, seeds: &[u64]) -> bool {
-    let Ok(bytes) = fs::read(folder.join("manifest.json")) else { return false };
-    let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
+    let Some(manifest) = read_manifest(folder) else { return false };
     let same_scenario = manifest["scenario_hash"] == format!("{:016x}", fnv1a(source.as_bytes()));
     let same_seeds = manifest["seeds"] == serde_json::json!(seeds);
-    let files_present = manifest["files"]
-        .as_array()
-        .is_some_and(|files| files.iter().all(|f| f.as_str().is_some_and(|f| folder.join(f).is_file())));
-    same_scenario && same_seeds && files_present
+    same_scenario && same_seeds && has_all_files(folder)
+}
+
+/// Whether a point folder holds every file its manifest names. Within sweep
+/// folders of one grid (same grid_id) that is enough for `merge`: it need not
+/// load the scenario, whose dataset the merging machine may lack.
+fn has_all_files(folder: &Path) -> bool {
+    read_manifest(folder).is_some_and(|manifest| {
+        manifest["files"]
+            .as_array()
+            .is_some_and(|files| files.iter().all(|f| f.as_str().is_some_and(|f| folder.join(f).is_file())))
+    })
+}
+
+fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&fs::read(folder.join("manifest.json")).ok()?).ok()
 }
 
 /// Whether `out` can be this grid's sweep folder, found without changing it:
@@ -225,7 +243,7 @@ fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
 }
 
 /// Makes `out` (checked by [`check_sweep_folder`]) a sweep folder of this grid.
-fn create_sweep_folder(out: &Path, id: &str, grid: &Grid) -> Result<(), Failure> {
+fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shard>) -> Result<(), Failure> {
     let shown = out.display();
     let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
     let marker = out.join("sweep.json");
@@ -238,6 +256,8 @@ fn create_sweep_folder(out: &Path, id: &str, grid: &Grid) -> Result<(), Failure>
         "grid_text": grid.source,
         "scenario": grid.scenario,
         "points": grid.points().iter().map(|p| grid.folder(p)).collect::<Vec<_>>(),
+        // The shard it was made for, so `merge` can say which shard a missing point needs.
+        "shard": shard.map(|s| s.to_string()),
     });
     output::write_atomic(&marker, format!("{record:#}\n").as_bytes())
         .map_err(|e| bad(format!("cannot write sweep.json: {e}")))
@@ -294,9 +314,11 @@ fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
         .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", path.display())))
 }
 
-/// Joins sweep folders of one grid (shards) into `out`.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
-    let mut grid_text = None;
+/// Joins sweep folders of one grid (shards) into `out`. A grid point that none
+/// of them (nor `out`) has complete fails the merge, naming it, unless
+/// `allow_partial`: then a warning names it and grid.csv has the others.
+pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool) -> Result<(), Failure> {
+    let mut records: Vec<serde_json::Value> = Vec::new();
     for dir in dirs {
         let record: serde_json::Value = fs::read(dir.join("sweep.json"))
             .ok()
@@ -307,49 +329,102 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
                     dir.display()
                 ))
             })?;
-        match &grid_text {
-            None => grid_text = Some(record),
-            Some(first) if first["grid_id"] == record["grid_id"] => {}
-            Some(_) => {
-                return Err(Failure::BadInput(format!(
-                    "error: {}: a sweep of another grid than {}; merge only shards of one grid",
-                    dir.display(),
-                    dirs[0].display()
-                )));
-            }
+        if records.first().is_some_and(|first| first["grid_id"] != record["grid_id"]) {
+            return Err(Failure::BadInput(format!(
+                "error: {}: a sweep of another grid than {}; merge only shards of one grid",
+                dir.display(),
+                dirs[0].display()
+            )));
         }
+        records.push(record);
     }
-    let Some(record) = grid_text else {
+    let Some(record) = records.first() else {
         return Err(Failure::BadInput("error: merge needs at least one folder".into()));
     };
     let grid_path = PathBuf::from(record["grid"].as_str().unwrap_or_default());
     let grid = Grid::from_file(&grid_path).map_err(|e| {
         Failure::BadInput(format!("{e}  = note: merge reads the grid file the sweep was made from"))
     })?;
-    if grid_id(&grid) != record["grid_id"] {
+    let id = grid_id(&grid);
+    if id != record["grid_id"] {
         return Err(Failure::BadInput(format!(
             "error: {}: the grid file or its scenario changed since the sweep; rerun the sweep",
             grid_path.display()
         )));
     }
-    if check_sweep_folder(out, &grid_id(&grid))? {
-        create_sweep_folder(out, &grid_id(&grid), &grid)?;
-    }
-    let mut copied = 0;
+    let fresh = check_sweep_folder(out, &id)?;
+    // Each point from the first folder that has it complete; one that only
+    // `out` has (an earlier merge) stays.
+    let mut sources = Vec::new();
+    let mut missing = Vec::new();
     for point in grid.points() {
         let name = grid.folder(&point);
-        let sources: Vec<PathBuf> =
-            dirs.iter().map(|d| d.join(&name)).filter(|p| p.join("manifest.json").is_file()).collect();
-        let Some(source) = sources.first() else { continue };
-        if out.join(&name).join("manifest.json").is_file() && same_point(&out.join(&name), source) {
+        match dirs.iter().map(|d| d.join(&name)).find(|p| has_all_files(p)) {
+            Some(source) => sources.push((name, source)),
+            None if !fresh && has_all_files(&out.join(&name)) => {}
+            None => missing.push(point),
+        }
+    }
+    if !missing.is_empty() {
+        let (list, known_shards) = missing_points(&grid, &missing, &records);
+        let total = grid.points().len();
+        if !allow_partial {
+            let how = if known_shards {
+                "with the --shard listed"
+            } else {
+                "with --shard I/N, point P is in shard I = P mod N"
+            };
+            return Err(Failure::RunFailed(format!(
+                "error: {} of {total} grid points are in none of the folders merged:\n{list}  = note: run \
+                 them with `faultline sweep {}` ({how}) and merge again, or pass --allow-partial to merge \
+                 the points there are",
+                missing.len(),
+                grid_path.display()
+            )));
+        }
+        super::complain(&format!(
+            "warning: {} of {total} grid points are in none of the folders merged; grid.csv leaves them \
+             out (--allow-partial):\n{list}",
+            missing.len()
+        ));
+    }
+    if fresh {
+        create_sweep_folder(out, &id, &grid, None)?;
+    }
+    let mut copied = 0;
+    for (name, source) in sources {
+        if has_all_files(&out.join(&name)) && same_point(&out.join(&name), &source) {
             continue;
         }
-        copy_point(source, &out.join(&name))?;
+        copy_point(&source, &out.join(&name))?;
         copied += 1;
     }
     write_grid_csv(out, &grid)?;
     say!("merged {} folder(s) into {} ({copied} point(s) copied)", dirs.len(), out.display());
     Ok(())
+}
+
+/// The missing points, a line each, with the `--shard` that runs each when the
+/// merged folders all recorded the same shard count (then also `true`).
+fn missing_points(grid: &Grid, missing: &[Point], records: &[serde_json::Value]) -> (String, bool) {
+    const SHOWN: usize = 20;
+    let counts: std::collections::BTreeSet<usize> =
+        records.iter().filter_map(|r| r["shard"].as_str()?.parse::<Shard>().ok()).map(|s| s.count).collect();
+    let count = match (counts.len(), counts.first()) {
+        (1, Some(&n)) => Some(n),
+        _ => None,
+    };
+    let mut list = String::new();
+    for point in missing.iter().take(SHOWN) {
+        let _ = match count {
+            Some(n) => writeln!(list, "  {} (--shard {}/{n})", grid.folder(point), point.index % n),
+            None => writeln!(list, "  {}", grid.folder(point)),
+        };
+    }
+    if missing.len() > SHOWN {
+        let _ = writeln!(list, "  … and {} more", missing.len() - SHOWN);
+    }
+    (list, count.is_some())
 }
 
 /// Whether two point folders hold the same results (manifest aside, whose wall

@@ -59,6 +59,27 @@ fn shards_merge_into_exactly_the_unsharded_sweep() {
     ok(&dir, &["sweep", "grid.ron", "--out", "s0", "--shard", "0/2", "--quiet"]);
     ok(&dir, &["sweep", "grid.ron", "--out", "s1", "--shard", "1/2", "--quiet"]);
     ok(&dir, &["merge", "s0", "s1", "--out", "merged"]);
+    // Shard 0 alone lacks points 1, 3 and 5: the merge names them and their
+    // shard, and writes nothing...
+    let output = faultline_in(&dir, &["merge", "s0", "--out", "partial"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: 3 of 6 grid points are in none of the folders merged:\n"), "{stderr}");
+    for missing in ["001_tau=1_overlap=0.25", "003_tau=2_overlap=0.0", "005_tau=2_overlap=0.5"] {
+        assert!(stderr.contains(&format!("  {missing} (--shard 1/2)\n")), "{missing}: {stderr}");
+    }
+    assert!(stderr.contains("--allow-partial"), "{stderr}");
+    assert!(!dir.join("partial").exists(), "a refused merge writes nothing");
+    // ...unless --allow-partial: a warning, and grid.csv has the three points there are.
+    let output = faultline_in(&dir, &["merge", "s0", "--out", "partial", "--allow-partial"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.starts_with("warning: 3 of 6 grid points are in none of the folders merged"), "{stderr}");
+    assert!(stderr.contains("  001_tau=1_overlap=0.25 (--shard 1/2)\n"), "{stderr}");
+    let partial = fs::read_to_string(dir.join("partial/grid.csv")).unwrap();
+    assert_eq!(partial.lines().count(), 1 + 3 * 2, "{partial}");
+    // Merging the other shard into it later completes it: what --out has counts.
+    ok(&dir, &["merge", "s1", "--out", "partial"]);
     // 4 runs a point and 12 threads: three points at a time, same files.
     ok(&dir, &["sweep", "grid.ron", "--out", "wide", "--jobs", "12", "--quiet"]);
     assert_eq!(csvs(&dir.join("wide")), csvs(&dir.join("whole")));
@@ -66,6 +87,7 @@ fn shards_merge_into_exactly_the_unsharded_sweep() {
     assert_eq!(whole.keys().filter(|k| k.ends_with("summary.csv")).count(), 6);
     assert_eq!(csvs(&dir.join("s0")).keys().filter(|k| k.ends_with("summary.csv")).count(), 3);
     assert_eq!(csvs(&dir.join("merged")), whole);
+    assert_eq!(csvs(&dir.join("partial")), whole);
     let grid = String::from_utf8(whole["grid.csv"].clone()).unwrap();
     assert!(grid.starts_with("point,folder,training.tau,training.data.overlap,strategy,seeds,"), "{grid}");
     assert_eq!(grid.lines().count(), 1 + 6 * 2);
