@@ -124,7 +124,9 @@ enum Command {
         /// Run only the points numbered I modulo N (a Slurm array task), e.g. 0/4.
         #[arg(long, value_name = "I/N")]
         shard: Option<sweep::Shard>,
-        /// Runs in parallel within a point (at least 1); default: the number of cores.
+        /// Runs in parallel across the whole sweep (at least 1); default: the
+        /// number of cores. When a point has fewer runs than N, several points run
+        /// side by side and share them (N = 16, 4 runs a point: 4 points at a time).
         #[arg(long, value_name = "N")]
         jobs: Option<std::num::NonZeroUsize>,
         /// Where the numbers are computed.
