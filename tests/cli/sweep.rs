@@ -47,6 +47,16 @@ fn csvs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// How many point folders in a sweep folder are complete: committed (not a
+/// `.incomplete-` staging folder) and holding a manifest.
+fn complete_points(sweep: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(sweep) else { return 0 };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.to_string_lossy().contains(".incomplete-") && p.join("manifest.json").is_file())
+        .count()
+}
+
 fn ok(dir: &Path, args: &[&str]) {
     let output = faultline_in(dir, args);
     assert_eq!(output.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
@@ -98,25 +108,31 @@ fn shards_merge_into_exactly_the_unsharded_sweep() {
 fn a_killed_sweep_resumes_into_exactly_the_uninterrupted_one() {
     let dir = setup("sweep-resume");
     ok(&dir, &["sweep", "grid.ron", "--out", "whole", "--quiet"]);
+    // --jobs 2 with 4 runs a point: one point at a time on any machine, so the
+    // kill finds points still to run.
     let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["sweep", "grid.ron", "--out", "resumed", "--quiet"])
+        .args(["sweep", "grid.ron", "--out", "resumed", "--quiet", "--jobs", "2"])
         .current_dir(&dir)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     // Kill it once about half of its points are written.
-    while fs::read_dir(dir.join("resumed"))
-        .map_or(0, |d| d.filter(|e| e.as_ref().unwrap().path().join("summary.csv").is_file()).count())
-        < 3
-    {
+    while complete_points(&dir.join("resumed")) < 3 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the sweep ended ({status}) before it could be killed");
+        }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let _ = child.kill();
     let _ = child.wait();
+    // It really was cut short, or resuming would prove nothing.
+    let killed_with = complete_points(&dir.join("resumed"));
+    assert!(killed_with < 6, "all 6 points were done when the sweep was killed");
+    assert!(!dir.join("resumed/grid.csv").exists(), "the killed sweep wrote grid.csv");
     let output = faultline_in(&dir, &["sweep", "grid.ron", "--out", "resumed"]);
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("already done, resumed"), "{stdout}");
+    assert!(stdout.contains(&format!("({killed_with} already done, resumed)")), "{stdout}");
     assert_eq!(csvs(&dir.join("resumed")), csvs(&dir.join("whole")));
     fs::remove_dir_all(dir).unwrap();
 }
