@@ -2,7 +2,9 @@
 
 use std::fs;
 
-use faultline::scenario::LoadedScenario;
+use faultline::scenario::{Dataset, LoadedScenario, Override};
+use faultline::sweep::Grid;
+use faultline::timing::schedule;
 
 use crate::{faultline, faultline_in, ron_files, root, scratch};
 
@@ -18,6 +20,53 @@ fn every_shipped_scenario_validates() {
     let names: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
     let output = faultline(&[&["validate"][..], &names].concat());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The paper's base scenario validates and every grid in scenarios/paper expands
+/// into points that all load with the grid's strategies, as `sweep` checks them
+/// before running: nothing trains, so this stays fast.
+#[test]
+fn every_paper_grid_expands_and_its_points_validate() {
+    let paper = root().join("scenarios/paper");
+    // Loading checks only that the dataset's folder exists. Where Fashion-MNIST
+    // is not installed, an empty folder stands in, so every other field is
+    // still checked.
+    let installed = Dataset::FashionMnist.default_dir().is_some_and(|d| std::path::Path::new(d).is_dir());
+    let empty = scratch("paper-data");
+    let stand_in =
+        Override { path: "training.data.dir".into(), value: format!("{:?}", empty.to_str().unwrap()) };
+    let load = |base: &std::path::Path, overrides: &[Override]| {
+        let mut overrides = overrides.to_vec();
+        if !installed {
+            overrides.push(stand_in.clone());
+        }
+        LoadedScenario::from_file_with(base, &overrides)
+    };
+    let base = load(&paper.join("base.ron"), &[]).unwrap_or_else(|e| panic!("{e}"));
+    // As `validate` does: each seed's failures can be drawn.
+    for &seed in &base.scenario.seeds {
+        schedule::realize(&base, seed).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let grids: Vec<_> = ron_files(&paper)
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("grid")))
+        .collect();
+    assert!(grids.len() >= 6, "{grids:?}");
+    for file in &grids {
+        let grid = Grid::from_file(file).unwrap_or_else(|e| panic!("{e}"));
+        let points = grid.points();
+        let mut folders: Vec<String> = points.iter().map(|p| grid.folder(p)).collect();
+        folders.sort();
+        folders.dedup();
+        assert_eq!(folders.len(), points.len(), "{}: two points share a folder", file.display());
+        for point in &points {
+            let loaded =
+                if installed { grid.load_point(point) } else { load(&grid.scenario, &grid.overrides(point)) };
+            let loaded = loaded.unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            grid.strategies(point, &loaded).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    fs::remove_dir_all(empty).unwrap();
 }
 
 #[test]
