@@ -78,5 +78,5 @@ pub fn rerun(
         baseline: json.get("baseline").and_then(|b| b.as_str()).map(str::to_string),
         shaded_seed: json.get("shaded_seed").and_then(serde_json::Value::as_u64),
     };
-    execute(Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run, choices })
+    execute(Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run, choices, on_run: None })
 }

@@ -98,6 +98,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         quiet: args.quiet,
         dry_run: args.dry_run,
         choices,
+        on_run: None,
     })
 }
 
@@ -122,12 +123,17 @@ pub struct Plan {
     pub dry_run: bool,
     /// How the results are presented.
     pub choices: Choices,
+    /// Told each run as it finishes (a sweep's progress bar).
+    pub on_run: Option<OnRun>,
 }
+
+/// A callback for each finished run.
+pub type OnRun = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// Realizes every seed's schedule, then trains (or reports the timing) and
 /// writes the results folder.
 pub fn execute(plan: Plan) -> Result<(), Failure> {
-    let Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run: dry, choices } = plan;
+    let Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run: dry, choices, on_run } = plan;
     let started = Instant::now();
     let schedules =
         seeds.iter().map(|&seed| schedule::realize(&loaded, seed)).collect::<Result<Vec<_>, _>>()?;
@@ -141,7 +147,7 @@ pub fn execute(plan: Plan) -> Result<(), Failure> {
     let chosen = Device::choose(backend)
         .map_err(|e| Failure::BadInput(format!("error: the gpu backend needs a GPU adapter: {e}\n  = `faultline devices` lists the adapters; `--backend cpu` runs without one")))?;
     let folder = prepare_out(&out, &schedules, runs, quiet)?;
-    train(&loaded, &schedules, &strategies, (jobs, &chosen), &choices, folder, quiet)
+    train(&loaded, &schedules, &strategies, (jobs, &chosen), (&choices, on_run.as_deref()), folder, quiet)
 }
 
 pub(super) fn default_jobs() -> usize {
@@ -236,7 +242,7 @@ fn train(
     schedules: &[Schedule],
     strategies: &[Strategy],
     (jobs, chosen): (usize, &Chosen),
-    choices: &Choices,
+    (choices, on_run): (&Choices, Option<&(dyn Fn() + Send + Sync)>),
     mut folder: ResultsFolder,
     quiet: bool,
 ) -> Result<(), Failure> {
@@ -268,6 +274,9 @@ fn train(
     }
     let progress = |run: &RunOutcome| {
         finished.record(run);
+        if let Some(tell) = on_run {
+            tell();
+        }
         if !quiet {
             say!(
                 "  {:<12} seed {:<4} {:>4} rounds  final accuracy {:.4}  ({})",

@@ -118,6 +118,7 @@ pub fn sweep(
                 quiet: true,
                 dry_run: false,
                 choices: crate::results::Choices::default(),
+                on_run: None,
             },
             runs,
         ));
@@ -162,8 +163,18 @@ pub fn sweep(
                         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                         let Some((mut plan, runs)) = next else { break };
                         plan.jobs = threads_each;
+                        // The bar moves run by run; runs a resumed point took
+                        // from its records count when the point is done.
+                        let ticked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                        plan.on_run = Some(std::sync::Arc::new({
+                            let (bar, ticked) = (bar.clone(), std::sync::Arc::clone(&ticked));
+                            move || {
+                                ticked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                bar.inc(1);
+                            }
+                        }));
                         let outcome = execute(plan);
-                        bar.inc(runs);
+                        bar.inc(runs.saturating_sub(ticked.load(std::sync::atomic::Ordering::Relaxed)));
                         outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
                     }
                 });
