@@ -11,7 +11,7 @@
 //! runs and workers together, as waves. A wave copies its
 //! workers' parameters side by side and runs each kernel of a local step once
 //! for all of them (batched matrix products, repeated column sums), so a flush
-//! of many runs costs a few dozen dispatches per level instead of a few dozen
+//! of many runs costs a few dozen dispatches per wave instead of a few dozen
 //! per step. Every element of every step is computed exactly as alone.
 //!
 //! The math is [`crate::numerics::model`]'s, kernel for kernel (see
