@@ -255,3 +255,8 @@ fn load(path: Option<&Path>, sets: &[String]) -> Result<LoadedScenario, Failure>
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
+
+/// manifest.json's `scenario_hash` of a scenario's resolved text.
+fn scenario_hash(source: &str) -> String {
+    format!("{:016x}", fnv1a(source.as_bytes()))
+}

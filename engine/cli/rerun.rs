@@ -74,9 +74,6 @@ pub fn rerun(
         folder.with_file_name(format!("{name}-rerun"))
     });
     // Presented as the original was.
-    let choices = crate::results::Choices {
-        baseline: json.get("baseline").and_then(|b| b.as_str()).map(str::to_string),
-        shaded_seed: json.get("shaded_seed").and_then(serde_json::Value::as_u64),
-    };
+    let choices = crate::results::Choices::from_manifest(&json);
     execute(Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run, choices, on_run: None })
 }

@@ -19,7 +19,7 @@ fn key(loaded: &LoadedScenario, chosen: &Chosen) -> serde_json::Value {
     serde_json::json!({
         "faultline": env!("CARGO_PKG_VERSION"),
         "git_commit": env!("FAULTLINE_GIT_COMMIT"),
-        "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
+        "scenario_hash": super::scenario_hash(&loaded.source),
         "backend": chosen.device.backend(),
         "adapter": chosen.device.adapter(),
     })

@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::resume::Finished;
-use super::{BackendArg, Failure, fnv1a, load};
+use super::{BackendArg, Failure, load};
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::derived;
 use crate::results::folder::{self as output, ResultsFolder};
@@ -419,7 +419,7 @@ fn write_manifest(
         "faultline": env!("CARGO_PKG_VERSION"),
         "scenario": loaded.name(),
         "scenario_source": loaded.origin,
-        "scenario_hash": format!("{:016x}", fnv1a(loaded.source.as_bytes())),
+        "scenario_hash": super::scenario_hash(&loaded.source),
         "overrides": loaded.overrides.iter().map(|o| o.argument()).collect::<Vec<_>>(),
         "git_commit": Some(env!("FAULTLINE_GIT_COMMIT")).filter(|c| !c.is_empty()),
         // What `faultline rerun` needs to run the very same scenario again.

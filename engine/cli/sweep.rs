@@ -206,7 +206,7 @@ pub fn sweep(
 /// file) from the same scenario text and seeds.
 fn is_complete(folder: &Path, source: &str, seeds: &[u64]) -> bool {
     let Some(manifest) = read_manifest(folder) else { return false };
-    let same_scenario = manifest["scenario_hash"] == format!("{:016x}", fnv1a(source.as_bytes()));
+    let same_scenario = manifest["scenario_hash"] == super::scenario_hash(source);
     let same_seeds = manifest["seeds"] == serde_json::json!(seeds);
     same_scenario && same_seeds && has_all_files(folder)
 }

@@ -93,6 +93,14 @@ pub struct Choices {
 }
 
 impl Choices {
+    /// The choices a manifest.json records (none where it records none).
+    pub fn from_manifest(manifest: &serde_json::Value) -> Choices {
+        Choices {
+            baseline: manifest.get("baseline").and_then(|b| b.as_str()).map(str::to_string),
+            shaded_seed: manifest.get("shaded_seed").and_then(serde_json::Value::as_u64),
+        }
+    }
+
     /// Checks the choices against the strategies and seeds that ran (or will):
     /// the error names the flag and what it may be.
     pub fn check(&self, strategies: &[String], seeds: &[u64]) -> Result<(), String> {
@@ -208,10 +216,7 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
             crate::scenario::parse_trace_text(&read_text(dir, &path)?, &at(&path)).map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let recorded = Choices {
-        baseline: manifest.get("baseline").and_then(|b| b.as_str()).map(str::to_string),
-        shaded_seed: manifest.get("shaded_seed").and_then(serde_json::Value::as_u64),
-    };
+    let recorded = Choices::from_manifest(&manifest);
     recorded
         .check(&strategies, &seeds)
         .map_err(|e| format!("{}: {}", at("manifest.json"), e.trim_start_matches("error: ")))?;

@@ -23,7 +23,7 @@ use faultline::numerics::backend::{Backend, Op, Params, Program, ScalarId, TestS
 use faultline::numerics::model::probe::probe_key;
 use faultline::numerics::model::{Mlp, Workspace, gradient_and_hutchinson};
 use faultline::scenario::{
-    Activation, AdaHessianConfig, Data as DataConfig, LoadedScenario, Optimizer, SgdConfig, Strategy,
+    Activation, AdaHessianConfig, Data as DataConfig, LoadedScenario, Optimizer, SgdConfig,
 };
 use faultline::timing::schedule;
 use faultline::timing::trace::Trace;
@@ -196,10 +196,6 @@ fn prepare(loaded: &LoadedScenario, seeds: &[u64]) -> Vec<SeedInputs> {
     experiment::prepare(loaded, seeds, &traces).unwrap()
 }
 
-fn job<'a>(seed: &'a SeedInputs, strategy: &'a Strategy) -> Job<'a> {
-    seed.job(strategy)
-}
-
 fn gpu_backend<'d>(context: &Arc<GpuContext>, loaded: &LoadedScenario, data: &SplitData) -> GpuBackend<'d> {
     let t = &loaded.scenario.training;
     let mlp = experiment::model_of(loaded, data);
@@ -223,7 +219,7 @@ fn two_gpu_runs_are_bit_identical() {
     let loaded = quickstart(25);
     let seeds = prepare(&loaded, &[1]);
     let strategies = &loaded.scenario.training.strategies;
-    let jobs: Vec<Job> = strategies.iter().map(|s| job(&seeds[0], s)).collect();
+    let jobs: Vec<Job> = strategies.iter().map(|s| seeds[0].job(s)).collect();
     let first = train_on_gpu(context, &loaded, &jobs);
     let second = train_on_gpu(context, &loaded, &jobs);
     assert_eq!(csvs(&first), csvs(&second));
@@ -236,7 +232,7 @@ fn batching_is_invisible_on_the_gpu() {
     let loaded = quickstart(25);
     let seeds = prepare(&loaded, &[1, 2]);
     let strategies = &loaded.scenario.training.strategies;
-    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
+    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| s.job(k))).collect();
     assert_eq!(jobs.len(), 4);
     let together = train_on_gpu(context, &loaded, &jobs);
     for (job, batched) in jobs.iter().zip(&together) {
@@ -258,7 +254,7 @@ fn the_quickstart_reaches_the_cpu_accuracy() {
     let loaded = quickstart(50);
     let seeds = prepare(&loaded, &[1, 2, 3]);
     let strategies = &loaded.scenario.training.strategies;
-    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
+    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| s.job(k))).collect();
     let start = std::time::Instant::now();
     let on_gpu = train_on_gpu(context, &loaded, &jobs);
     let gpu_s = start.elapsed().as_secs_f64();
@@ -347,7 +343,7 @@ fn quickstart_wall_time() {
     let loaded = quickstart(100);
     let seeds = prepare(&loaded, &[1, 2, 3, 4, 5]);
     let strategies = &loaded.scenario.training.strategies;
-    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
+    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| s.job(k))).collect();
     let start = std::time::Instant::now();
     let on_gpu = train_on_gpu(context, &loaded, &jobs);
     let gpu_s = start.elapsed().as_secs_f64();

@@ -19,10 +19,6 @@ fn prepare(loaded: &LoadedScenario, seeds: &[u64]) -> Vec<SeedInputs> {
     experiment::prepare(loaded, seeds, &traces).unwrap()
 }
 
-fn job<'a>(seed: &'a SeedInputs, strategy: &'a Strategy) -> Job<'a> {
-    seed.job(strategy)
-}
-
 fn backend<'d>(loaded: &LoadedScenario, data: &SplitData) -> CpuBackend<'d> {
     let t = &loaded.scenario.training;
     CpuBackend::new(experiment::model_of(loaded, data), &t.optimizer, t.data.batch as usize)
@@ -45,7 +41,7 @@ fn batching_is_invisible() {
     let loaded = quickstart();
     let seeds = prepare(&loaded, &[1, 2, 3]);
     let strategies = loaded.scenario.training.strategies.clone();
-    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| job(s, k))).collect();
+    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| s.job(k))).collect();
     let mut shared = backend(&loaded, &seeds[0].data);
     let together = experiment::train_batch(&loaded, &mut shared, &jobs).unwrap();
     assert_eq!(together.len(), 12);
@@ -64,7 +60,7 @@ fn a_recorded_program_is_pinned() {
     // Update the constant only for a change that means to do that, and say so.
     let loaded = quickstart();
     let seeds = prepare(&loaded, &[1]);
-    let run = experiment::run_one(&loaded, job(&seeds[0], &Strategy::Uniform));
+    let run = experiment::run_one(&loaded, seeds[0].job(&Strategy::Uniform));
     assert_eq!(format!("{:016x}", run.program), "802b2ea822c2a69b");
 }
 
@@ -93,7 +89,7 @@ fn a_run_that_diverges_mid_run_ends_where_it_diverged_however_its_numbers_are_re
     let loaded = quickstart();
     let seeds = prepare(&loaded, &[2]);
     let uniform = Strategy::Uniform;
-    let jobs = [job(&seeds[0], &uniform)];
+    let jobs = [seeds[0].job(&uniform)];
     let sabotaged = |at: u64, reads: Reads| {
         let mut backend = backend(&loaded, &seeds[0].data);
         let make = |_: &Job| -> Box<dyn WeightingStrategy + Send> {

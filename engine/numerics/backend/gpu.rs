@@ -259,15 +259,15 @@ impl<'d> GpuBackend<'d> {
             let place = Place { table: plan.table.len(), results: plan.results };
             match &stage {
                 Stage::Single(at) => {
-                    let program = programs[at.run];
-                    let state = self.run(work[at.run].0);
-                    let data = self.datasets[state.data].as_ref().expect("a run's dataset is on the device");
-                    match &program.ops()[at.op] {
+                    match &programs[at.run].ops()[at.op] {
                         Op::Gap { slot, .. } => {
                             plan.table.extend([(slot * self.n) as u32, 0]);
                             plan.results += partials_per_pair(self.n);
                         }
                         Op::Evaluate { on, .. } => {
+                            let state = self.run(work[at.run].0);
+                            let data =
+                                self.datasets[state.data].as_ref().expect("a run's dataset is on the device");
                             let (test, train) = (data.test_set(*on), &data.train_eval);
                             let rows = test.rows.max(train.rows);
                             plan.capacity = plan.capacity.max(Capacity { rows, ..Capacity::default() });
