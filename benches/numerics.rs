@@ -64,8 +64,8 @@ fn adahessian_step(c: &mut Criterion) {
         let data = SplitData {
             inputs: mlp.inputs(),
             classes: 10,
-            train: Samples { x, y },
-            test: Samples::default(),
+            train: Samples { x, y }.into(),
+            test: Default::default(),
             shards: Shards { shared: (0..BATCH as u32).collect(), private: vec![vec![]] },
             train_eval: Samples::default(),
             test_subset: None,

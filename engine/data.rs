@@ -33,7 +33,8 @@ mod idx;
 pub mod partition;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::rng::{Purpose, SimRng};
 use crate::scenario::{Data, Dataset as DatasetKind, Partition};
@@ -83,9 +84,9 @@ pub struct RawData {
     /// Classes.
     pub classes: usize,
     /// Training samples (for Digits: every sample; the split makes the test set).
-    pub train: Samples,
+    pub train: Arc<Samples>,
     /// Test samples (empty for Digits until split).
-    pub test: Samples,
+    pub test: Arc<Samples>,
 }
 
 /// One seed's data: train and test sets, each worker's indices and the fixed
@@ -96,10 +97,11 @@ pub struct SplitData {
     pub inputs: usize,
     /// Classes.
     pub classes: usize,
-    /// The training set.
-    pub train: Samples,
-    /// The test set.
-    pub test: Samples,
+    /// The training set: the loaded one itself, shared by every seed's split,
+    /// unless the split had to make its own (Digits, `limit_train`).
+    pub train: Arc<Samples>,
+    /// The test set, shared like `train`.
+    pub test: Arc<Samples>,
     /// The shared subset O and the private shards S_i (indices into `train`).
     pub shards: Shards,
     /// The fixed training sample (a copy of those samples).
@@ -148,13 +150,17 @@ impl std::error::Error for DataError {}
 
 /// Loads the dataset a scenario names (`base_dir` anchors a relative `dir`).
 pub fn load(data: &Data, base_dir: &Path) -> Result<RawData, DataError> {
-    match data.dataset {
-        DatasetKind::Digits => Ok(digits::load()),
-        kind @ (DatasetKind::Mnist | DatasetKind::FashionMnist) => {
-            let dir = data.dir.as_deref().or(kind.default_dir()).unwrap_or(".");
-            idx::load_pair(kind, &base_dir.join(dir))
-        }
+    match source(data, base_dir) {
+        (DatasetKind::Digits, _) => Ok(digits::load()),
+        (kind, dir) => idx::load_pair(kind, &dir),
     }
+}
+
+/// Which samples [`load`] gives: the dataset, and the folder it reads (unused
+/// for the embedded digits). Equal sources load equal data.
+pub fn source(data: &Data, base_dir: &Path) -> (DatasetKind, PathBuf) {
+    let dir = data.dir.as_deref().or(data.dataset.default_dir()).unwrap_or(".");
+    (data.dataset, base_dir.join(dir))
 }
 
 impl RawData {
@@ -169,9 +175,11 @@ impl RawData {
                     ((data.test_fraction * order.len() as f64).round() as usize).clamp(1, order.len() - 1);
                 let test = self.train.gather(&order[..test_len], self.inputs);
                 let train = self.train.gather(&order[test_len..], self.inputs);
-                (train, test)
+                (Arc::new(train), Arc::new(test))
             }
-            _ => (self.train.clone(), self.test.clone()),
+            // Not copied: every seed (and, in a sweep, every grid point) trains on
+            // the same samples, which for Fashion-MNIST are 188 MB.
+            _ => (Arc::clone(&self.train), Arc::clone(&self.test)),
         };
         if let Some(limit) = data.limit_train {
             truncate(&mut train, limit as usize, self.inputs);
@@ -247,10 +255,11 @@ fn seeded_sample(len: usize, n: usize, seed: u64, purpose: Purpose) -> Vec<u32> 
     order
 }
 
-fn truncate(samples: &mut Samples, limit: usize, inputs: usize) {
+/// Keeps the first `limit` samples (a copy, when there are more).
+fn truncate(samples: &mut Arc<Samples>, limit: usize, inputs: usize) {
     if samples.len() > limit {
-        samples.y.truncate(limit);
-        samples.x.truncate(limit * inputs);
+        *samples =
+            Arc::new(Samples { x: samples.x[..limit * inputs].to_vec(), y: samples.y[..limit].to_vec() });
     }
 }
 

@@ -22,8 +22,8 @@ pub fn data(mlp: &Mlp) -> SplitData {
     SplitData {
         inputs: mlp.inputs(),
         classes: 10,
-        train: Samples { x, y },
-        test: Samples::default(),
+        train: Samples { x, y }.into(),
+        test: Default::default(),
         shards: Shards { shared: (0..SAMPLES as u32).collect(), private: vec![vec![]] },
         train_eval: Samples::default(),
         test_subset: None,

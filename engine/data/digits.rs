@@ -23,7 +23,13 @@ pub fn load() -> RawData {
         samples.x.extend(values[..64].iter().map(|&v| f32::from(v) / 16.0));
         samples.y.push(values[64]);
     }
-    RawData { kind: Dataset::Digits, inputs: 64, classes: 10, train: samples, test: Samples::default() }
+    RawData {
+        kind: Dataset::Digits,
+        inputs: 64,
+        classes: 10,
+        train: samples.into(),
+        test: Default::default(),
+    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,13 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
     };
     let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "training")?;
     let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "test")?;
-    Ok(RawData { kind, inputs: kind.input_dim(), classes: kind.classes(), train, test })
+    Ok(RawData {
+        kind,
+        inputs: kind.input_dim(),
+        classes: kind.classes(),
+        train: train.into(),
+        test: test.into(),
+    })
 }
 
 fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, String> {

@@ -151,8 +151,8 @@ fn an_empty_training_or_test_set_is_refused_before_training() {
         kind: Dataset::Mnist,
         inputs: 1,
         classes: 10,
-        train: Samples { x: vec![0.5; 8], y: vec![1; 8] },
-        test: Samples::default(),
+        train: Samples { x: vec![0.5; 8], y: vec![1; 8] }.into(),
+        test: Default::default(),
     };
     let error = raw.split(&Data::default(), 2, 1).unwrap_err();
     assert!(error.message.contains("the test set is empty"), "{error}");

@@ -99,11 +99,12 @@ impl DeviceSet {
     }
 }
 
-/// One [`SplitData`] on the device.
+/// One [`SplitData`] on the device. Its training and test sets are shared with
+/// every other split of the same loaded data (seeds, sweep points): uploaded once.
 struct DeviceData<'d> {
     source: &'d SplitData,
-    train: DeviceSet,
-    test: DeviceSet,
+    train: Arc<DeviceSet>,
+    test: Arc<DeviceSet>,
     test_subset: Option<DeviceSet>,
     train_eval: DeviceSet,
 }
@@ -187,10 +188,12 @@ impl<'d> GpuBackend<'d> {
             return Ok(index);
         }
         let context = &self.context;
+        let train = self.shared_set("train", &data.train, |d| (&d.source.train, &d.train))?;
+        let test = self.shared_set("test", &data.test, |d| (&d.source.test, &d.test))?;
         let device = DeviceData {
             source: data,
-            train: DeviceSet::upload(context, "train", &data.train)?,
-            test: DeviceSet::upload(context, "test", &data.test)?,
+            train,
+            test,
             test_subset: data
                 .test_subset
                 .as_ref()
@@ -207,6 +210,21 @@ impl<'d> GpuBackend<'d> {
                 self.datasets.push(Some(device));
                 Ok(self.datasets.len() - 1)
             }
+        }
+    }
+
+    /// `samples` on the device: the set uploaded for another split of the very
+    /// same samples (`of` picks a dataset's samples and their set), or a new upload.
+    fn shared_set(
+        &self,
+        label: &str,
+        samples: &Arc<Samples>,
+        of: for<'a> fn(&'a DeviceData<'d>) -> (&'a Arc<Samples>, &'a Arc<DeviceSet>),
+    ) -> Result<Arc<DeviceSet>, GpuError> {
+        let known = self.datasets.iter().flatten().map(of).find(|(source, _)| Arc::ptr_eq(source, samples));
+        match known {
+            Some((_, set)) => Ok(Arc::clone(set)),
+            None => Ok(Arc::new(DeviceSet::upload(&self.context, label, samples)?)),
         }
     }
 
