@@ -124,9 +124,10 @@ enum Command {
         /// Run only the points numbered I modulo N (a Slurm array task), e.g. 0/4.
         #[arg(long, value_name = "I/N")]
         shard: Option<sweep::Shard>,
-        /// Runs in parallel across the whole sweep (at least 1); default: the
+        /// CPU runs in parallel across the whole sweep (at least 1); default: the
         /// number of cores. When a point has fewer runs than N, several points run
         /// side by side and share them (N = 16, 4 runs a point: 4 points at a time).
+        /// On a GPU every point's runs train together whatever N is.
         #[arg(long, value_name = "N")]
         jobs: Option<std::num::NonZeroUsize>,
         /// Where the numbers are computed.

@@ -38,6 +38,7 @@ pub mod driver;
 pub mod experiment;
 pub mod program;
 pub mod timeline;
+pub mod together;
 pub mod weighting;
 
 use std::collections::BTreeMap;

@@ -16,7 +16,8 @@ use crate::results::{Choices, Results};
 use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
 use crate::timing::schedule::{self, Schedule};
 use crate::timing::trace::Trace;
-use crate::training::experiment::{self, ExperimentError, RunOutcome};
+use crate::training::experiment::{self, Experiment, ExperimentError, RunOutcome};
+use crate::training::together;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -133,21 +134,85 @@ pub type OnRun = std::sync::Arc<dyn Fn() + Send + Sync>;
 /// Realizes every seed's schedule, then trains (or reports the timing) and
 /// writes the results folder.
 pub fn execute(plan: Plan) -> Result<(), Failure> {
-    let Plan { loaded, seeds, strategies, out, jobs, backend, quiet, dry_run: dry, choices, on_run } = plan;
-    let started = Instant::now();
-    let schedules =
-        seeds.iter().map(|&seed| schedule::realize(&loaded, seed)).collect::<Result<Vec<_>, _>>()?;
-    if dry {
-        let folder = prepare_out(&out, &schedules, 0, quiet)?;
-        return dry_run(&loaded, &schedules, folder, started, quiet);
+    if plan.dry_run {
+        let started = Instant::now();
+        let schedules = realize(&plan)?;
+        let folder = prepare_out(&plan.out, &schedules, 0, plan.quiet)?;
+        return dry_run(&plan.loaded, &schedules, folder, started, plan.quiet);
     }
-    let estimate = loaded.scenario.estimate_memory();
-    let jobs = fit_jobs(&estimate, jobs.map_or_else(default_jobs, |j| j.get()), quiet)?;
-    let runs = seeds.len() * strategies.len();
-    let chosen = Device::choose(backend)
-        .map_err(|e| Failure::BadInput(format!("error: the gpu backend needs a GPU adapter: {e}\n  = `faultline devices` lists the adapters; `--backend cpu` runs without one")))?;
-    let folder = prepare_out(&out, &schedules, runs, quiet)?;
-    train(&loaded, &schedules, &strategies, (jobs, &chosen), (&choices, on_run.as_deref()), folder, quiet)
+    let chosen = Device::choose(plan.backend).map_err(|e| no_adapter(&e))?;
+    execute_on(plan, &chosen)
+}
+
+/// [`execute`] (not a dry run) on a device already chosen.
+pub fn execute_on(plan: Plan, chosen: &Chosen) -> Result<(), Failure> {
+    let mut staged = stage(plan, chosen)?;
+    let done = std::mem::take(&mut staged.done);
+    let result = experiment::run_all_resuming(
+        &staged.loaded,
+        (&staged.seeds, &staged.traces),
+        &staged.strategies,
+        done,
+        (staged.jobs, &chosen.device),
+        &|run| staged.progress(run),
+    );
+    staged.finish(result, chosen)
+}
+
+/// Plans (not dry runs; a sweep's points) trained together on `chosen`'s GPU:
+/// every run that can share a backend in the same batches (see
+/// [`crate::training::together`]). One result per plan, in order; each folder is
+/// what [`execute_on`] would write.
+pub fn execute_together(plans: Vec<Plan>, chosen: &Chosen) -> Vec<Result<(), Failure>> {
+    let Device::Gpu(context) = &chosen.device else {
+        return plans.into_iter().map(|plan| execute_on(plan, chosen)).collect();
+    };
+    let mut results: Vec<Option<Result<(), Failure>>> = plans.iter().map(|_| None).collect();
+    let (mut staged, mut done) = (Vec::new(), Vec::new());
+    for (index, plan) in plans.into_iter().enumerate() {
+        match stage(plan, chosen) {
+            Ok(mut point) => {
+                done.push(std::mem::take(&mut point.done));
+                staged.push((index, point));
+            }
+            Err(failure) => results[index] = Some(Err(failure)),
+        }
+    }
+    // One closure per point, all of one type.
+    let progress: Vec<_> =
+        staged.iter().map(|(_, point)| move |run: &RunOutcome| point.progress(run)).collect();
+    let shares = staged
+        .iter()
+        .zip(&progress)
+        .zip(done)
+        .map(|(((_, point), progress), done)| together::Share {
+            loaded: &point.loaded,
+            seeds: &point.seeds,
+            traces: &point.traces,
+            strategies: &point.strategies,
+            done,
+            progress,
+        })
+        .collect();
+    let experiments = together::run_on_gpu(context, shares);
+    drop(progress);
+    for ((index, point), experiment) in staged.into_iter().zip(experiments) {
+        results[index] = Some(point.finish(experiment, chosen));
+    }
+    results.into_iter().map(|r| r.expect("every plan has its result")).collect()
+}
+
+/// The message for `--backend gpu` without an adapter (`run` and `sweep`).
+pub(super) fn no_adapter(error: &impl std::fmt::Display) -> Failure {
+    Failure::BadInput(format!(
+        "error: the gpu backend needs a GPU adapter: {error}\n  = `faultline devices` lists the adapters; \
+         `--backend cpu` runs without one"
+    ))
+}
+
+/// Every seed's schedule.
+fn realize(plan: &Plan) -> Result<Vec<Schedule>, Failure> {
+    Ok(plan.seeds.iter().map(|&seed| schedule::realize(&plan.loaded, seed)).collect::<Result<Vec<_>, _>>()?)
 }
 
 pub(super) fn default_jobs() -> usize {
@@ -157,16 +222,9 @@ pub(super) fn default_jobs() -> usize {
 /// How many runs go side by side: at most `jobs`, and only as many as the
 /// memory the machine has available holds.
 fn fit_jobs(estimate: &MemoryEstimate, jobs: usize, quiet: bool) -> Result<usize, Failure> {
+    check_fits(estimate, "this scenario")?;
     let Some(available) = available_memory() else { return Ok(jobs) };
     let first = estimate.total();
-    if first > available {
-        return Err(Failure::BadInput(format!(
-            "error: a run of this scenario needs about {} of memory; this machine has {} available\n  \
-             = help: use a smaller model, batch or fewer workers, or free some memory",
-            human_bytes(first),
-            human_bytes(available)
-        )));
-    }
     let extra = estimate.per_extra_run().max(1);
     let fit = 1 + ((available - first) / extra).min(usize::MAX as u64 / 2) as usize;
     if fit < jobs {
@@ -180,6 +238,26 @@ fn fit_jobs(estimate: &MemoryEstimate, jobs: usize, quiet: bool) -> Result<usize
         return Ok(fit);
     }
     Ok(jobs)
+}
+
+/// Refuses `what` (a scenario, a grid point) when one of its runs needs more
+/// memory than the machine has available.
+pub(super) fn check_fits(estimate: &MemoryEstimate, what: &str) -> Result<(), Failure> {
+    fits_in(estimate, what, available_memory())
+}
+
+/// [`check_fits`] with `available` bytes (none: unknown, so anything fits).
+fn fits_in(estimate: &MemoryEstimate, what: &str, available: Option<u64>) -> Result<(), Failure> {
+    let needed = estimate.total();
+    match available {
+        Some(available) if needed > available => Err(Failure::BadInput(format!(
+            "error: a run of {what} needs about {} of memory; this machine has {} available\n  \
+             = help: use a smaller model, batch or fewer workers, or free some memory",
+            human_bytes(needed),
+            human_bytes(available)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Memory the machine can still give (Linux: MemAvailable), if known.
@@ -236,18 +314,35 @@ pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<V
     Ok(chosen)
 }
 
-/// Trains every seed × strategy, writes the results and prints the comparison.
-fn train(
-    loaded: &LoadedScenario,
-    schedules: &[Schedule],
-    strategies: &[Strategy],
-    (jobs, chosen): (usize, &Chosen),
-    (choices, on_run): (&Choices, Option<&(dyn Fn() + Send + Sync)>),
-    mut folder: ResultsFolder,
+/// A results folder about to be trained: schedules realized, output staged,
+/// the runs an interrupted invocation finished read back.
+struct Staged {
+    loaded: LoadedScenario,
+    seeds: Vec<u64>,
+    traces: Vec<Trace>,
+    strategies: Vec<Strategy>,
+    /// Runs side by side on the CPU.
+    jobs: usize,
+    choices: Choices,
+    on_run: Option<OnRun>,
+    folder: ResultsFolder,
+    finished: Finished,
+    /// Outcomes taken from the interrupted invocation's records.
+    done: Vec<RunOutcome>,
     quiet: bool,
-) -> Result<(), Failure> {
+    started: Instant,
+}
+
+/// Realizes the schedules, fits the runs into memory, stages the output folder
+/// and says what is about to train.
+fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
+    let schedules = realize(&plan)?;
+    let Plan { loaded, seeds, strategies, out, jobs, quiet, choices, on_run, .. } = plan;
+    let estimate = loaded.scenario.estimate_memory();
+    let jobs = fit_jobs(&estimate, jobs.map_or_else(default_jobs, |j| j.get()), quiet)?;
+    let runs = seeds.len() * strategies.len();
+    let folder = prepare_out(&out, &schedules, runs, quiet)?;
     let scenario = &loaded.scenario;
-    let seeds: Vec<u64> = schedules.iter().map(|s| s.trace.seed).collect();
     if !quiet {
         say!(
             "{}: {} workers, tau {}, {:?}, {} seed(s) x {} strateg{} on {} ({})",
@@ -262,22 +357,40 @@ fn train(
             chosen.why
         );
     }
-    let started = Instant::now();
-    let (finished, done) = Finished::open(&folder, loaded, chosen);
+    let (finished, done) = Finished::open(&folder, &loaded, chosen);
     if !done.is_empty() && !quiet {
         say!(
-            "  resuming: {} of {} runs were finished by an interrupted run into {}",
+            "  resuming: {} of {runs} runs were finished by an interrupted run into {}",
             done.len(),
-            seeds.len() * strategies.len(),
             folder.out().display()
         );
     }
-    let progress = |run: &RunOutcome| {
-        finished.record(run);
-        if let Some(tell) = on_run {
+    let traces: Vec<Trace> = schedules.into_iter().map(|s| s.trace).collect();
+    let started = Instant::now();
+    Ok(Staged {
+        loaded,
+        seeds,
+        traces,
+        strategies,
+        jobs,
+        choices,
+        on_run,
+        folder,
+        finished,
+        done,
+        quiet,
+        started,
+    })
+}
+
+impl Staged {
+    /// Records a finished run, tells the caller and says so.
+    fn progress(&self, run: &RunOutcome) {
+        self.finished.record(run);
+        if let Some(tell) = &self.on_run {
             tell();
         }
-        if !quiet {
+        if !self.quiet {
             say!(
                 "  {:<12} seed {:<4} {:>4} rounds  final accuracy {:.4}  ({})",
                 run.strategy,
@@ -287,61 +400,58 @@ fn train(
                 run.status()
             );
         }
-    };
-    let traces: Vec<Trace> = schedules.iter().map(|s| s.trace.clone()).collect();
-    let result = experiment::run_all_resuming(
-        loaded,
-        (&seeds, &traces),
-        strategies,
-        done,
-        (jobs, &chosen.device),
-        &progress,
-    )
-    .map_err(|e| match e {
-        ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
-        e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
-    })?;
-    let target = scenario.training.target_accuracy;
-    let results = Results::of(loaded.name(), &result, target, choices);
-    let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
-    let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
-        for trace in &result.traces {
-            folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
-        }
-        for run in &result.runs {
-            folder.write(&experiment::metrics_path(run), experiment::metrics_csv(run).as_bytes())?;
-        }
-        folder.write("summary.csv", experiment::summary_csv(&result, target).as_bytes())?;
-        for (name, contents) in &derived {
-            folder.write(name, contents)?;
-        }
-        let [(b, baseline), (s, shaded)] = results.choices_json();
-        let manifest = serde_json::json!({
-            "seeds": seeds,
-            "target_accuracy": target,
-            b: baseline,
-            s: shaded,
-            "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
-            "backend": chosen.device.backend(),
-            "adapter": chosen.device.adapter(),
-            "runs": result.runs.iter().map(|r| serde_json::json!({
-                "strategy": r.strategy,
-                "seed": r.seed,
-                "status": r.status(),
-                "rounds": r.rounds(),
-                "event_log": format!("{:016x}", r.event_log),
-                "wall_s": (r.wall_s * 1000.0).round() / 1000.0,
-            })).collect::<Vec<_>>(),
-        });
-        write_manifest(folder, loaded, manifest)
-    };
-    let out = folder.out().to_path_buf();
-    write(&mut folder).and_then(|()| folder.commit()).map_err(|e| write_failed(&out, &e))?;
-    say!("\n{}", comparison.tables());
-    say!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64());
-    let failures: Vec<String> =
-        result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();
-    if failures.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failures.join("\n"))) }
+    }
+
+    /// Writes the results of training (or the failure), prints the comparison
+    /// and reports any run that diverged.
+    fn finish(self, trained: Result<Experiment, ExperimentError>, chosen: &Chosen) -> Result<(), Failure> {
+        let Staged { loaded, seeds, strategies, choices, mut folder, started, .. } = self;
+        let result = trained.map_err(|e| match e {
+            ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
+            e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
+        })?;
+        let target = loaded.scenario.training.target_accuracy;
+        let results = Results::of(loaded.name(), &result, target, &choices);
+        let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
+        let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
+            for trace in &result.traces {
+                folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
+            }
+            for run in &result.runs {
+                folder.write(&experiment::metrics_path(run), experiment::metrics_csv(run).as_bytes())?;
+            }
+            folder.write("summary.csv", experiment::summary_csv(&result, target).as_bytes())?;
+            for (name, contents) in &derived {
+                folder.write(name, contents)?;
+            }
+            let [(b, baseline), (s, shaded)] = results.choices_json();
+            let manifest = serde_json::json!({
+                "seeds": seeds,
+                "target_accuracy": target,
+                b: baseline,
+                s: shaded,
+                "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
+                "backend": chosen.device.backend(),
+                "adapter": chosen.device.adapter(),
+                "runs": result.runs.iter().map(|r| serde_json::json!({
+                    "strategy": r.strategy,
+                    "seed": r.seed,
+                    "status": r.status(),
+                    "rounds": r.rounds(),
+                    "event_log": format!("{:016x}", r.event_log),
+                    "wall_s": (r.wall_s * 1000.0).round() / 1000.0,
+                })).collect::<Vec<_>>(),
+            });
+            write_manifest(folder, &loaded, manifest)
+        };
+        let out = folder.out().to_path_buf();
+        write(&mut folder).and_then(|()| folder.commit()).map_err(|e| write_failed(&out, &e))?;
+        say!("\n{}", comparison.tables());
+        say!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64());
+        let failures: Vec<String> =
+            result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();
+        if failures.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failures.join("\n"))) }
+    }
 }
 
 /// Timing only: per seed, the per-worker table; files: traces and timing.csv.
@@ -431,4 +541,22 @@ fn write_manifest(
         all.insert("files".into(), serde_json::json!(folder.files()));
     }
     folder.write("manifest.json", format!("{manifest:#}\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_larger_than_the_available_memory_is_refused_by_name() {
+        let estimate = MemoryEstimate { model_state: 3 << 30, data: 1 << 30, ..MemoryEstimate::default() };
+        assert!(fits_in(&estimate, "grid point 004_tau=2", Some(5 << 30)).is_ok());
+        assert!(fits_in(&estimate, "grid point 004_tau=2", None).is_ok());
+        let Err(Failure::BadInput(message)) = fits_in(&estimate, "grid point 004_tau=2", Some(3 << 30))
+        else {
+            panic!("4 GiB does not fit in 3 GiB");
+        };
+        assert!(message.starts_with("error: a run of grid point 004_tau=2 needs about 4.0 GiB"), "{message}");
+        assert!(message.contains("this machine has 3.0 GiB available"), "{message}");
+    }
 }

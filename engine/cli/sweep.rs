@@ -11,10 +11,12 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::run::{Plan, execute};
+use super::run::{Plan, execute_on, execute_together};
 use super::{Failure, fnv1a};
-use crate::numerics::device::{BackendChoice, Device};
+use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::aggregate::cell;
 use crate::results::folder as output;
 use crate::results::{self, compare};
@@ -94,6 +96,9 @@ pub fn sweep(
     }
     let id = grid_id(&grid);
     let fresh = check_sweep_folder(&out, &id)?;
+    // Chosen once, before anything is written: every point runs on it, and a
+    // point done on another backend or device is not taken as done.
+    let chosen = Device::choose(backend).map_err(|e| super::run::no_adapter(&e))?;
     let mut resumed = 0;
     let (mut total_runs, mut done_runs) = (0, 0);
     let mut pending = Vec::new();
@@ -101,12 +106,16 @@ pub fn sweep(
         let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
         let runs = (seeds.len() * strategies.len()) as u64;
         total_runs += runs;
-        let folder = out.join(grid.folder(point));
-        if is_complete(&folder, &loaded.source, &seeds) {
+        let name = grid.folder(point);
+        let folder = out.join(&name);
+        if is_complete(&folder, &loaded.source, &seeds, &chosen) {
             resumed += 1;
             done_runs += runs;
             continue;
         }
+        // A point too large for this machine is refused now, not when its
+        // turn comes hours into the sweep.
+        super::run::check_fits(&loaded.scenario.estimate_memory(), &format!("grid point {name}"))?;
         pending.push((
             Plan {
                 loaded,
@@ -123,16 +132,6 @@ pub fn sweep(
             runs,
         ));
     }
-    // Each point would refuse a missing adapter on its own, after the folder
-    // was made; find out once, first. (The same message as `run`'s.)
-    if backend == BackendChoice::Gpu && !pending.is_empty() {
-        Device::choose(backend).map_err(|e| {
-            Failure::BadInput(format!(
-                "error: the gpu backend needs a GPU adapter: {e}\n  = `faultline devices` lists the adapters; \
-                 `--backend cpu` runs without one"
-            ))
-        })?;
-    }
     if fresh {
         create_sweep_folder(&out, &id, &grid, shard)?;
     }
@@ -146,44 +145,27 @@ pub fn sweep(
     );
     bar.set_prefix(format!("sweep {}", grid.name));
     bar.inc(done_runs);
-    // Points go side by side when one point has fewer runs than there are cores
-    // (e.g. 1 seed x 2 strategies on 16 cores); each point's files are its own,
-    // so the results do not depend on how many run at once.
-    let cores = jobs.map_or_else(super::run::default_jobs, |j| j.get());
-    let per_point = pending.iter().map(|(_, runs)| *runs as usize).max().unwrap_or(1).max(1);
-    let side_by_side = (cores / per_point).clamp(1, pending.len().max(1));
-    let threads_each = std::num::NonZeroUsize::new((cores / side_by_side).max(1));
-    let queue = std::sync::Mutex::new(pending.into_iter());
-    let outcomes = std::sync::Mutex::new(Vec::new());
-    super::silenced(|| {
-        std::thread::scope(|scope| {
-            for _ in 0..side_by_side {
-                scope.spawn(|| {
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                        let Some((mut plan, runs)) = next else { break };
-                        plan.jobs = threads_each;
-                        // The bar moves run by run; runs a resumed point took
-                        // from its records count when the point is done.
-                        let ticked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-                        plan.on_run = Some(std::sync::Arc::new({
-                            let (bar, ticked) = (bar.clone(), std::sync::Arc::clone(&ticked));
-                            move || {
-                                ticked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                bar.inc(1);
-                            }
-                        }));
-                        let outcome = execute(plan);
-                        bar.inc(runs.saturating_sub(ticked.load(std::sync::atomic::Ordering::Relaxed)));
-                        outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
-                    }
-                });
+    let outcomes = super::silenced(|| {
+        if matches!(chosen.device, Device::Gpu(_)) {
+            // One device: every point's runs in shared batches.
+            let (mut plans, mut counts) = (Vec::new(), Vec::new());
+            for (plan, runs) in pending {
+                let (plan, ticked) = with_ticks(plan, &bar, None);
+                plans.push(plan);
+                counts.push((runs, ticked));
             }
-        });
+            let outcomes = execute_together(plans, &chosen);
+            for (runs, ticked) in counts {
+                bar.inc(runs.saturating_sub(ticked.load(Ordering::Relaxed)));
+            }
+            outcomes
+        } else {
+            side_by_side(pending, jobs, &chosen, &bar)
+        }
     });
     bar.finish_and_clear();
     let mut failed = Vec::new();
-    for outcome in outcomes.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    for outcome in outcomes {
         match outcome {
             Ok(()) => {}
             Err(Failure::RunFailed(message)) => failed.push(message),
@@ -202,13 +184,68 @@ pub fn sweep(
     if failed.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failed.join("\n"))) }
 }
 
+/// On the CPU: points side by side when one point has fewer runs than there
+/// are cores (e.g. 1 seed x 2 strategies on 16 cores), each on its share of the
+/// cores. Each point's files are its own, so the results do not depend on how
+/// many run at once.
+fn side_by_side(
+    pending: Vec<(Plan, u64)>,
+    jobs: Option<std::num::NonZeroUsize>,
+    chosen: &Chosen,
+    bar: &indicatif::ProgressBar,
+) -> Vec<Result<(), Failure>> {
+    let cores = jobs.map_or_else(super::run::default_jobs, |j| j.get());
+    let per_point = pending.iter().map(|(_, runs)| *runs as usize).max().unwrap_or(1).max(1);
+    let side_by_side = (cores / per_point).clamp(1, pending.len().max(1));
+    let threads_each = std::num::NonZeroUsize::new((cores / side_by_side).max(1));
+    let queue = std::sync::Mutex::new(pending.into_iter());
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..side_by_side {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let Some((plan, runs)) = next else { break };
+                    let (plan, ticked) = with_ticks(plan, bar, threads_each);
+                    let outcome = execute_on(plan, chosen);
+                    // Runs a resumed point took from its records count when it is done.
+                    bar.inc(runs.saturating_sub(ticked.load(Ordering::Relaxed)));
+                    outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+                }
+            });
+        }
+    });
+    outcomes.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `plan` on `jobs` threads, moving the bar run by run; the count is of the runs
+/// it trained.
+fn with_ticks(
+    mut plan: Plan,
+    bar: &indicatif::ProgressBar,
+    jobs: Option<std::num::NonZeroUsize>,
+) -> (Plan, Arc<AtomicU64>) {
+    let ticked = Arc::new(AtomicU64::new(0));
+    plan.jobs = jobs;
+    plan.on_run = Some(Arc::new({
+        let (bar, ticked) = (bar.clone(), Arc::clone(&ticked));
+        move || {
+            ticked.fetch_add(1, Ordering::Relaxed);
+            bar.inc(1);
+        }
+    }));
+    (plan, ticked)
+}
+
 /// A point folder counts as done when a run wrote it (its manifest names every
-/// file) from the same scenario text and seeds.
-fn is_complete(folder: &Path, source: &str, seeds: &[u64]) -> bool {
+/// file) from the same scenario text and seeds, on the same backend and device.
+fn is_complete(folder: &Path, source: &str, seeds: &[u64], chosen: &Chosen) -> bool {
     let Some(manifest) = read_manifest(folder) else { return false };
     let same_scenario = manifest["scenario_hash"] == super::scenario_hash(source);
     let same_seeds = manifest["seeds"] == serde_json::json!(seeds);
-    same_scenario && same_seeds && has_all_files(folder)
+    let same_device =
+        manifest["backend"] == chosen.device.backend() && manifest["adapter"] == chosen.device.adapter();
+    same_scenario && same_seeds && same_device && has_all_files(folder)
 }
 
 /// Whether a point folder holds every file its manifest names. Within sweep

@@ -39,7 +39,8 @@ impl fmt::Display for BackendError {
             }
             BackendError::OutOfMemory(what) => write!(
                 f,
-                "the GPU ran out of memory ({what}); run fewer seeds or strategies at once (--jobs), or use `--backend cpu`"
+                "the GPU ran out of memory ({what}); train fewer runs at once (fewer --seed or --strategy, \
+                 or a sweep in --shard parts), or use `--backend cpu`"
             ),
             BackendError::Kernel(what) => {
                 write!(

@@ -9,10 +9,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::data::{self, DataError, RawData, SplitData};
-use std::sync::Arc;
 
 use crate::numerics::backend::cpu::CpuBackend;
-use crate::numerics::backend::gpu::GpuBackend;
 use crate::numerics::backend::{Backend, BackendError};
 use crate::numerics::device::Device;
 use crate::numerics::model::Mlp;
@@ -22,6 +20,7 @@ use crate::timing::time::SimTime;
 use crate::timing::trace::Trace;
 use crate::training::driver::{drive_alone, drive_together};
 use crate::training::timeline::Timeline;
+use crate::training::together::{self, Share};
 use crate::training::weighting::{self, WeightingStrategy};
 use crate::training::{Divergence, RoundMetrics, Trainer, TrainerSettings};
 
@@ -156,24 +155,37 @@ pub fn train_batch_with<'d, B: Backend<'d>>(
     jobs: &[Job<'d>],
     strategy: &dyn Fn(&Job) -> Box<dyn WeightingStrategy + Send>,
 ) -> Result<Vec<RunOutcome>, BackendError> {
-    let start = |backend: &mut B, job: &Job<'d>| -> Result<Trainer<'d>, BackendError> {
-        let mlp = model_of(loaded, job.data);
-        let run = backend.add_run(job.data, loaded.scenario.workers as usize, &mlp.init(job.seed))?;
-        let indices = (0..loaded.scenario.workers as usize).map(|w| job.data.shards.of(w)).collect();
-        Ok(Trainer::new(run, job.timeline, strategy(job), settings(loaded, job), indices, job.trace))
-    };
+    let of_scenario: Vec<(&LoadedScenario, Job<'d>)> = jobs.iter().map(|job| (loaded, *job)).collect();
+    train_mixed(backend, &of_scenario, strategy)
+}
+
+/// [`train_batch_with`] for jobs of several scenarios (a sweep's grid points),
+/// each with its own: one backend, so their models, optimizers and batch sizes
+/// must be the backend's.
+pub(crate) fn train_mixed<'d, B: Backend<'d>>(
+    backend: &mut B,
+    jobs: &[(&LoadedScenario, Job<'d>)],
+    strategy: &dyn Fn(&Job) -> Box<dyn WeightingStrategy + Send>,
+) -> Result<Vec<RunOutcome>, BackendError> {
+    let start =
+        |backend: &mut B, loaded: &LoadedScenario, job: &Job<'d>| -> Result<Trainer<'d>, BackendError> {
+            let mlp = model_of(loaded, job.data);
+            let run = backend.add_run(job.data, loaded.scenario.workers as usize, &mlp.init(job.seed))?;
+            let indices = (0..loaded.scenario.workers as usize).map(|w| job.data.shards.of(w)).collect();
+            Ok(Trainer::new(run, job.timeline, strategy(job), settings(loaded, job), indices, job.trace))
+        };
     let mut trainers = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        trainers.push(start(backend, job)?);
+    for (loaded, job) in jobs {
+        trainers.push(start(backend, loaded, job)?);
     }
     drive_together(&mut trainers, backend)?;
     let mut outcomes = Vec::with_capacity(jobs.len());
-    for (job, trainer) in jobs.iter().zip(trainers) {
+    for ((loaded, job), trainer) in jobs.iter().zip(trainers) {
         backend.remove_run(trainer.run());
         let (trainer, summary, event_log) = match trainer.diverged_at() {
             None => (trainer, job.timeline.summary.clone(), job.timeline.event_log),
             Some(index) => {
-                let mut replay = start(backend, job)?.stopping_after(index);
+                let mut replay = start(backend, loaded, job)?.stopping_after(index);
                 drive_alone(&mut replay, backend)?;
                 backend.remove_run(replay.run());
                 let (summary, event_log) = Timeline::stopped_at(&loaded.scenario, job.trace, job.seed, index);
@@ -271,36 +283,13 @@ pub fn run_all_resuming(
     (jobs, device): (usize, &Device),
     progress: &(dyn Fn(&RunOutcome) + Sync),
 ) -> Result<Experiment, ExperimentError> {
-    let prepared = prepare(loaded, seeds, traces)?;
-    let total = seeds.len() * strategies.len();
-    let job = |index: usize| prepared[index / strategies.len()].job(&strategies[index % strategies.len()]);
-    let mut slots: Vec<Option<RunOutcome>> = (0..total)
-        .map(|index| {
-            let (seed, label) =
-                (seeds[index / strategies.len()], strategies[index % strategies.len()].label());
-            done.iter().find(|d| d.seed == seed && d.strategy == label).cloned()
-        })
-        .collect();
-    let pending: Vec<usize> = (0..total).filter(|&i| slots[i].is_none()).collect();
     if let Device::Gpu(context) = device {
-        if !pending.is_empty() {
-            let t = &loaded.scenario.training;
-            let mlp = model_of(loaded, &prepared[0].data);
-            let mut backend = GpuBackend::new(Arc::clone(context), mlp, &t.optimizer, t.data.batch as usize)
-                .map_err(BackendError::from)?;
-            let jobs: Vec<Job> = pending.iter().map(|&i| job(i)).collect();
-            let started = std::time::Instant::now();
-            let runs = train_batch(loaded, &mut backend, &jobs)?;
-            // Trained together: each run's share of the batch's wall time.
-            let share = started.elapsed().as_secs_f64() / pending.len() as f64;
-            for (&index, mut run) in pending.iter().zip(runs) {
-                run.wall_s = share;
-                progress(&run);
-                slots[index] = Some(run);
-            }
-        }
-        return Ok(Experiment::of(prepared, strategies, slots.into_iter().flatten().collect()));
+        let share = Share { loaded, seeds, traces, strategies, done, progress };
+        return together::run_on_gpu(context, vec![share]).pop().expect("one experiment per share");
     }
+    let prepared = prepare(loaded, seeds, traces)?;
+    let (slots, pending) = slots(&prepared, strategies, done);
+    let job = |index: usize| prepared[index / strategies.len()].job(&strategies[index % strategies.len()]);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(slots);
     std::thread::scope(|scope| {
@@ -348,8 +337,18 @@ pub fn prepare(
     seeds: &[u64],
     traces: &[Trace],
 ) -> Result<Vec<SeedInputs>, DataError> {
-    assert_eq!(seeds.len(), traces.len(), "one trace per seed");
     let raw: RawData = data::load(&loaded.scenario.training.data, &loaded.base_dir)?;
+    prepare_from(&raw, loaded, seeds, traces)
+}
+
+/// [`prepare`] on data already loaded (the scenario's, as [`data::load`] gives it).
+pub fn prepare_from(
+    raw: &RawData,
+    loaded: &LoadedScenario,
+    seeds: &[u64],
+    traces: &[Trace],
+) -> Result<Vec<SeedInputs>, DataError> {
+    assert_eq!(seeds.len(), traces.len(), "one trace per seed");
     let workers = loaded.scenario.workers as usize;
     seeds
         .iter()
@@ -365,8 +364,27 @@ pub fn prepare(
         .collect()
 }
 
+/// Every run's place (seed-major, then strategy order): the outcome of a run
+/// already `done`, or none; and the places of the runs still to train.
+pub(crate) fn slots(
+    prepared: &[SeedInputs],
+    strategies: &[Strategy],
+    done: Vec<RunOutcome>,
+) -> (Vec<Option<RunOutcome>>, Vec<usize>) {
+    let total = prepared.len() * strategies.len();
+    let slots: Vec<Option<RunOutcome>> = (0..total)
+        .map(|index| {
+            let (seed, label) =
+                (prepared[index / strategies.len()].seed, strategies[index % strategies.len()].label());
+            done.iter().find(|d| d.seed == seed && d.strategy == label).cloned()
+        })
+        .collect();
+    let pending = (0..total).filter(|&i| slots[i].is_none()).collect();
+    (slots, pending)
+}
+
 impl Experiment {
-    fn of(prepared: Vec<SeedInputs>, strategies: &[Strategy], runs: Vec<RunOutcome>) -> Self {
+    pub(crate) fn of(prepared: Vec<SeedInputs>, strategies: &[Strategy], runs: Vec<RunOutcome>) -> Self {
         let mut experiment = Experiment {
             seeds: Vec::new(),
             strategies: strategies.to_vec(),

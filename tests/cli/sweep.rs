@@ -137,6 +137,44 @@ fn a_killed_sweep_resumes_into_exactly_the_uninterrupted_one() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+/// On a GPU every point's runs train in shared batches. That changes no bit:
+/// the CSVs equal those of sweeping one point at a time (a shard each). A
+/// point done on the CPU is not taken as done by a GPU sweep.
+#[test]
+fn gpu_sweeps_batch_points_invisibly() {
+    if !std::env::var("FAULTLINE_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        eprintln!("skipping the GPU sweep: FAULTLINE_REQUIRE_GPU=1 is not set");
+        return;
+    }
+    let dir = setup("sweep-gpu");
+    let base = fs::read_to_string(dir.join("base.ron")).unwrap().replace("rounds: 30", "rounds: 8");
+    fs::write(dir.join("base.ron"), base).unwrap();
+    let grid = GRID.replace("[1, 2]", "[1]").replace(r#"(path: "training.tau", values: [1]),"#, "");
+    fs::write(dir.join("grid.ron"), grid.replace("[0.0, 0.25, 0.5]", "[0.0, 0.5]")).unwrap();
+    let gpu = ["--backend", "gpu", "--quiet"];
+    ok(&dir, &[&["sweep", "grid.ron", "--out", "together"][..], &gpu].concat());
+    ok(&dir, &[&["sweep", "grid.ron", "--out", "s0", "--shard", "0/2"][..], &gpu].concat());
+    ok(&dir, &[&["sweep", "grid.ron", "--out", "s1", "--shard", "1/2"][..], &gpu].concat());
+    ok(&dir, &["merge", "s0", "s1", "--out", "alone"]);
+    let together = csvs(&dir.join("together"));
+    assert_eq!(together.keys().filter(|k| k.ends_with("metrics.csv")).count(), 4, "{:?}", together.keys());
+    assert_eq!(together, csvs(&dir.join("alone")));
+    // Done on the CPU first: the GPU sweep trains every point again.
+    ok(&dir, &["sweep", "grid.ron", "--out", "moved", "--backend", "cpu", "--quiet"]);
+    assert_ne!(
+        csvs(&dir.join("moved")),
+        together,
+        "the CPU's numbers differ from the GPU's in the last bits"
+    );
+    let output = faultline_in(&dir, &["sweep", "grid.ron", "--out", "moved", "--backend", "gpu"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && !stdout.contains("already done"), "{stdout}");
+    assert_eq!(csvs(&dir.join("moved")), together);
+    let manifest = fs::read_to_string(dir.join("moved/000_overlap=0.0/manifest.json")).unwrap();
+    assert!(manifest.contains(r#""backend": "gpu""#), "{manifest}");
+    fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn bad_grids_and_flags_get_located_errors() {
     let dir = setup("sweep-bad");

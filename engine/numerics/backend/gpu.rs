@@ -81,6 +81,11 @@ impl std::fmt::Debug for GpuBackend<'_> {
     }
 }
 
+/// Message slots a run starts with: two per worker, at least four.
+fn initial_slots(workers: usize) -> usize {
+    (2 * workers).max(4)
+}
+
 /// Samples on the device.
 struct DeviceSet {
     x: GpuBuffer<f32>,
@@ -249,7 +254,7 @@ impl<'d> GpuBackend<'d> {
         let everyone: Vec<f32> = initial.iter().copied().cycle().take(workers * n).collect();
         let adahessian = matches!(self.optimizer, Optimizer::AdaHessian(_));
         let state = |label: &str| context.zeros::<f32>(label, workers * n);
-        let slot_capacity = (2 * workers).max(4);
+        let slot_capacity = initial_slots(workers);
         let run = GpuRun {
             data,
             params: context.upload("worker parameters", &everyone)?,
@@ -262,6 +267,18 @@ impl<'d> GpuBackend<'d> {
         };
         self.runs.push(Some(run));
         Ok(RunId(self.runs.len() - 1))
+    }
+
+    /// About the device memory a run of `workers` workers takes when added:
+    /// every worker's parameters and optimizer state, the center and the
+    /// message slots (which grow when a flush needs more).
+    pub fn run_bytes(mlp: &Mlp, optimizer: &Optimizer, workers: usize) -> u64 {
+        let per_worker = match optimizer {
+            Optimizer::AdaHessian(_) => 4,
+            Optimizer::Sgd(_) => 2,
+        };
+        let vectors = workers * per_worker + 1 + initial_slots(workers);
+        (vectors * mlp.parameter_count() * std::mem::size_of::<f32>()) as u64
     }
 
     /// Lays out the flush: its stages, each stage's table words and results,
