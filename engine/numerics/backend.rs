@@ -29,6 +29,8 @@ pub enum BackendError {
     OutOfMemory(String),
     /// A kernel failed to compile, validate or run.
     Kernel(String),
+    /// The device cannot do what was asked (its message says why and what to do).
+    Unsupported(String),
 }
 
 impl fmt::Display for BackendError {
@@ -42,6 +44,7 @@ impl fmt::Display for BackendError {
                 "the GPU ran out of memory ({what}); train fewer runs at once (fewer --seed or --strategy, \
                  or a sweep in --shard parts), or use `--backend cpu`"
             ),
+            BackendError::Unsupported(what) => write!(f, "{what}"),
             BackendError::Kernel(what) => {
                 write!(
                     f,

@@ -12,6 +12,7 @@
 //! error scopes or by the context's uncaptured-error handler and come back as
 //! [`GpuError`].
 
+pub mod codes;
 mod context;
 pub mod elastic;
 pub mod elementwise;
@@ -29,7 +30,7 @@ pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, MasterUpdate};
 pub use elementwise::{Batched, LayerShape};
 pub use matmul::{Gemm, MatrixLayout};
 pub use optim::{OptimizerBuffers, OptimizerStep, StateOffsets};
-pub use passes::{Copies, SoftmaxBuffers, Span};
+pub use passes::{Copies, Features, SoftmaxBuffers, Span};
 pub use probe::ProbeLayout;
 
 /// Every compiled kernel, built once per context.

@@ -40,7 +40,7 @@ use scratch::{Capacity, Scratch, max_wave};
 use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, TestSet};
 use crate::data::{Samples, SplitData};
 use crate::numerics::gpu::reduce::partials_per_pair;
-use crate::numerics::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::numerics::gpu::{Features, GpuBuffer, GpuContext, GpuError, codes};
 use crate::numerics::model::Mlp;
 use crate::scenario::Optimizer;
 
@@ -52,6 +52,7 @@ impl From<GpuError> for BackendError {
         match error {
             GpuError::DeviceLost { .. } => BackendError::DeviceLost(error.to_string()),
             GpuError::OutOfMemory { .. } => BackendError::OutOfMemory(error.to_string()),
+            GpuError::TooLarge { .. } => BackendError::Unsupported(error.to_string()),
             _ => BackendError::Kernel(error.to_string()),
         }
     }
@@ -86,7 +87,7 @@ fn initial_slots(workers: usize) -> usize {
     (2 * workers).max(4)
 }
 
-/// Samples on the device.
+/// Samples on the device, as evaluations read them.
 struct DeviceSet {
     x: GpuBuffer<f32>,
     y: GpuBuffer<u32>,
@@ -95,20 +96,71 @@ struct DeviceSet {
 
 impl DeviceSet {
     fn upload(context: &GpuContext, label: &str, samples: &Samples) -> Result<Self, GpuError> {
-        let labels: Vec<u32> = samples.y.iter().map(|&y| u32::from(y)).collect();
         Ok(DeviceSet {
-            x: context.upload(&format!("{label} x"), &samples.x)?,
-            y: context.upload(&format!("{label} labels"), &labels)?,
+            x: bindable(context, &format!("the {label} set's features"), &samples.x)?,
+            y: labels(context, label, samples)?,
             rows: samples.len(),
         })
     }
+}
+
+/// A training set on the device, as the minibatch gather reads it: one-byte
+/// codes when it has at most 256 distinct feature values (every image dataset;
+/// a quarter of the memory), else the values.
+struct TrainSet {
+    features: TrainFeatures,
+    y: GpuBuffer<u32>,
+}
+
+enum TrainFeatures {
+    Plain(GpuBuffer<f32>),
+    Coded { codes: GpuBuffer<u32>, palette: GpuBuffer<f32> },
+}
+
+impl TrainSet {
+    fn upload(context: &GpuContext, samples: &Samples) -> Result<Self, GpuError> {
+        let features = match codes::encode(&samples.x) {
+            Some((codes, palette)) => TrainFeatures::Coded {
+                codes: bindable(context, "the training set's feature codes", &codes)?,
+                palette: context.upload("train palette", &palette)?,
+            },
+            None => TrainFeatures::Plain(bindable(context, "the training set's features", &samples.x)?),
+        };
+        Ok(TrainSet { features, y: labels(context, "training", samples)? })
+    }
+
+    fn features(&self) -> Features<'_> {
+        match &self.features {
+            TrainFeatures::Plain(x) => Features::Plain(x),
+            TrainFeatures::Coded { codes, palette } => Features::Coded { codes, palette },
+        }
+    }
+}
+
+/// Uploads `data` as one buffer a kernel binds whole: an error naming `what`
+/// when it is larger than the adapter can bind at once.
+fn bindable<T: bytemuck::Pod>(
+    context: &GpuContext,
+    what: &str,
+    data: &[T],
+) -> Result<GpuBuffer<T>, GpuError> {
+    let (bytes, limit) = (std::mem::size_of_val(data) as u64, context.max_binding_bytes());
+    if bytes > limit {
+        return Err(GpuError::TooLarge { what: what.to_string(), bytes, limit });
+    }
+    context.upload(what, data)
+}
+
+fn labels(context: &GpuContext, set: &str, samples: &Samples) -> Result<GpuBuffer<u32>, GpuError> {
+    let labels: Vec<u32> = samples.y.iter().map(|&y| u32::from(y)).collect();
+    bindable(context, &format!("the {set} set's labels"), &labels)
 }
 
 /// One [`SplitData`] on the device. Its training and test sets are shared with
 /// every other split of the same loaded data (seeds, sweep points): uploaded once.
 struct DeviceData<'d> {
     source: &'d SplitData,
-    train: Arc<DeviceSet>,
+    train: Arc<TrainSet>,
     test: Arc<DeviceSet>,
     test_subset: Option<DeviceSet>,
     train_eval: DeviceSet,
@@ -193,8 +245,12 @@ impl<'d> GpuBackend<'d> {
             return Ok(index);
         }
         let context = &self.context;
-        let train = self.shared_set("train", &data.train, |d| (&d.source.train, &d.train))?;
-        let test = self.shared_set("test", &data.test, |d| (&d.source.test, &d.test))?;
+        let train = self.shared_set(&data.train, |d| (&d.source.train, &d.train), TrainSet::upload)?;
+        let test = self.shared_set(
+            &data.test,
+            |d| (&d.source.test, &d.test),
+            |c, s| DeviceSet::upload(c, "test", s),
+        )?;
         let device = DeviceData {
             source: data,
             train,
@@ -219,17 +275,18 @@ impl<'d> GpuBackend<'d> {
     }
 
     /// `samples` on the device: the set uploaded for another split of the very
-    /// same samples (`of` picks a dataset's samples and their set), or a new upload.
-    fn shared_set(
+    /// same samples (`of` picks a dataset's samples and their set), or a new
+    /// `upload`.
+    fn shared_set<S>(
         &self,
-        label: &str,
         samples: &Arc<Samples>,
-        of: for<'a> fn(&'a DeviceData<'d>) -> (&'a Arc<Samples>, &'a Arc<DeviceSet>),
-    ) -> Result<Arc<DeviceSet>, GpuError> {
+        of: for<'a> fn(&'a DeviceData<'d>) -> (&'a Arc<Samples>, &'a Arc<S>),
+        upload: fn(&GpuContext, &Samples) -> Result<S, GpuError>,
+    ) -> Result<Arc<S>, GpuError> {
         let known = self.datasets.iter().flatten().map(of).find(|(source, _)| Arc::ptr_eq(source, samples));
         match known {
             Some((_, set)) => Ok(Arc::clone(set)),
-            None => Ok(Arc::new(DeviceSet::upload(&self.context, label, samples)?)),
+            None => Ok(Arc::new(upload(&self.context, samples)?)),
         }
     }
 

@@ -37,6 +37,15 @@ pub enum GpuError {
         /// The resource or operation.
         what: String,
     },
+    /// A buffer is larger than the adapter binds at once.
+    TooLarge {
+        /// What it holds.
+        what: String,
+        /// Its size.
+        bytes: u64,
+        /// The adapter's largest storage binding.
+        limit: u64,
+    },
     /// A WGSL kernel failed to compile or to build its pipeline: a bug in
     /// faultline's shaders or a driver that lacks a feature they use.
     Shader {
@@ -114,6 +123,12 @@ impl fmt::Display for GpuError {
                 f,
                 "the GPU ran out of memory for {what}. Run fewer runs or workers at once, a smaller \
                  model or batch, or use the CPU backend"
+            ),
+            GpuError::TooLarge { what, bytes, limit } => write!(
+                f,
+                "{what} take {} bytes, more than this GPU adapter binds at once ({limit} bytes). \
+                 Use a smaller dataset (training.data.limit_train and limit_test) or the CPU backend",
+                bytes
             ),
             GpuError::Shader { label, message } => write!(
                 f,

@@ -22,6 +22,22 @@ struct BatchParams {
     inputs: u32,
     index_offset: u32,
     out_row: u32,
+    coded: u32,
+    pad: [u32; 3],
+}
+
+/// A training set's features on the device, as the gather reads them.
+#[derive(Clone, Copy, Debug)]
+pub enum Features<'b> {
+    /// The f32 values.
+    Plain(&'b GpuBuffer<f32>),
+    /// One-byte codes, four to a word, into `palette` (see [`super::codes`]).
+    Coded {
+        /// The codes.
+        codes: &'b GpuBuffer<u32>,
+        /// The values they stand for.
+        palette: &'b GpuBuffer<f32>,
+    },
 }
 
 #[repr(C)]
@@ -93,7 +109,7 @@ impl Pipelines {
         let batch = module(device, "batch.wgsl", include_str!("../../../shaders/batch.wgsl"))?;
         let softmax = module(device, "softmax.wgsl", include_str!("../../../shaders/softmax.wgsl"))?;
         let backprop = module(device, "backprop.wgsl", include_str!("../../../shaders/backprop.wgsl"))?;
-        let gather_storage = [Read, Read, Read, ReadWrite, ReadWrite];
+        let gather_storage = [Read, Read, Read, Read, ReadWrite, ReadWrite];
         let softmax_storage = [Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite];
         let backprop_storage = [Read, Read, Read, Read, Read, ReadWrite];
         let soft = |label: &str, entry: &str| {
@@ -219,7 +235,7 @@ impl Recording<'_> {
         rows: usize,
         inputs: usize,
         indices: Span<'_, u32>,
-        x: &GpuBuffer<f32>,
+        x: Features<'_>,
         labels: &GpuBuffer<u32>,
         (out_x, out_labels): (&GpuBuffer<f32>, &GpuBuffer<u32>),
         out_row: usize,
@@ -233,6 +249,13 @@ impl Recording<'_> {
             inputs: word(OP, inputs)?,
             index_offset: fits(OP, "indices", indices, rows)?,
             out_row: fits(OP, "labels", Span::at(out_labels, out_row), rows)?,
+            coded: u32::from(matches!(x, Features::Coded { .. })),
+            pad: [0; 3],
+        };
+        // Plain features need no palette: any buffer fills the binding.
+        let (x, palette) = match x {
+            Features::Plain(values) => (&values.buffer, &values.buffer),
+            Features::Coded { codes, palette } => (&codes.buffer, &palette.buffer),
         };
         fits(OP, "rows", Span::at(out_x, out_row * inputs), rows * inputs)?;
         let workgroups = one_dimension(OP, rows * inputs, 256)?;
@@ -240,7 +263,7 @@ impl Recording<'_> {
         self.dispatch(
             kernel,
             bytemuck::bytes_of(&params),
-            &[&indices.buffer.buffer, &x.buffer, &labels.buffer, &out_x.buffer, &out_labels.buffer],
+            &[&indices.buffer.buffer, x, palette, &labels.buffer, &out_x.buffer, &out_labels.buffer],
             workgroups,
         );
         Ok(())

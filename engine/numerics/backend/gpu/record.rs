@@ -193,7 +193,7 @@ impl Flush<'_> {
                 (end - first) * rows,
                 mlp.inputs(),
                 Span::at(self.table, place.table + first * rows),
-                &data.train.x,
+                data.train.features(),
                 &data.train.y,
                 (&s.batch_x, &s.batch_y),
                 first * rows,
