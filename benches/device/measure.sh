@@ -1,0 +1,53 @@
+#!/bin/bash
+# Measures faultline on a GPU machine, after benches/device/prepare.sh made
+# .device/ on a development machine: what the README's H100 columns need, in
+# one call that fits a short loan of the machine (at most 7.5 minutes with its
+# default budgets; every step has its own time limit, and a step that runs out
+# leaves what it printed so far).
+#
+#   OUT=/some/folder benches/device/measure.sh [SHARD [SECONDS]]
+#
+# SHARD is the slice of scenarios/paper/grid-iid.ron to sweep (default 17/18,
+# its heaviest point), SECONDS the sweep's time limit (default 120).
+#
+# Writes to $OUT: devices.txt (adapters, nvidia-smi), bench-gpu.txt (matrix
+# products incl. 4096^3, an AdaHessian step, a quickstart run), bench-workers.txt
+# (worker-steps/s, GPU and CPU backends), peers.txt (PyTorch loop and vmap on
+# the same GPU, benches/peers_workers.py), sweep.txt and sweep/ (a slice of
+# scenarios/paper/grid-iid.ron on the GPU, for the grid's wall time), and
+# timing.txt (how long each step took).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:?set OUT to the folder the results go to}
+sweep_shard=${1:-17/18}
+sweep_seconds=${2:-120}
+mkdir -p "$out"
+
+if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+    for deb in .device/debs/*.deb; do dpkg -x "$deb" /; done
+    ldconfig
+fi
+export WGPU_BACKEND=vulkan
+# STEP_SECONDS=N caps every step at N seconds (a smoke test on a machine
+# without a GPU, e.g. on Mesa's lavapipe).
+step() { # name, seconds, command...
+    local name=$1 seconds=$((${STEP_SECONDS:-$2} < $2 ? ${STEP_SECONDS:-$2} : $2)) started=$SECONDS
+    shift 2
+    timeout "$seconds" "$@" >"$out/$name.txt" 2>&1
+    echo "$name: rc=$? $((SECONDS - started)) s" | tee -a "$out/timing.txt"
+}
+
+step devices 20 bash -c '.device/bin/faultline devices; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv'
+# Criterion with short budgets: every id still gets its samples.
+criterion=(--bench --noplot --warm-up-time 1 --measurement-time 3)
+step bench-gpu 110 .device/bin/bench-gpu "${criterion[@]}"
+step bench-workers 110 .device/bin/bench-workers "${criterion[@]}"
+step peers 90 python3 benches/peers_workers.py --seconds 2
+# A slice of the paper grid on the GPU, for the grid's wall time: by default
+# its heaviest point (k = 8, tau = 4, 50 % overlap: 6 runs of 500 rounds), with
+# the dataset carried in .device/. Results are written when the slice is done.
+mkdir -p /usr/share/datasets/fashion-mnist
+cp -n .device/fashion-mnist/*.gz /usr/share/datasets/fashion-mnist/
+step sweep "$sweep_seconds" .device/bin/faultline sweep scenarios/paper/grid-iid.ron --backend gpu \
+    --shard "$sweep_shard" --out "$out/sweep"
+cp -r target/criterion "$out/criterion" 2>/dev/null || true
