@@ -339,6 +339,15 @@ impl<'t> Trainer<'t> {
         self.state == State::Done
     }
 
+    /// How much of the run is behind it, from 0 to 1: the share of its seed's
+    /// happenings walked (1 once done, whatever stopped it).
+    pub fn fraction_done(&self) -> f64 {
+        if self.is_done() || self.timeline.is_empty() {
+            return 1.0;
+        }
+        (self.next as f64 / self.timeline.len() as f64).min(1.0)
+    }
+
     /// The happening at which the run diverged, once known.
     pub fn diverged_at(&self) -> Option<usize> {
         self.divergence.as_ref().map(|(index, _)| *index)

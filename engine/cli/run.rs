@@ -162,8 +162,13 @@ pub fn execute_on(plan: Plan, chosen: &Chosen) -> Result<(), Failure> {
 /// Plans (not dry runs; a sweep's points) trained together on `chosen`'s GPU:
 /// every run that can share a backend in the same batches (see
 /// [`crate::training::together`]). One result per plan, in order; each folder is
-/// what [`execute_on`] would write.
-pub fn execute_together(plans: Vec<Plan>, chosen: &Chosen) -> Vec<Result<(), Failure>> {
+/// what [`execute_on`] would write. `advance` is told how many runs' worth of
+/// work is done as training goes.
+pub fn execute_together(
+    plans: Vec<Plan>,
+    chosen: &Chosen,
+    advance: &dyn Fn(f64),
+) -> Vec<Result<(), Failure>> {
     let Device::Gpu(context) = &chosen.device else {
         return plans.into_iter().map(|plan| execute_on(plan, chosen)).collect();
     };
@@ -194,7 +199,7 @@ pub fn execute_together(plans: Vec<Plan>, chosen: &Chosen) -> Vec<Result<(), Fai
             progress,
         })
         .collect();
-    let experiments = together::run_on_gpu(context, shares);
+    let experiments = together::run_on_gpu(context, shares, advance);
     drop(progress);
     for ((index, point), experiment) in staged.into_iter().zip(experiments) {
         results[index] = Some(point.finish(experiment, chosen));

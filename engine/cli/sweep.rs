@@ -147,18 +147,10 @@ pub fn sweep(
     bar.inc(done_runs);
     let outcomes = super::silenced(|| {
         if matches!(chosen.device, Device::Gpu(_)) {
-            // One device: every point's runs in shared batches.
-            let (mut plans, mut counts) = (Vec::new(), Vec::new());
-            for (plan, runs) in pending {
-                let (plan, ticked) = with_ticks(plan, &bar, None);
-                plans.push(plan);
-                counts.push((runs, ticked));
-            }
-            let outcomes = execute_together(plans, &chosen);
-            for (runs, ticked) in counts {
-                bar.inc(runs.saturating_sub(ticked.load(Ordering::Relaxed)));
-            }
-            outcomes
+            // One device: every point's runs in shared batches, all finishing
+            // near the end, so the bar follows the work done, not runs finished.
+            let plans = pending.into_iter().map(|(plan, _)| plan).collect();
+            execute_together(plans, &chosen, &|runs| bar.set_position(done_runs + runs as u64))
         } else {
             side_by_side(pending, jobs, &chosen, &bar)
         }

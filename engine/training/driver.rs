@@ -24,6 +24,16 @@ pub fn drive_together<'d, B: Backend<'d>>(
     trainers: &mut [Trainer],
     backend: &mut B,
 ) -> Result<(), BackendError> {
+    drive_together_watched(trainers, backend, &|_| {})
+}
+
+/// [`drive_together`], telling `watch` after each execution how many runs'
+/// worth of work is done (each trainer's [`Trainer::fraction_done`], summed).
+pub fn drive_together_watched<'d, B: Backend<'d>>(
+    trainers: &mut [Trainer],
+    backend: &mut B,
+    watch: &dyn Fn(f64),
+) -> Result<(), BackendError> {
     loop {
         let mut waiting: Vec<&mut Trainer> =
             trainers.iter_mut().filter_map(|t| (t.advance() == Progress::Flush).then_some(t)).collect();
@@ -42,5 +52,6 @@ pub fn drive_together<'d, B: Backend<'d>>(
         for trainer in waiting {
             trainer.resolve();
         }
+        watch(trainers.iter().map(Trainer::fraction_done).sum());
     }
 }

@@ -18,7 +18,7 @@ use crate::scenario::{LoadedScenario, Strategy};
 use crate::timing::simulation::{RunSummary, StopReason};
 use crate::timing::time::SimTime;
 use crate::timing::trace::Trace;
-use crate::training::driver::{drive_alone, drive_together};
+use crate::training::driver::{drive_alone, drive_together_watched};
 use crate::training::timeline::Timeline;
 use crate::training::together::{self, Share};
 use crate::training::weighting::{self, WeightingStrategy};
@@ -156,16 +156,18 @@ pub fn train_batch_with<'d, B: Backend<'d>>(
     strategy: &dyn Fn(&Job) -> Box<dyn WeightingStrategy + Send>,
 ) -> Result<Vec<RunOutcome>, BackendError> {
     let of_scenario: Vec<(&LoadedScenario, Job<'d>)> = jobs.iter().map(|job| (loaded, *job)).collect();
-    train_mixed(backend, &of_scenario, strategy)
+    train_mixed(backend, &of_scenario, strategy, &|_| {})
 }
 
 /// [`train_batch_with`] for jobs of several scenarios (a sweep's grid points),
 /// each with its own: one backend, so their models, optimizers and batch sizes
-/// must be the backend's.
+/// must be the backend's. `watch` is told, as training goes, how many jobs'
+/// worth of work is done.
 pub(crate) fn train_mixed<'d, B: Backend<'d>>(
     backend: &mut B,
     jobs: &[(&LoadedScenario, Job<'d>)],
     strategy: &dyn Fn(&Job) -> Box<dyn WeightingStrategy + Send>,
+    watch: &dyn Fn(f64),
 ) -> Result<Vec<RunOutcome>, BackendError> {
     let start =
         |backend: &mut B, loaded: &LoadedScenario, job: &Job<'d>| -> Result<Trainer<'d>, BackendError> {
@@ -178,7 +180,7 @@ pub(crate) fn train_mixed<'d, B: Backend<'d>>(
     for (loaded, job) in jobs {
         trainers.push(start(backend, loaded, job)?);
     }
-    drive_together(&mut trainers, backend)?;
+    drive_together_watched(&mut trainers, backend, watch)?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for ((loaded, job), trainer) in jobs.iter().zip(trainers) {
         backend.remove_run(trainer.run());
@@ -285,7 +287,7 @@ pub fn run_all_resuming(
 ) -> Result<Experiment, ExperimentError> {
     if let Device::Gpu(context) = device {
         let share = Share { loaded, seeds, traces, strategies, done, progress };
-        return together::run_on_gpu(context, vec![share]).pop().expect("one experiment per share");
+        return together::run_on_gpu(context, vec![share], &|_| {}).pop().expect("one experiment per share");
     }
     let prepared = prepare(loaded, seeds, traces)?;
     let (slots, pending) = slots(&prepared, strategies, done);

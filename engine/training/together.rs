@@ -51,7 +51,15 @@ pub struct Share<'a> {
 /// the shares' backends and [`BATCH_BYTES`] allow. Returns one experiment per
 /// share, in order: a share whose data cannot be prepared gets that error, and
 /// every share of a batch whose backend failed gets the backend's error.
-pub fn run_on_gpu(context: &Arc<GpuContext>, shares: Vec<Share>) -> Vec<Result<Experiment, ExperimentError>> {
+/// `advance` is told, as training goes, how many runs' worth of work is done
+/// (runs trained side by side finish at about the same time, so this is what a
+/// progress bar can show).
+pub fn run_on_gpu(
+    context: &Arc<GpuContext>,
+    shares: Vec<Share>,
+    advance: &dyn Fn(f64),
+) -> Vec<Result<Experiment, ExperimentError>> {
+    let mut trained = 0.0;
     let mut results: Vec<Option<Result<Experiment, ExperimentError>>> = shares.iter().map(|_| None).collect();
     let mut loaded_data = DataCache::default();
     let mut shares: Vec<Option<Share>> = shares.into_iter().map(Some).collect();
@@ -67,19 +75,26 @@ pub fn run_on_gpu(context: &Arc<GpuContext>, shares: Vec<Share>) -> Vec<Result<E
                 Err(error) => results[index] = Some(Err(ExperimentError::Data(error))),
             }
         }
-        for (index, result) in train_batch(context, prepared) {
+        let (batch_results, runs) = train_batch(context, prepared, &|done| advance(trained + done));
+        trained += runs as f64;
+        for (index, result) in batch_results {
             results[index] = Some(result);
         }
     }
     results.into_iter().map(|r| r.expect("every share has its result")).collect()
 }
 
+/// Each share's index and experiment.
+type BatchResults = Vec<(usize, Result<Experiment, ExperimentError>)>;
+
 /// Trains one batch's prepared shares on one backend, each share's runs taking
-/// an equal part of the batch's wall time.
+/// an equal part of the batch's wall time; `watch` as in [`train_mixed`].
+/// Returns the results and how many runs it trained.
 fn train_batch(
     context: &Arc<GpuContext>,
     prepared: Vec<(usize, Share, Vec<SeedInputs>)>,
-) -> Vec<(usize, Result<Experiment, ExperimentError>)> {
+    watch: &dyn Fn(f64),
+) -> (BatchResults, usize) {
     let mut places = Vec::new();
     let mut slots = Vec::with_capacity(prepared.len());
     for (at, (_, share, inputs)) in prepared.iter().enumerate() {
@@ -97,12 +112,14 @@ fn train_batch(
             })
             .collect();
         let started = Instant::now();
-        let trained = backend_for(context, &prepared[0].1, &prepared[0].2)
-            .and_then(|mut backend| train_mixed(&mut backend, &jobs, &|job| weighting::build(job.strategy)));
+        let trained = backend_for(context, &prepared[0].1, &prepared[0].2).and_then(|mut backend| {
+            train_mixed(&mut backend, &jobs, &|job| weighting::build(job.strategy), watch)
+        });
         let runs = match trained {
             Ok(runs) => runs,
             Err(error) => {
-                return prepared.into_iter().map(|(index, ..)| (index, Err(error.clone().into()))).collect();
+                let failed = prepared.into_iter().map(|(index, ..)| (index, Err(error.clone().into())));
+                return (failed.collect(), places.len());
             }
         };
         let share_of_wall = started.elapsed().as_secs_f64() / places.len() as f64;
@@ -112,14 +129,15 @@ fn train_batch(
             slots[at][index] = Some(run);
         }
     }
-    prepared
+    let results = prepared
         .into_iter()
         .zip(slots)
         .map(|((index, share, inputs), slots)| {
             let runs = slots.into_iter().flatten().collect();
             (index, Ok(Experiment::of(inputs, share.strategies, runs)))
         })
-        .collect()
+        .collect();
+    (results, places.len())
 }
 
 /// The backend a batch trains on, made for its first share (every share of a
