@@ -1,9 +1,8 @@
 #!/bin/bash
 # Measures faultline on a GPU machine, after benches/device/prepare.sh made
 # .device/ on a development machine: what the README's H100 columns need, in
-# one call that fits a short loan of the machine (at most 7.5 minutes with its
-# default budgets; every step has its own time limit, and a step that runs out
-# leaves what it printed so far).
+# one call that fits a short loan of the machine (7.5 minutes of step limits
+# with the default budgets; a step that runs out leaves what it printed so far).
 #
 #   OUT=/some/folder benches/device/measure.sh [SHARD [SECONDS]]
 #
@@ -17,23 +16,25 @@
 # scenarios/paper/grid-iid.ron on the GPU, for the grid's wall time), and
 # timing.txt (how long each step took).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
 out=${OUT:?set OUT to the folder the results go to}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/../.."
 sweep_shard=${1:-17/18}
 sweep_seconds=${2:-120}
-mkdir -p "$out"
 
 if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
     for deb in .device/debs/*.deb; do dpkg -x "$deb" /; done
     ldconfig
 fi
 export WGPU_BACKEND=vulkan
-# STEP_SECONDS=N caps every step at N seconds (a smoke test on a machine
-# without a GPU, e.g. on Mesa's lavapipe).
+# STEP_SECONDS=N (at least 1) caps every step at N seconds (a smoke test on a
+# machine without a GPU, e.g. on Mesa's lavapipe).
+if [ "${STEP_SECONDS:-1}" -lt 1 ]; then echo "STEP_SECONDS must be at least 1" >&2; exit 2; fi
 step() { # name, seconds, command...
     local name=$1 seconds=$((${STEP_SECONDS:-$2} < $2 ? ${STEP_SECONDS:-$2} : $2)) started=$SECONDS
     shift 2
-    timeout "$seconds" "$@" >"$out/$name.txt" 2>&1
+    # -k: a step that ignores the polite signal (CUDA teardown) is killed.
+    timeout -k 10 "$seconds" "$@" >"$out/$name.txt" 2>&1
     echo "$name: rc=$? $((SECONDS - started)) s" | tee -a "$out/timing.txt"
 }
 

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::resume::Finished;
 use super::{BackendArg, Failure, load};
+use crate::numerics::backend::BackendError;
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::derived;
 use crate::results::folder::{self as output, ResultsFolder};
@@ -199,11 +200,12 @@ pub fn execute_together(
             progress,
         })
         .collect();
-    let experiments = together::run_on_gpu(context, shares, advance);
-    drop(progress);
-    for ((index, point), experiment) in staged.into_iter().zip(experiments) {
-        results[index] = Some(point.finish(experiment, chosen));
-    }
+    // Each point is written as soon as its batch is done, so an interruption
+    // loses only the batch in training.
+    together::run_on_gpu(context, shares, advance, &mut |share, experiment| {
+        let (index, point) = &staged[share];
+        results[*index] = Some(point.finish(experiment, chosen));
+    });
     results.into_iter().map(|r| r.expect("every plan has its result")).collect()
 }
 
@@ -330,7 +332,9 @@ struct Staged {
     jobs: usize,
     choices: Choices,
     on_run: Option<OnRun>,
-    folder: ResultsFolder,
+    /// Taken by [`Staged::finish`] (behind a lock: progress is told from other
+    /// threads while the folder waits).
+    folder: std::sync::Mutex<Option<ResultsFolder>>,
     finished: Finished,
     /// Outcomes taken from the interrupted invocation's records.
     done: Vec<RunOutcome>,
@@ -380,7 +384,7 @@ fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
         jobs,
         choices,
         on_run,
-        folder,
+        folder: std::sync::Mutex::new(Some(folder)),
         finished,
         done,
         quiet,
@@ -409,14 +413,24 @@ impl Staged {
 
     /// Writes the results of training (or the failure), prints the comparison
     /// and reports any run that diverged.
-    fn finish(self, trained: Result<Experiment, ExperimentError>, chosen: &Chosen) -> Result<(), Failure> {
-        let Staged { loaded, seeds, strategies, choices, mut folder, started, .. } = self;
+    fn finish(&self, trained: Result<Experiment, ExperimentError>, chosen: &Chosen) -> Result<(), Failure> {
+        let Staged { loaded, seeds, strategies, choices, started, .. } = self;
+        let mut folder = self
+            .folder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("a staged folder is finished once");
         let result = trained.map_err(|e| match e {
             ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
+            // A limit of the device (a dataset it cannot bind): like bad input.
+            ExperimentError::Backend(BackendError::Unsupported(message)) => {
+                Failure::BadInput(format!("error: {message}"))
+            }
             e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
         })?;
         let target = loaded.scenario.training.target_accuracy;
-        let results = Results::of(loaded.name(), &result, target, &choices);
+        let results = Results::of(loaded.name(), &result, target, choices);
         let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
         let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
             for trace in &result.traces {
@@ -447,7 +461,7 @@ impl Staged {
                     "wall_s": (r.wall_s * 1000.0).round() / 1000.0,
                 })).collect::<Vec<_>>(),
             });
-            write_manifest(folder, &loaded, manifest)
+            write_manifest(folder, loaded, manifest)
         };
         let out = folder.out().to_path_buf();
         write(&mut folder).and_then(|()| folder.commit()).map_err(|e| write_failed(&out, &e))?;

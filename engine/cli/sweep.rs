@@ -173,6 +173,8 @@ pub fn sweep(
         if resumed > 0 { format!(" ({resumed} already done, resumed)") } else { String::new() }
     );
     failed.sort();
+    // A device that failed fails every point of its batch alike: say it once.
+    failed.dedup();
     if failed.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failed.join("\n"))) }
 }
 

@@ -67,7 +67,7 @@ impl MemoryEstimate {
 }
 
 /// Training and test samples a dataset has before `limit_train` / `limit_test`.
-fn nominal_samples(dataset: Dataset) -> (u64, u64) {
+pub(crate) fn nominal_samples(dataset: Dataset) -> (u64, u64) {
     match dataset {
         // The split holds out `test_fraction`; count every sample on both sides.
         Dataset::Digits => (1797, 1797),

@@ -38,6 +38,7 @@ pub fn drive_together_watched<'d, B: Backend<'d>>(
         let mut waiting: Vec<&mut Trainer> =
             trainers.iter_mut().filter_map(|t| (t.advance() == Progress::Flush).then_some(t)).collect();
         if waiting.is_empty() {
+            watch(trainers.len() as f64);
             return Ok(());
         }
         let mut batch: Vec<(RunId, &mut Program)> = waiting

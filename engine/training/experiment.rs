@@ -287,7 +287,9 @@ pub fn run_all_resuming(
 ) -> Result<Experiment, ExperimentError> {
     if let Device::Gpu(context) = device {
         let share = Share { loaded, seeds, traces, strategies, done, progress };
-        return together::run_on_gpu(context, vec![share], &|_| {}).pop().expect("one experiment per share");
+        let mut experiment = None;
+        together::run_on_gpu(context, vec![share], &|_| {}, &mut |_, result| experiment = Some(result));
+        return experiment.expect("every share gets its experiment");
     }
     let prepared = prepare(loaded, seeds, traces)?;
     let (slots, pending) = slots(&prepared, strategies, done);

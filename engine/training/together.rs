@@ -20,7 +20,7 @@ use crate::numerics::backend::BackendError;
 use crate::numerics::backend::gpu::GpuBackend;
 use crate::numerics::gpu::GpuContext;
 use crate::numerics::model::Mlp;
-use crate::scenario::{Dataset, LoadedScenario, ModelConfig, Optimizer, Strategy};
+use crate::scenario::{Dataset, LoadedScenario, ModelConfig, Optimizer, Strategy, nominal_samples};
 use crate::timing::trace::Trace;
 use crate::training::weighting;
 
@@ -48,19 +48,20 @@ pub struct Share<'a> {
 }
 
 /// Trains every share's pending runs on `context`'s device, in as few batches as
-/// the shares' backends and [`BATCH_BYTES`] allow. Returns one experiment per
-/// share, in order: a share whose data cannot be prepared gets that error, and
-/// every share of a batch whose backend failed gets the backend's error.
-/// `advance` is told, as training goes, how many runs' worth of work is done
-/// (runs trained side by side finish at about the same time, so this is what a
-/// progress bar can show).
+/// the shares' backends and [`BATCH_BYTES`] allow, and hands each share's
+/// experiment to `deliver` (with the share's index) as soon as its batch is
+/// done. A share whose data cannot be prepared gets that error; the shares of
+/// a batch whose backend failed get the backend's error, except those with
+/// nothing left to train. `advance` is told, as training goes, how many runs'
+/// worth of work is done, resumed runs included (runs trained side by side
+/// finish at about the same time, so this is what a progress bar can show).
 pub fn run_on_gpu(
     context: &Arc<GpuContext>,
     shares: Vec<Share>,
     advance: &dyn Fn(f64),
-) -> Vec<Result<Experiment, ExperimentError>> {
-    let mut trained = 0.0;
-    let mut results: Vec<Option<Result<Experiment, ExperimentError>>> = shares.iter().map(|_| None).collect();
+    deliver: &mut dyn FnMut(usize, Result<Experiment, ExperimentError>),
+) {
+    let mut trained: f64 = shares.iter().map(|s| s.done.len() as f64).sum();
     let mut loaded_data = DataCache::default();
     let mut shares: Vec<Option<Share>> = shares.into_iter().map(Some).collect();
     for batch in batches(&shares) {
@@ -72,24 +73,24 @@ pub fn run_on_gpu(
                 .and_then(|raw| prepare_from(&raw, share.loaded, share.seeds, share.traces))
             {
                 Ok(inputs) => prepared.push((index, share, inputs)),
-                Err(error) => results[index] = Some(Err(ExperimentError::Data(error))),
+                Err(error) => deliver(index, Err(ExperimentError::Data(error))),
             }
         }
-        let (batch_results, runs) = train_batch(context, prepared, &|done| advance(trained + done));
+        let (results, runs) = train_batch(context, prepared, &|done| advance(trained + done));
         trained += runs as f64;
-        for (index, result) in batch_results {
-            results[index] = Some(result);
+        advance(trained);
+        for (index, result) in results {
+            deliver(index, result);
         }
     }
-    results.into_iter().map(|r| r.expect("every share has its result")).collect()
 }
 
 /// Each share's index and experiment.
 type BatchResults = Vec<(usize, Result<Experiment, ExperimentError>)>;
 
-/// Trains one batch's prepared shares on one backend, each share's runs taking
-/// an equal part of the batch's wall time; `watch` as in [`train_mixed`].
-/// Returns the results and how many runs it trained.
+/// Trains one batch's prepared shares on one backend, each run taking an equal
+/// part of the training's wall time; `watch` as in [`train_mixed`]. Returns the
+/// results and how many runs it trained.
 fn train_batch(
     context: &Arc<GpuContext>,
     prepared: Vec<(usize, Share, Vec<SeedInputs>)>,
@@ -102,6 +103,7 @@ fn train_batch(
         places.extend(pending.into_iter().map(|index| (at, index)));
         slots.push(taken);
     }
+    let mut failure = None;
     if !places.is_empty() {
         let jobs: Vec<(&LoadedScenario, Job)> = places
             .iter()
@@ -111,30 +113,31 @@ fn train_batch(
                 (share.loaded, inputs[index / strategies.len()].job(&strategies[index % strategies.len()]))
             })
             .collect();
-        let started = Instant::now();
         let trained = backend_for(context, &prepared[0].1, &prepared[0].2).and_then(|mut backend| {
-            train_mixed(&mut backend, &jobs, &|job| weighting::build(job.strategy), watch)
+            let started = Instant::now();
+            let runs = train_mixed(&mut backend, &jobs, &|job| weighting::build(job.strategy), watch)?;
+            Ok((runs, started.elapsed()))
         });
-        let runs = match trained {
-            Ok(runs) => runs,
-            Err(error) => {
-                let failed = prepared.into_iter().map(|(index, ..)| (index, Err(error.clone().into())));
-                return (failed.collect(), places.len());
+        match trained {
+            Ok((runs, wall)) => {
+                let share_of_wall = wall.as_secs_f64() / places.len() as f64;
+                for (&(at, index), mut run) in places.iter().zip(runs) {
+                    run.wall_s = share_of_wall;
+                    (prepared[at].1.progress)(&run);
+                    slots[at][index] = Some(run);
+                }
             }
-        };
-        let share_of_wall = started.elapsed().as_secs_f64() / places.len() as f64;
-        for (&(at, index), mut run) in places.iter().zip(runs) {
-            run.wall_s = share_of_wall;
-            (prepared[at].1.progress)(&run);
-            slots[at][index] = Some(run);
+            Err(error) => failure = Some(error),
         }
     }
     let results = prepared
         .into_iter()
         .zip(slots)
-        .map(|((index, share, inputs), slots)| {
-            let runs = slots.into_iter().flatten().collect();
-            (index, Ok(Experiment::of(inputs, share.strategies, runs)))
+        .enumerate()
+        .map(|(at, ((index, share, inputs), slots))| match &failure {
+            // Shares with nothing to train keep their resumed runs.
+            Some(error) if places.iter().any(|&(of, _)| of == at) => (index, Err(error.clone().into())),
+            _ => (index, Ok(Experiment::of(inputs, share.strategies, slots.into_iter().flatten().collect()))),
         })
         .collect();
     (results, places.len())
@@ -197,14 +200,24 @@ fn batches(shares: &[Option<Share>]) -> Vec<Vec<usize>> {
     closed
 }
 
-/// About the device memory of a share's pending runs.
+/// About the device memory of a share's pending runs and of its seeds' own
+/// data: the training-loss sample, the test subset, and the whole split when
+/// it cannot share the loaded samples (Digits, `limit_train`, `limit_test`).
 fn share_bytes(share: &Share) -> u64 {
     let scenario = &share.loaded.scenario;
     let t = &scenario.training;
     let hidden: Vec<usize> = t.model.hidden.iter().map(|&h| h as usize).collect();
     let mlp = Mlp::new(t.data.dataset.input_dim(), &hidden, t.data.dataset.classes(), t.model.activation);
     let runs = (share.seeds.len() * share.strategies.len()).saturating_sub(share.done.len()) as u64;
-    runs * GpuBackend::run_bytes(&mlp, &t.optimizer, scenario.workers as usize)
+    let state = runs * GpuBackend::run_bytes(&mlp, &t.optimizer, scenario.workers as usize);
+    let (train, test) = nominal_samples(t.data.dataset);
+    let own_split =
+        t.data.dataset == Dataset::Digits || t.data.limit_train.is_some() || t.data.limit_test.is_some();
+    let rows = u64::from(t.data.train_eval_samples).min(train)
+        + t.data.test_subset.map_or(0, |n| u64::from(n).min(test))
+        + if own_split { train + test } else { 0 };
+    let sample_bytes = (t.data.dataset.input_dim() as u64 + 1) * 4;
+    state + share.seeds.len() as u64 * rows * sample_bytes
 }
 
 /// Each dataset loaded once, whichever shares train on it.
@@ -272,7 +285,8 @@ mod tests {
     fn a_batch_closes_at_its_memory_budget() {
         // 64-2048-2048-10 with AdaHessian: 4.3 M parameters, so a run of 4
         // workers holds 25 vectors of 17 MB (4 per worker, the center, 8 slots):
-        // 435 MB.
+        // 435 MB. A seed's digits split is its own (1797 samples on each side,
+        // and 500 for the training loss) of 65 words a sample.
         let wide = quickstart(&["training.model.hidden=[2048, 2048]"]);
         let per_run = share_bytes(&Share {
             loaded: &wide,
@@ -282,7 +296,8 @@ mod tests {
             done: Vec::new(),
             progress: &|_| {},
         });
-        assert_eq!(per_run, 25 * 4 * (64 * 2048 + 2048 + 2048 * 2048 + 2048 + 2048 * 10 + 10));
+        let parameters = 64 * 2048 + 2048 + 2048 * 2048 + 2048 + 2048 * 10 + 10;
+        assert_eq!(per_run, 25 * 4 * parameters + (500 + 2 * 1797) * 65 * 4);
         // Points of 2 seeds x 2 strategies, 1.7 GB each: two to a 4 GiB batch.
         let scenarios: Vec<LoadedScenario> = (0..5).map(|_| wide.clone()).collect();
         assert_eq!(batches_of(&scenarios, &[1, 2]), vec![vec![0, 1], vec![2, 3], vec![4]]);

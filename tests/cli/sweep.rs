@@ -149,15 +149,21 @@ fn gpu_sweeps_batch_points_invisibly() {
     let dir = setup("sweep-gpu");
     let base = fs::read_to_string(dir.join("base.ron")).unwrap().replace("rounds: 30", "rounds: 8");
     fs::write(dir.join("base.ron"), base).unwrap();
-    let grid = GRID.replace("[1, 2]", "[1]").replace(r#"(path: "training.tau", values: [1]),"#, "");
+    // Points that differ in workers and overlap, as the paper grid's do: one
+    // backend for all of them.
+    let grid = GRID
+        .replace("seeds: [1, 2]", "seeds: [1]")
+        .replace(r#""training.tau", values: [1, 2]"#, r#""workers", values: [3, 4]"#);
     fs::write(dir.join("grid.ron"), grid.replace("[0.0, 0.25, 0.5]", "[0.0, 0.5]")).unwrap();
     let gpu = ["--backend", "gpu", "--quiet"];
     ok(&dir, &[&["sweep", "grid.ron", "--out", "together"][..], &gpu].concat());
-    ok(&dir, &[&["sweep", "grid.ron", "--out", "s0", "--shard", "0/2"][..], &gpu].concat());
-    ok(&dir, &[&["sweep", "grid.ron", "--out", "s1", "--shard", "1/2"][..], &gpu].concat());
-    ok(&dir, &["merge", "s0", "s1", "--out", "alone"]);
+    for shard in 0..4 {
+        let (out, shard) = (format!("s{shard}"), format!("{shard}/4"));
+        ok(&dir, &[&["sweep", "grid.ron", "--out", &out, "--shard", &shard][..], &gpu].concat());
+    }
+    ok(&dir, &["merge", "s0", "s1", "s2", "s3", "--out", "alone"]);
     let together = csvs(&dir.join("together"));
-    assert_eq!(together.keys().filter(|k| k.ends_with("metrics.csv")).count(), 4, "{:?}", together.keys());
+    assert_eq!(together.keys().filter(|k| k.ends_with("metrics.csv")).count(), 8, "{:?}", together.keys());
     assert_eq!(together, csvs(&dir.join("alone")));
     // Done on the CPU first: the GPU sweep trains every point again.
     ok(&dir, &["sweep", "grid.ron", "--out", "moved", "--backend", "cpu", "--quiet"]);
@@ -170,7 +176,7 @@ fn gpu_sweeps_batch_points_invisibly() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success() && !stdout.contains("already done"), "{stdout}");
     assert_eq!(csvs(&dir.join("moved")), together);
-    let manifest = fs::read_to_string(dir.join("moved/000_overlap=0.0/manifest.json")).unwrap();
+    let manifest = fs::read_to_string(dir.join("moved/000_workers=3_overlap=0.0/manifest.json")).unwrap();
     assert!(manifest.contains(r#""backend": "gpu""#), "{manifest}");
     fs::remove_dir_all(dir).unwrap();
 }

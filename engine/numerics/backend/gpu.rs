@@ -119,6 +119,11 @@ enum TrainFeatures {
 
 impl TrainSet {
     fn upload(context: &GpuContext, samples: &Samples) -> Result<Self, GpuError> {
+        // The gather indexes features with 32-bit integers.
+        if u32::try_from(samples.x.len()).is_err() {
+            let (bytes, limit) = (samples.x.len() as u64, u64::from(u32::MAX));
+            return Err(GpuError::TooLarge { what: "the training set's feature codes".into(), bytes, limit });
+        }
         let features = match codes::encode(&samples.x) {
             Some((codes, palette)) => TrainFeatures::Coded {
                 codes: bindable(context, "the training set's feature codes", &codes)?,
