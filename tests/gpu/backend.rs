@@ -216,16 +216,7 @@ fn every_op_matches_the_cpu_with_adahessian_tanh() {
 fn every_op_matches_the_cpu_on_fashion_mnist() {
     let config =
         DataConfig { dataset: Dataset::FashionMnist, test_subset: Some(512), ..DataConfig::default() };
-    let dir = Dataset::FashionMnist.default_dir().unwrap();
-    if !std::path::Path::new(dir).is_dir() {
-        assert!(
-            std::env::var_os("FAULTLINE_REQUIRE_DATA").is_none(),
-            "FAULTLINE_REQUIRE_DATA is set but {dir} is missing (apt-get install dataset-fashion-mnist)"
-        );
-        eprintln!("skipped: {dir} is not installed (apt-get install dataset-fashion-mnist)");
-        return;
-    }
-    let raw: RawData = faultline::data::load(&config, ".".as_ref()).unwrap();
+    let Some(raw) = faultline::data::fashion_mnist_or_skip() else { return };
     let data = raw.split(&config, 4, 1).unwrap();
     assert!(data.train.x.len() * 4 > 128 << 20);
     let ada = Optimizer::AdaHessian(AdaHessianConfig { lr: 0.01, ..Default::default() });
