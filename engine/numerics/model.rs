@@ -14,12 +14,14 @@
 //! ±1/√fan_in, drawn in layout order from the [`Purpose::Init`] stream of the seed
 //! (each value is `(2u − 1) · bound` with `u` a 53-bit uniform, rounded to `f32`).
 
+mod gemm;
 mod passes;
 pub mod probe;
 mod real;
 
+pub use gemm::{Accumulate, Operand, gemm};
 pub use passes::{Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson, hessian_vector, loss};
-pub use real::{Operand, Real, gemm};
+pub use real::Real;
 
 use crate::rng::{Purpose, SimRng};
 use crate::scenario::Activation;

@@ -1,4 +1,4 @@
-//! Batched tiled matrix products against `model::gemm` (matrixmultiply).
+//! Batched tiled matrix products against the CPU's `model::gemm`.
 //!
 //! Tolerance: |gpu − cpu| ≤ 1e-5 · Σ_k |op(A)_ik · op(B)_kj| + 1e-5 · |β·C_ij| per
 //! element — relative to the magnitude of the terms summed, since the two backends
@@ -6,7 +6,7 @@
 //! of its own.
 
 use faultline::numerics::gpu::{Gemm, MatrixLayout};
-use faultline::numerics::model::{Operand, gemm};
+use faultline::numerics::model::{Accumulate, Operand, gemm};
 
 use crate::{Data, gpu, worst};
 
@@ -77,7 +77,11 @@ fn check(
             b_op = b_op.t();
         }
         let c_start = 2 + t * c_stride;
-        gemm(alpha, a_op, b_op, beta, &mut want[c_start..c_start + m * n]);
+        let mut product = vec![0.0f32; m * n];
+        gemm(a_op, b_op, Accumulate::Replace, &mut product);
+        for (w, p) in want[c_start..c_start + m * n].iter_mut().zip(&product) {
+            *w = alpha * p + beta * *w;
+        }
         let at = |i: usize, p: usize| if ta { a_part[p * m + i] } else { a_part[i * k + p] };
         let bt = |p: usize, j: usize| if tb { b_part[j * k + p] } else { b_part[p * n + j] };
         for i in 0..m {

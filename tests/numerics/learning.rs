@@ -155,3 +155,23 @@ fn divergence_names_strategy_seed_round_and_worker() {
     }
     let _ = Strategy::Uniform;
 }
+
+/// A golden fingerprint of the CPU's numbers: the quickstart's metrics, every bit.
+/// The CPU's matrix products keep one summation order whatever kernel the CPU
+/// runs (see `numerics::model::gemm`), so this holds on any x86-64 Linux machine;
+/// `exp` and `ln` come from the platform's libm, so other platforms may differ
+/// in the last bits. When this changes, the change to the numerics must be
+/// deliberate and said so in the commit: results written before no longer
+/// reproduce bit for bit.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn golden_quickstart_metrics_on_the_cpu() {
+    let loaded = quickstart_with(|t| t);
+    let result = run(&loaded, &[1]);
+    let csv: String = result.runs.iter().map(experiment::metrics_csv).collect();
+    let hash = faultline::cli::fnv1a(csv.as_bytes());
+    assert_eq!(format!("{hash:016x}"), GOLDEN_QUICKSTART, "the CPU's numbers changed");
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+const GOLDEN_QUICKSTART: &str = "844f44c4d42219c1";

@@ -19,8 +19,9 @@
 //! σ'' = −2a(1 − a²).
 
 use super::Mlp;
+use super::gemm::{Accumulate, Operand, gemm};
 use super::probe::rademacher;
-use super::real::{Operand, Real, gemm};
+use super::real::Real;
 use crate::scenario::Activation;
 
 /// Scratch buffers for one batch size, reused across calls.
@@ -95,7 +96,7 @@ fn forward<T: Real>(mlp: &Mlp, params: &[T], x: &[T], labels: &[u8], ws: &mut Wo
         }
         let input = if l == 0 { &x[..rows * fan_in] } else { &ws.post[l - 1][..rows * fan_in] };
         let weights = Operand::new(&params[w..w + fan_in * fan_out], fan_out, fan_in).t();
-        gemm(T::ONE, Operand::new(input, rows, fan_in), weights, T::ONE, z);
+        gemm(Operand::new(input, rows, fan_in), weights, Accumulate::Add, z);
         let a = &mut ws.post[l][..rows * fan_out];
         if l < last {
             activate(mlp.activation(), z, a);
@@ -165,20 +166,18 @@ fn backward<T: Real>(mlp: &Mlp, params: &[T], x: &[T], labels: &[u8], ws: &mut W
         let delta = &ws.delta[l][..rows * fan_out];
         let input = if l == 0 { &x[..rows * fan_in] } else { &ws.post[l - 1][..rows * fan_in] };
         gemm(
-            T::ONE,
             Operand::new(delta, rows, fan_out).t(),
             Operand::new(input, rows, fan_in),
-            T::ZERO,
+            Accumulate::Replace,
             &mut grad[w..b],
         );
         sum_rows(delta, fan_out, &mut grad[b..b + fan_out]);
         if l > 0 {
             let upstream = &mut ws.upstream[l - 1][..rows * fan_in];
             gemm(
-                T::ONE,
                 Operand::new(delta, rows, fan_out),
                 Operand::new(&params[w..b], fan_out, fan_in),
-                T::ZERO,
+                Accumulate::Replace,
                 upstream,
             );
             let (z, a) = (&ws.pre[l - 1][..rows * fan_in], &ws.post[l - 1][..rows * fan_in]);
@@ -219,11 +218,11 @@ fn r_passes<T: Real>(
         }
         let input = if l == 0 { &x[..rows * fan_in] } else { &ws.post[l - 1][..rows * fan_in] };
         let direction = Operand::new(&v[w..b], fan_out, fan_in).t();
-        gemm(T::ONE, Operand::new(input, rows, fan_in), direction, T::ONE, r_z);
+        gemm(Operand::new(input, rows, fan_in), direction, Accumulate::Add, r_z);
         if l > 0 {
             let r_input = &ws.r_post[l - 1][..rows * fan_in];
             let weights = Operand::new(&params[w..b], fan_out, fan_in).t();
-            gemm(T::ONE, Operand::new(r_input, rows, fan_in), weights, T::ONE, r_z);
+            gemm(Operand::new(r_input, rows, fan_in), weights, Accumulate::Add, r_z);
         }
         if l < last {
             let (z, a) = (&ws.pre[l][..rows * fan_out], &ws.post[l][..rows * fan_out]);
@@ -252,19 +251,17 @@ fn r_passes<T: Real>(
         let delta = &ws.delta[l][..rows * fan_out];
         let input = if l == 0 { &x[..rows * fan_in] } else { &ws.post[l - 1][..rows * fan_in] };
         gemm(
-            T::ONE,
             Operand::new(r_delta, rows, fan_out).t(),
             Operand::new(input, rows, fan_in),
-            T::ZERO,
+            Accumulate::Replace,
             &mut hv[w..b],
         );
         if l > 0 {
             let r_input = &ws.r_post[l - 1][..rows * fan_in];
             gemm(
-                T::ONE,
                 Operand::new(delta, rows, fan_out).t(),
                 Operand::new(r_input, rows, fan_in),
-                T::ONE,
+                Accumulate::Add,
                 &mut hv[w..b],
             );
         }
@@ -272,17 +269,15 @@ fn r_passes<T: Real>(
         if l > 0 {
             let r_up = &mut ws.r_upstream[l - 1][..rows * fan_in];
             gemm(
-                T::ONE,
                 Operand::new(r_delta, rows, fan_out),
                 Operand::new(&params[w..b], fan_out, fan_in),
-                T::ZERO,
+                Accumulate::Replace,
                 r_up,
             );
             gemm(
-                T::ONE,
                 Operand::new(delta, rows, fan_out),
                 Operand::new(&v[w..b], fan_out, fan_in),
-                T::ONE,
+                Accumulate::Add,
                 r_up,
             );
             let z = &ws.pre[l - 1][..rows * fan_in];

@@ -1,0 +1,278 @@
+//! Matrix products of the CPU reference: packed, register-blocked kernels in which
+//! every output element is the same chain of fused multiply-adds whatever kernel
+//! the CPU runs, so AVX-512, AVX2 and plain Rust give the same bits.
+//!
+//! # The chain
+//!
+//! For C ← A·B (+ C), k is cut into chunks of [`CHUNK`] from the start. Each
+//! chunk's sum runs from +0 in k order, s ← fma(a_{ip}, b_{pj}, s), and is added to
+//! C chunk by chunk: c ← c + s (C starts at +0 when replaced). That is exactly what
+//! `matrixmultiply`'s FMA kernels compute, which faultline used before, so every
+//! result it has written keeps its bits. Blocking, packing, the tile shape and the
+//! SIMD width only decide which elements are computed side by side, never the
+//! order of one element's sum.
+//!
+//! # The blocks
+//!
+//! B is packed chunk by chunk into panels of `NR` columns, A into strips of `MR`
+//! rows (both zero-padded), so the kernels read both sequentially. A panel stays
+//! in cache while every strip of A streams past it. Transposed operands (the
+//! weights and inputs of the forward passes) are packed by 8 × 8 transposes in
+//! registers where the CPU has AVX2: element by element, packing them took about
+//! as long as the product itself.
+
+mod generic;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use super::real::Real;
+
+/// The length of the runs of k summed on their own before being added to C.
+pub const CHUNK: usize = 256;
+/// Columns of B packed at once (a multiple of every kernel's `NR`).
+const COLUMN_BLOCK: usize = 1024;
+/// Rows of A packed at once: a multiple of every kernel's `MR` (8, 6 and 4).
+const ROW_BLOCK: usize = 240;
+
+/// A row-major matrix operand, used as is or transposed.
+#[derive(Clone, Copy, Debug)]
+pub struct Operand<'a, T> {
+    /// The elements, row-major.
+    pub data: &'a [T],
+    /// Rows as stored.
+    pub rows: usize,
+    /// Columns as stored.
+    pub cols: usize,
+    /// Use the transpose.
+    pub transposed: bool,
+}
+
+impl<'a, T> Operand<'a, T> {
+    /// `data` as a `rows × cols` matrix.
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        Operand { data, rows, cols, transposed: false }
+    }
+
+    /// Its transpose.
+    pub fn t(self) -> Self {
+        Operand { transposed: !self.transposed, ..self }
+    }
+
+    /// (rows, cols) after any transposition.
+    fn shape(&self) -> (usize, usize) {
+        if self.transposed { (self.cols, self.rows) } else { (self.rows, self.cols) }
+    }
+
+    /// The operand as seen after any transposition.
+    fn strided(&self) -> Strided<'a, T> {
+        let (row_stride, col_stride) = if self.transposed { (1, self.cols) } else { (self.cols, 1) };
+        Strided { data: self.data, row_stride, col_stride }
+    }
+}
+
+/// What a product does with the old contents of C.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accumulate {
+    /// C ← A·B.
+    Replace,
+    /// C ← C + A·B.
+    Add,
+}
+
+/// `c ← a · b` or `c ← c + a · b` (see [`Accumulate`]), with `c` row-major
+/// `a.rows' × b.cols'`, every element summed as the module documentation says.
+///
+/// Panics if the shapes disagree or a buffer is too short: a programming error,
+/// never a consequence of input.
+pub fn gemm<T: Real>(a: Operand<T>, b: Operand<T>, into: Accumulate, c: &mut [T]) {
+    let (m, k) = a.shape();
+    let (k2, n) = b.shape();
+    assert_eq!(k, k2, "inner dimensions differ");
+    assert!(a.data.len() >= a.rows * a.cols && b.data.len() >= b.rows * b.cols, "operand too short");
+    assert!(c.len() >= m * n, "output too short");
+    let c = &mut c[..m * n];
+    if k == 0 && into == Accumulate::Replace {
+        c.fill(T::ZERO);
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    T::product(&Product { m, k, n, a: a.strided(), b: b.strided(), into }, c);
+}
+
+/// A matrix read through strides: element (i, j) at `i · row_stride + j · col_stride`.
+#[derive(Clone, Copy, Debug)]
+pub struct Strided<'a, T> {
+    data: &'a [T],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+/// One checked product C (m × n, row-major) ← (C +) A (m × k) · B (k × n), k > 0.
+#[derive(Clone, Copy, Debug)]
+pub struct Product<'a, T> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<'a, T>,
+    b: Strided<'a, T>,
+    into: Accumulate,
+}
+
+/// A run of `lanes` lines of a strided matrix, `steps` long: line `l`, step `s` at
+/// `start + l · lane_stride + s · step_stride`. A strip of A is its rows (lanes)
+/// along k (steps); a panel of B its columns along k.
+#[derive(Clone, Copy, Debug)]
+pub struct Lines {
+    start: usize,
+    lane_stride: usize,
+    step_stride: usize,
+    lanes: usize,
+    steps: usize,
+}
+
+/// A register-blocked kernel and how it wants its operands packed.
+///
+/// # Safety
+/// Implementations must compute exactly the chain of the module documentation
+/// and touch nothing outside the spans `tile` is given.
+pub unsafe trait Kernel<T: Real> {
+    /// Rows of C per tile.
+    const MR: usize;
+    /// Columns of C per tile.
+    const NR: usize;
+
+    /// For i < MR, j < NR: `c[i · rsc + j] += s`, s the fma chain from +0 over
+    /// p < kc of `a[p · MR + i] · b[p · NR + j]`; with `replace`, `c[i · rsc + j]
+    /// = s + 0` (as if C were +0 before, without reading it).
+    ///
+    /// # Safety
+    /// `a` holds `kc · MR` elements, `b` `kc · NR`, and `c` is valid for reads
+    /// and writes at every `i · rsc + j`.
+    unsafe fn tile(kc: usize, a: *const T, b: *const T, c: *mut T, rsc: usize, replace: bool);
+
+    /// Packs `lines` of `data` interleaved, `width` wide, into `out`:
+    /// `out[s · width + l]` is line l at step s, +0 for `lanes ≤ l < width`.
+    #[inline(always)]
+    fn pack(data: &[T], lines: Lines, width: usize, out: &mut [T]) {
+        generic::pack(data, lines, width, out);
+    }
+}
+
+/// Reused packing buffers: one per thread and element type.
+#[derive(Debug, Default)]
+pub struct Buffers<T> {
+    a: Vec<T>,
+    b: Vec<T>,
+    tile: Vec<T>,
+}
+
+/// C += A·B through kernel `K`. Inlined into each caller, so that a caller compiled
+/// for AVX-512 or AVX2 (`#[target_feature]`) gets its packing loops compiled so too.
+#[inline(always)]
+pub fn drive<T: Real, K: Kernel<T>>(p: &Product<'_, T>, c: &mut [T], buffers: &mut Buffers<T>) {
+    let (mr, nr) = (K::MR, K::NR);
+    let row_block = ROW_BLOCK;
+    debug_assert_eq!(row_block % mr, 0);
+    let Product { m, k, n, a, b, into } = *p;
+    buffers.tile.resize(mr * nr, T::ZERO);
+    for j0 in (0..n).step_by(COLUMN_BLOCK) {
+        let columns = COLUMN_BLOCK.min(n - j0);
+        let panels = columns.div_ceil(nr);
+        for p0 in (0..k).step_by(CHUNK) {
+            let kc = CHUNK.min(k - p0);
+            let replace = p0 == 0 && into == Accumulate::Replace;
+            buffers.b.resize(panels * kc * nr, T::ZERO);
+            for (q, out) in buffers.b.chunks_exact_mut(kc * nr).enumerate() {
+                let first = j0 + q * nr;
+                let lines = Lines {
+                    start: p0 * b.row_stride + first * b.col_stride,
+                    lane_stride: b.col_stride,
+                    step_stride: b.row_stride,
+                    lanes: nr.min(n - first),
+                    steps: kc,
+                };
+                K::pack(b.data, lines, nr, out);
+            }
+            for i0 in (0..m).step_by(row_block) {
+                let rows = row_block.min(m - i0);
+                let strips = rows.div_ceil(mr);
+                buffers.a.resize(strips * kc * mr, T::ZERO);
+                for (s, out) in buffers.a.chunks_exact_mut(kc * mr).enumerate() {
+                    let first = i0 + s * mr;
+                    let lines = Lines {
+                        start: first * a.row_stride + p0 * a.col_stride,
+                        lane_stride: a.row_stride,
+                        step_stride: a.col_stride,
+                        lanes: mr.min(m - first),
+                        steps: kc,
+                    };
+                    K::pack(a.data, lines, mr, out);
+                }
+                for (q, panel) in buffers.b.chunks_exact(kc * nr).enumerate() {
+                    let col = j0 + q * nr;
+                    let width = nr.min(n - col);
+                    for (s, strip) in buffers.a.chunks_exact(kc * mr).enumerate() {
+                        let row = i0 + s * mr;
+                        let height = mr.min(m - row);
+                        let corner = row * n + col;
+                        if height == mr && width == nr {
+                            let span = &mut c[corner..corner + (mr - 1) * n + nr];
+                            // SAFETY: the strip and panel hold kc·MR and kc·NR elements;
+                            // `span` covers every i·n + j for i < MR, j < NR.
+                            unsafe {
+                                K::tile(kc, strip.as_ptr(), panel.as_ptr(), span.as_mut_ptr(), n, replace)
+                            };
+                        } else {
+                            // An edge: through a full tile, only the part inside C kept.
+                            let tile = &mut buffers.tile;
+                            for i in 0..height {
+                                let from = corner + i * n;
+                                tile[i * nr..i * nr + width].copy_from_slice(&c[from..from + width]);
+                            }
+                            // SAFETY: as above, with `tile` holding MR·NR elements.
+                            unsafe {
+                                K::tile(kc, strip.as_ptr(), panel.as_ptr(), tile.as_mut_ptr(), nr, replace)
+                            };
+                            for i in 0..height {
+                                let to = corner + i * n;
+                                c[to..to + width].copy_from_slice(&tile[i * nr..i * nr + width]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The product on the best kernel this CPU has, for `f32`.
+pub fn product_f32(p: &Product<'_, f32>, c: &mut [f32]) {
+    thread_local! {
+        static BUFFERS: std::cell::RefCell<Buffers<f32>> = Default::default();
+    }
+    BUFFERS.with_borrow_mut(|buffers| {
+        #[cfg(target_arch = "x86_64")]
+        if x86::product_f32(p, c, buffers) {
+            return;
+        }
+        drive::<f32, generic::Portable>(p, c, buffers);
+    });
+}
+
+/// The product on the best kernel this CPU has, for `f64` (the tests' type).
+pub fn product_f64(p: &Product<'_, f64>, c: &mut [f64]) {
+    thread_local! {
+        static BUFFERS: std::cell::RefCell<Buffers<f64>> = Default::default();
+    }
+    BUFFERS.with_borrow_mut(|buffers| {
+        #[cfg(target_arch = "x86_64")]
+        if x86::product_f64(p, c, buffers) {
+            return;
+        }
+        drive::<f64, generic::Portable>(p, c, buffers);
+    });
+}
+
+#[cfg(test)]
+mod tests;
