@@ -9,3 +9,4 @@ pub mod device;
 pub mod gpu;
 pub mod model;
 pub mod optim;
+pub mod wide;

@@ -16,6 +16,7 @@
 //!
 //! SGD follows PyTorch: g' = g + wd·x; b ← μ·b + g' (b starts at 0); x ← x − η·b.
 
+use crate::numerics::wide::wide;
 use crate::scenario::{AdaHessianConfig, Optimizer};
 
 /// The `f32` scalars of AdaHessian step `t` (1-based), shared by the CPU and GPU
@@ -97,11 +98,13 @@ impl LocalOptimizer {
         match &self.config {
             Optimizer::Sgd(c) => {
                 let (lr, momentum, decay) = (c.lr as f32, c.momentum as f32, c.weight_decay as f32);
-                for ((x, &g), b) in params.iter_mut().zip(grad).zip(&mut self.first) {
-                    let g = g + decay * *x;
-                    *b = momentum * *b + g;
-                    *x -= lr * *b;
-                }
+                wide(|| {
+                    for ((x, &g), b) in params.iter_mut().zip(grad).zip(&mut self.first) {
+                        let g = g + decay * *x;
+                        *b = momentum * *b + g;
+                        *x -= lr * *b;
+                    }
+                });
             }
             Optimizer::AdaHessian(c) => {
                 if let Some(d) = fresh_diagonal {
@@ -125,13 +128,17 @@ impl LocalOptimizer {
                     .zip(&mut self.first)
                     .zip(&mut self.second)
                     .zip(&self.diagonal);
-                for ((((x, &g), m), v), &d) in elements {
-                    *m = b1 * *m + rest1 * g;
-                    *v = b2 * *v + rest2 * d * d;
-                    let root = (*v / correction2).sqrt();
-                    let scale = if power == 1.0 { root } else { root.powf(power) };
-                    *x -= lr * ((*m / correction1) / (scale + eps) + decay * *x);
-                }
+                let update = |scale: &dyn Fn(f32) -> f32| {
+                    for ((((x, &g), m), v), &d) in elements {
+                        *m = b1 * *m + rest1 * g;
+                        *v = b2 * *v + rest2 * d * d;
+                        let root = (*v / correction2).sqrt();
+                        *x -= lr * ((*m / correction1) / (scale(root) + eps) + decay * *x);
+                    }
+                };
+                // The power's test stays outside the loop: inside, the vectorized
+                // loop computed powf for every element only to discard it.
+                wide(|| if power == 1.0 { update(&|root| root) } else { update(&|root| root.powf(power)) });
             }
         }
     }

@@ -22,6 +22,7 @@ use super::Mlp;
 use super::gemm::{Accumulate, Operand, gemm};
 use super::probe::rademacher;
 use super::real::Real;
+use crate::numerics::wide::wide;
 use crate::scenario::Activation;
 
 /// Scratch buffers for one batch size, reused across calls.
@@ -357,13 +358,17 @@ pub fn gradient_and_hutchinson<T: Real>(
     let mut probe = std::mem::take(&mut ws.probe);
     let mut product = std::mem::take(&mut ws.product);
     for &key in probe_keys {
-        for (j, z) in probe.iter_mut().enumerate() {
-            *z = T::from_f64(f64::from(rademacher(key, j as u32)));
-        }
+        wide(|| {
+            for (j, z) in probe.iter_mut().enumerate() {
+                *z = T::from_f64(f64::from(rademacher(key, j as u32)));
+            }
+        });
         r_passes(mlp, params, x, labels.len(), &probe, ws, &mut product);
-        for ((d, &z), &hz) in diagonal.iter_mut().zip(&probe).zip(&product) {
-            *d += z * hz * weight;
-        }
+        wide(|| {
+            for ((d, &z), &hz) in diagonal.iter_mut().zip(&probe).zip(&product) {
+                *d += z * hz * weight;
+            }
+        });
     }
     ws.probe = probe;
     ws.product = product;
