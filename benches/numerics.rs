@@ -1,10 +1,12 @@
 //! Numerics benchmarks on the CPU reference backend: gradient, gradient plus one
-//! exact Hessian-vector product, and one full AdaHessian step (gradient, Hutchinson
-//! diagonal with one probe, moment and parameter updates), for a 64-64-10 and a
-//! 784-256-256-10 ReLU MLP at batch 128, reported as samples/s.
+//! exact Hessian-vector product (from the same forward and backward pass, as JAX's
+//! `jvp` of `grad` returns them), and one full AdaHessian step (gradient,
+//! Hutchinson diagonal with one probe, moment and parameter updates), for a
+//! 64-64-10 and a 784-256-256-10 ReLU MLP at batch 128, reported as samples/s.
 //!
-//! `cargo bench --bench numerics`; `python3 benches/pytorch_baseline.py` measures
-//! the same operations with PyTorch on the same CPU (README, "Performance").
+//! `cargo bench --bench numerics`; `python3 benches/jax_baseline.py` and
+//! `python3 benches/pytorch_baseline.py` measure the same operations with JAX and
+//! PyTorch on the same CPU (README, "Performance").
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -13,7 +15,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use faultline::data::{Samples, Shards, SplitData};
 use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::numerics::backend::{Backend, Program};
-use faultline::numerics::model::{Mlp, Workspace, gradient, hessian_vector, probe::probe_key};
+use faultline::numerics::model::{Mlp, Workspace, gradient, gradient_and_hessian_vector, probe::probe_key};
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::{Activation, AdaHessianConfig, Optimizer};
 
@@ -48,8 +50,7 @@ fn derivatives(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("gradient_hvp", name), |b| {
             b.iter(|| {
-                gradient(&mlp, &params, &x, &y, &mut ws, &mut grad);
-                black_box(hessian_vector(&mlp, &params, &x, &y, &v, &mut ws, &mut hv))
+                black_box(gradient_and_hessian_vector(&mlp, &params, &x, &y, &v, &mut ws, &mut grad, &mut hv))
             })
         });
     }

@@ -20,7 +20,10 @@ pub mod probe;
 mod real;
 
 pub use gemm::{Accumulate, Operand, gemm};
-pub use passes::{Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson, hessian_vector, loss};
+pub use passes::{
+    Workspace, accuracy_and_loss, gradient, gradient_and_hessian_vector, gradient_and_hutchinson,
+    hessian_vector, loss,
+};
 pub use real::Real;
 
 use crate::rng::{Purpose, SimRng};

@@ -2,7 +2,8 @@
 //! differences, in f64 so the checks are tight.
 
 use faultline::numerics::model::{
-    Mlp, Workspace, gradient, gradient_and_hutchinson, hessian_vector, loss, probe::probe_key,
+    Mlp, Workspace, gradient, gradient_and_hessian_vector, gradient_and_hutchinson, hessian_vector, loss,
+    probe::probe_key,
 };
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::Activation;
@@ -57,7 +58,14 @@ fn hessian_vector_matches_differences_of_gradients() {
             let mut rng = SimRng::new(seed, Purpose::Minibatch, 1);
             let v: Vec<f64> = (0..params.len()).map(|_| rng.normal()).collect();
             let mut hv = vec![0.0; params.len()];
-            hessian_vector(&mlp, &params, &x, &y, &v, &mut ws, &mut hv);
+            let loss_alone = hessian_vector(&mlp, &params, &x, &y, &v, &mut ws, &mut hv);
+            // With the gradient from the same passes: the same bits as each alone.
+            let (mut grad_too, mut hv_too) = (vec![0.0; params.len()], vec![0.0; params.len()]);
+            let loss_too =
+                gradient_and_hessian_vector(&mlp, &params, &x, &y, &v, &mut ws, &mut grad_too, &mut hv_too);
+            let mut grad_alone = vec![0.0; params.len()];
+            gradient(&mlp, &params, &x, &y, &mut ws, &mut grad_alone);
+            assert_eq!((loss_too, &grad_too, &hv_too), (loss_alone, &grad_alone, &hv));
             let h = 1e-5;
             let shifted = |sign: f64, ws: &mut Workspace<f64>| {
                 let p: Vec<f64> = params.iter().zip(&v).map(|(p, v)| p + sign * h * v).collect();

@@ -327,11 +327,28 @@ pub fn hessian_vector<T: Real>(
     ws: &mut Workspace<T>,
     hv: &mut [T],
 ) -> T {
+    let mut grad = std::mem::take(&mut ws.product);
+    let loss = gradient_and_hessian_vector(mlp, params, x, labels, v, ws, &mut grad, hv);
+    ws.product = grad;
+    loss
+}
+
+/// The loss, its gradient (into `grad`) and the exact Hessian-vector product H·v
+/// (into `hv`), from one forward and backward pass: the R-passes need both.
+#[allow(clippy::too_many_arguments)]
+pub fn gradient_and_hessian_vector<T: Real>(
+    mlp: &Mlp,
+    params: &[T],
+    x: &[T],
+    labels: &[u8],
+    v: &[T],
+    ws: &mut Workspace<T>,
+    grad: &mut [T],
+    hv: &mut [T],
+) -> T {
     assert_eq!(v.len(), params.len(), "direction of the wrong length");
     let loss = forward(mlp, params, x, labels, ws);
-    let mut grad = std::mem::take(&mut ws.product);
-    backward(mlp, params, x, labels, ws, &mut grad);
-    ws.product = grad;
+    backward(mlp, params, x, labels, ws, grad);
     r_passes(mlp, params, x, labels.len(), v, ws, hv);
     loss
 }
