@@ -108,6 +108,13 @@ pub struct Strided<'a, T> {
     col_stride: usize,
 }
 
+impl<T: Copy> Strided<'_, T> {
+    /// The same elements seen transposed.
+    fn transposed(&self) -> Self {
+        Strided { row_stride: self.col_stride, col_stride: self.row_stride, ..*self }
+    }
+}
+
 /// One checked product C (m × n, row-major) ← (C +) A (m × k) · B (k × n), k > 0.
 #[derive(Clone, Copy, Debug)]
 pub struct Product<'a, T> {
@@ -167,6 +174,31 @@ pub struct Buffers<T> {
     tile: Vec<T>,
 }
 
+/// Packs lines `first..first + count` of `matrix` (its rows), steps `p0..p0 + kc`
+/// along them, into groups of `width` lines each (the last zero-padded): the
+/// strips of A, or with `matrix` the transpose of B, the panels of B.
+#[inline(always)]
+fn pack_groups<T: Real, K: Kernel<T>>(
+    matrix: &Strided<'_, T>,
+    (first, count): (usize, usize),
+    (p0, kc): (usize, usize),
+    width: usize,
+    out: &mut Vec<T>,
+) {
+    out.resize(count.div_ceil(width) * kc * width, T::ZERO);
+    for (g, group) in out.chunks_exact_mut(kc * width).enumerate() {
+        let line = first + g * width;
+        let lines = Lines {
+            start: line * matrix.row_stride + p0 * matrix.col_stride,
+            lane_stride: matrix.row_stride,
+            step_stride: matrix.col_stride,
+            lanes: width.min(first + count - line),
+            steps: kc,
+        };
+        K::pack(matrix.data, lines, width, group);
+    }
+}
+
 /// C += A·B through kernel `K`. Inlined into each caller, so that a caller compiled
 /// for AVX-512 or AVX2 (`#[target_feature]`) gets its packing loops compiled so too.
 #[inline(always)]
@@ -178,37 +210,14 @@ pub fn drive<T: Real, K: Kernel<T>>(p: &Product<'_, T>, c: &mut [T], buffers: &m
     buffers.tile.resize(mr * nr, T::ZERO);
     for j0 in (0..n).step_by(COLUMN_BLOCK) {
         let columns = COLUMN_BLOCK.min(n - j0);
-        let panels = columns.div_ceil(nr);
         for p0 in (0..k).step_by(CHUNK) {
             let kc = CHUNK.min(k - p0);
             let replace = p0 == 0 && into == Accumulate::Replace;
-            buffers.b.resize(panels * kc * nr, T::ZERO);
-            for (q, out) in buffers.b.chunks_exact_mut(kc * nr).enumerate() {
-                let first = j0 + q * nr;
-                let lines = Lines {
-                    start: p0 * b.row_stride + first * b.col_stride,
-                    lane_stride: b.col_stride,
-                    step_stride: b.row_stride,
-                    lanes: nr.min(n - first),
-                    steps: kc,
-                };
-                K::pack(b.data, lines, nr, out);
-            }
+            let b_lanes = b.transposed();
+            pack_groups::<T, K>(&b_lanes, (j0, columns), (p0, kc), nr, &mut buffers.b);
             for i0 in (0..m).step_by(row_block) {
                 let rows = row_block.min(m - i0);
-                let strips = rows.div_ceil(mr);
-                buffers.a.resize(strips * kc * mr, T::ZERO);
-                for (s, out) in buffers.a.chunks_exact_mut(kc * mr).enumerate() {
-                    let first = i0 + s * mr;
-                    let lines = Lines {
-                        start: first * a.row_stride + p0 * a.col_stride,
-                        lane_stride: a.row_stride,
-                        step_stride: a.col_stride,
-                        lanes: mr.min(m - first),
-                        steps: kc,
-                    };
-                    K::pack(a.data, lines, mr, out);
-                }
+                pack_groups::<T, K>(&a, (i0, rows), (p0, kc), mr, &mut buffers.a);
                 for (q, panel) in buffers.b.chunks_exact(kc * nr).enumerate() {
                     let col = j0 + q * nr;
                     let width = nr.min(n - col);
