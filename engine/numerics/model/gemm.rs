@@ -149,14 +149,20 @@ pub unsafe trait Kernel<T: Real> {
     /// Columns of C per tile.
     const NR: usize;
 
-    /// For i < MR, j < NR: `c[i · rsc + j] += s`, s the fma chain from +0 over
-    /// p < kc of `a[p · MR + i] · b[p · NR + j]`; with `replace`, `c[i · rsc + j]
-    /// = s + 0` (as if C were +0 before, without reading it).
+    /// The most steps of k one `tile` call takes: its panel of B, `STEPS · NR`
+    /// elements, should stay in the L1 cache while the strips of A pass by.
+    const STEPS: usize = CHUNK;
+
+    /// For i < MR, j < NR: the fma chain s of `a[p · MR + i] · b[p · NR + j]` over
+    /// p < kc, from +0 or, with `ends.resume`, from `carry[i · NR + j]`. Then, with
+    /// `ends.suspend` (a chunk not finished), `carry[i · NR + j] = s`; otherwise
+    /// `c[i · rsc + j] += s`, or with `ends.replace`, `c[i · rsc + j] = s + 0` (as
+    /// if C were +0 before, without reading it).
     ///
     /// # Safety
-    /// `a` holds `kc · MR` elements, `b` `kc · NR`, and `c` is valid for reads
-    /// and writes at every `i · rsc + j`.
-    unsafe fn tile(kc: usize, a: *const T, b: *const T, c: *mut T, rsc: usize, replace: bool);
+    /// `a` holds `kc · MR` elements, `b` `kc · NR`, `carry` `MR · NR`, and unless
+    /// `ends.suspend`, `c` is valid for reads and writes at every `i · rsc + j`.
+    unsafe fn tile(kc: usize, a: *const T, b: *const T, carry: *mut T, c: *mut T, rsc: usize, ends: Ends);
 
     /// Packs `lines` of `data` interleaved, `width` wide, into `out`:
     /// `out[s · width + l]` is line l at step s, +0 for `lanes ≤ l < width`.
@@ -166,11 +172,26 @@ pub unsafe trait Kernel<T: Real> {
     }
 }
 
-/// Reused packing buffers: one per thread and element type.
+/// Where a tile's sums start and where they go (see [`Kernel::tile`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ends {
+    /// Start from the carried sums, not from +0.
+    pub resume: bool,
+    /// Carry the sums on: the chunk goes on in a later call.
+    pub suspend: bool,
+    /// Finishing, take C as +0.
+    pub replace: bool,
+}
+
+/// Reused buffers: one per thread and element type.
 #[derive(Debug, Default)]
 pub struct Buffers<T> {
+    /// The strips of A, the panels of B.
     a: Vec<T>,
     b: Vec<T>,
+    /// Each strip's sums carried from one part of a chunk to the next.
+    carry: Vec<T>,
+    /// An edge tile of C.
     tile: Vec<T>,
 }
 
@@ -218,34 +239,75 @@ pub fn drive<T: Real, K: Kernel<T>>(p: &Product<'_, T>, c: &mut [T], buffers: &m
             for i0 in (0..m).step_by(row_block) {
                 let rows = row_block.min(m - i0);
                 pack_groups::<T, K>(&a, (i0, rows), (p0, kc), mr, &mut buffers.a);
+                buffers.carry.resize(rows.div_ceil(mr) * mr * nr, T::ZERO);
+                let parts = kc.div_ceil(K::STEPS);
                 for (q, panel) in buffers.b.chunks_exact(kc * nr).enumerate() {
                     let col = j0 + q * nr;
                     let width = nr.min(n - col);
-                    for (s, strip) in buffers.a.chunks_exact(kc * mr).enumerate() {
-                        let row = i0 + s * mr;
-                        let height = mr.min(m - row);
-                        let corner = row * n + col;
-                        if height == mr && width == nr {
-                            let span = &mut c[corner..corner + (mr - 1) * n + nr];
-                            // SAFETY: the strip and panel hold kc·MR and kc·NR elements;
-                            // `span` covers every i·n + j for i < MR, j < NR.
-                            unsafe {
-                                K::tile(kc, strip.as_ptr(), panel.as_ptr(), span.as_mut_ptr(), n, replace)
-                            };
-                        } else {
-                            // An edge: through a full tile, only the part inside C kept.
-                            let tile = &mut buffers.tile;
-                            for i in 0..height {
-                                let from = corner + i * n;
-                                tile[i * nr..i * nr + width].copy_from_slice(&c[from..from + width]);
-                            }
-                            // SAFETY: as above, with `tile` holding MR·NR elements.
-                            unsafe {
-                                K::tile(kc, strip.as_ptr(), panel.as_ptr(), tile.as_mut_ptr(), nr, replace)
-                            };
-                            for i in 0..height {
-                                let to = corner + i * n;
-                                c[to..to + width].copy_from_slice(&tile[i * nr..i * nr + width]);
+                    // The chunk in parts, each part of the panel over every strip, so
+                    // that the part stays in cache; the sums are carried between parts.
+                    for part in 0..parts {
+                        let (first, steps) = (part * K::STEPS, K::STEPS.min(kc - part * K::STEPS));
+                        let ends = Ends { resume: part > 0, suspend: part + 1 < parts, replace };
+                        let panel = &panel[first * nr..(first + steps) * nr];
+                        let strips =
+                            buffers.a.chunks_exact(kc * mr).zip(buffers.carry.chunks_exact_mut(mr * nr));
+                        for (s, (strip, carry)) in strips.enumerate() {
+                            let strip = &strip[first * mr..(first + steps) * mr];
+                            let row = i0 + s * mr;
+                            let height = mr.min(m - row);
+                            let corner = row * n + col;
+                            if ends.suspend {
+                                // SAFETY: the strip and panel hold steps·MR and steps·NR
+                                // elements, `carry` MR·NR; C is not touched.
+                                unsafe {
+                                    K::tile(
+                                        steps,
+                                        strip.as_ptr(),
+                                        panel.as_ptr(),
+                                        carry.as_mut_ptr(),
+                                        carry.as_mut_ptr(),
+                                        nr,
+                                        ends,
+                                    )
+                                };
+                            } else if height == mr && width == nr {
+                                let span = &mut c[corner..corner + (mr - 1) * n + nr];
+                                // SAFETY: as above; `span` covers every i·n + j for i < MR, j < NR.
+                                unsafe {
+                                    K::tile(
+                                        steps,
+                                        strip.as_ptr(),
+                                        panel.as_ptr(),
+                                        carry.as_mut_ptr(),
+                                        span.as_mut_ptr(),
+                                        n,
+                                        ends,
+                                    )
+                                };
+                            } else {
+                                // An edge: through a full tile, only the part inside C kept.
+                                let tile = &mut buffers.tile;
+                                for i in 0..height {
+                                    let from = corner + i * n;
+                                    tile[i * nr..i * nr + width].copy_from_slice(&c[from..from + width]);
+                                }
+                                // SAFETY: as above, with `tile` holding MR·NR elements.
+                                unsafe {
+                                    K::tile(
+                                        steps,
+                                        strip.as_ptr(),
+                                        panel.as_ptr(),
+                                        carry.as_mut_ptr(),
+                                        tile.as_mut_ptr(),
+                                        nr,
+                                        ends,
+                                    )
+                                };
+                                for i in 0..height {
+                                    let to = corner + i * n;
+                                    c[to..to + width].copy_from_slice(&tile[i * nr..i * nr + width]);
+                                }
                             }
                         }
                     }

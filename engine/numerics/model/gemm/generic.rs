@@ -1,7 +1,7 @@
 //! The portable half of the products: packing, and a kernel in plain Rust that
 //! the compiler vectorizes (each lane's chain stays its own).
 
-use super::{Kernel, Lines};
+use super::{Ends, Kernel, Lines};
 use crate::numerics::model::real::Real;
 
 /// Packs `lines` interleaved, `width` wide (see [`Kernel::pack`]).
@@ -38,13 +38,19 @@ unsafe impl<T: Real> Kernel<T> for Portable {
     const NR: usize = 16;
 
     #[inline(always)]
-    unsafe fn tile(kc: usize, a: *const T, b: *const T, c: *mut T, rsc: usize, replace: bool) {
+    unsafe fn tile(kc: usize, a: *const T, b: *const T, carry: *mut T, c: *mut T, rsc: usize, ends: Ends) {
         const MR: usize = 4;
         const NR: usize = 16;
         // SAFETY: the caller guarantees the spans (see `Kernel::tile`).
         let (a, b) =
             unsafe { (std::slice::from_raw_parts(a, kc * MR), std::slice::from_raw_parts(b, kc * NR)) };
         let mut sums = [[T::ZERO; NR]; MR];
+        if ends.resume {
+            for (i, sum) in sums.iter_mut().enumerate() {
+                // SAFETY: `carry` holds MR·NR elements.
+                sum.copy_from_slice(unsafe { std::slice::from_raw_parts(carry.add(i * NR), NR) });
+            }
+        }
         for (a, b) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
             for (sum, &a) in sums.iter_mut().zip(a) {
                 for (s, &b) in sum.iter_mut().zip(b) {
@@ -56,8 +62,12 @@ unsafe impl<T: Real> Kernel<T> for Portable {
             for (j, &s) in sum.iter().enumerate() {
                 // SAFETY: i < MR, j < NR.
                 unsafe {
-                    let c = c.add(i * rsc + j);
-                    *c = if replace { s + T::ZERO } else { *c + s };
+                    if ends.suspend {
+                        *carry.add(i * NR + j) = s;
+                    } else {
+                        let c = c.add(i * rsc + j);
+                        *c = if ends.replace { s + T::ZERO } else { *c + s };
+                    }
                 }
             }
         }
