@@ -317,33 +317,33 @@ pub fn drive<T: Real, K: Kernel<T>>(p: &Product<'_, T>, c: &mut [T], buffers: &m
     }
 }
 
-/// The product on the best kernel this CPU has, for `f32`.
-pub fn product_f32(p: &Product<'_, f32>, c: &mut [f32]) {
-    thread_local! {
-        static BUFFERS: std::cell::RefCell<Buffers<f32>> = Default::default();
-    }
-    BUFFERS.with_borrow_mut(|buffers| {
-        #[cfg(target_arch = "x86_64")]
-        if x86::product_f32(p, c, buffers) {
-            return;
+/// A product on the best kernel this CPU has, with this thread's buffers.
+macro_rules! best_kernel_product {
+    ($(#[$doc:meta])* $name:ident, $t:ty, $x86:path) => {
+        $(#[$doc])*
+        pub fn $name(p: &Product<'_, $t>, c: &mut [$t]) {
+            thread_local! {
+                static BUFFERS: std::cell::RefCell<Buffers<$t>> = Default::default();
+            }
+            BUFFERS.with_borrow_mut(|buffers| {
+                #[cfg(target_arch = "x86_64")]
+                if $x86(p, c, buffers) {
+                    return;
+                }
+                drive::<$t, generic::Portable>(p, c, buffers);
+            });
         }
-        drive::<f32, generic::Portable>(p, c, buffers);
-    });
+    };
 }
 
-/// The product on the best kernel this CPU has, for `f64` (the tests' type).
-pub fn product_f64(p: &Product<'_, f64>, c: &mut [f64]) {
-    thread_local! {
-        static BUFFERS: std::cell::RefCell<Buffers<f64>> = Default::default();
-    }
-    BUFFERS.with_borrow_mut(|buffers| {
-        #[cfg(target_arch = "x86_64")]
-        if x86::product_f64(p, c, buffers) {
-            return;
-        }
-        drive::<f64, generic::Portable>(p, c, buffers);
-    });
-}
+best_kernel_product!(
+    /// The product on the best kernel this CPU has, for `f32`.
+    product_f32, f32, x86::product_f32
+);
+best_kernel_product!(
+    /// The product on the best kernel this CPU has, for `f64` (the tests' type).
+    product_f64, f64, x86::product_f64
+);
 
 #[cfg(test)]
 mod tests;

@@ -163,11 +163,50 @@ unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     }
 }
 
+/// A tile's body: `$rows` rows of two vectors of `$lanes` sums each, held in
+/// registers; the two instruction sets differ only in their intrinsics.
+macro_rules! two_vector_tile {
+    (
+        ($kc:ident, $a:ident, $b:ident, $carry:ident, $c:ident, $rsc:ident, $ends:ident),
+        $rows:literal x $lanes:literal,
+        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $add:ident $(,)?
+    ) => {
+        // SAFETY: the caller guarantees the spans (see `Kernel::tile`) and the CPU
+        // features.
+        unsafe {
+            let mut sums = [$zero(); 2 * $rows];
+            if $ends.resume {
+                for (i, sum) in sums.iter_mut().enumerate() {
+                    *sum = $load($carry.add(i * $lanes));
+                }
+            }
+            for p in 0..$kc {
+                let left = $load($b.add(p * 2 * $lanes));
+                let right = $load($b.add(p * 2 * $lanes + $lanes));
+                for i in 0..$rows {
+                    let x = $splat(*$a.add(p * $rows + i));
+                    sums[2 * i] = $fma(x, left, sums[2 * i]);
+                    sums[2 * i + 1] = $fma(x, right, sums[2 * i + 1]);
+                }
+            }
+            for (i, sum) in sums.into_iter().enumerate() {
+                if $ends.suspend {
+                    $store($carry.add(i * $lanes), sum);
+                } else {
+                    let at = $c.add((i / 2) * $rsc + (i % 2) * $lanes);
+                    let before = if $ends.replace { $zero() } else { $load(at) };
+                    $store(at, $add(before, sum));
+                }
+            }
+        }
+    };
+}
+
 /// Tiles of 8 rows × 32 columns in 16 AVX-512 registers.
 pub struct Avx512;
 
-// SAFETY: `tile` computes the documented chain (one fma per p in order, from +0,
-// then one add into C) and touches only rows i < 8, columns j < 32 of C.
+// SAFETY: `tile` computes the documented chain (one fma per p in order, from +0
+// or the carried sums, then one add into C) and touches only its spans.
 unsafe impl Kernel<f32> for Avx512 {
     const MR: usize = 8;
     const NR: usize = 32;
@@ -185,33 +224,11 @@ unsafe impl Kernel<f32> for Avx512 {
         rsc: usize,
         ends: Ends,
     ) {
-        // SAFETY: the caller guarantees the spans and the CPU features.
-        unsafe {
-            let mut sums = [_mm512_setzero_ps(); 16];
-            if ends.resume {
-                for (i, sum) in sums.iter_mut().enumerate() {
-                    *sum = _mm512_loadu_ps(carry.add(i * 16));
-                }
-            }
-            for p in 0..kc {
-                let left = _mm512_loadu_ps(b.add(p * 32));
-                let right = _mm512_loadu_ps(b.add(p * 32 + 16));
-                for i in 0..8 {
-                    let x = _mm512_set1_ps(*a.add(p * 8 + i));
-                    sums[2 * i] = _mm512_fmadd_ps(x, left, sums[2 * i]);
-                    sums[2 * i + 1] = _mm512_fmadd_ps(x, right, sums[2 * i + 1]);
-                }
-            }
-            for (i, sum) in sums.into_iter().enumerate() {
-                if ends.suspend {
-                    _mm512_storeu_ps(carry.add(i * 16), sum);
-                } else {
-                    let at = c.add((i / 2) * rsc + (i % 2) * 16);
-                    let before = if ends.replace { _mm512_setzero_ps() } else { _mm512_loadu_ps(at) };
-                    _mm512_storeu_ps(at, _mm512_add_ps(before, sum));
-                }
-            }
-        }
+        two_vector_tile!(
+            (kc, a, b, carry, c, rsc, ends),
+            8 x 16,
+            _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+        )
     }
 
     #[inline(always)]
@@ -224,7 +241,7 @@ unsafe impl Kernel<f32> for Avx512 {
 /// Tiles of 6 rows × 16 columns in 12 AVX2 registers.
 pub struct Avx2;
 
-// SAFETY: as for `Avx512`, with rows i < 6 and columns j < 16.
+// SAFETY: as for `Avx512`.
 unsafe impl Kernel<f32> for Avx2 {
     const MR: usize = 6;
     const NR: usize = 16;
@@ -239,33 +256,11 @@ unsafe impl Kernel<f32> for Avx2 {
         rsc: usize,
         ends: Ends,
     ) {
-        // SAFETY: the caller guarantees the spans and the CPU features.
-        unsafe {
-            let mut sums = [_mm256_setzero_ps(); 12];
-            if ends.resume {
-                for (i, sum) in sums.iter_mut().enumerate() {
-                    *sum = _mm256_loadu_ps(carry.add(i * 8));
-                }
-            }
-            for p in 0..kc {
-                let left = _mm256_loadu_ps(b.add(p * 16));
-                let right = _mm256_loadu_ps(b.add(p * 16 + 8));
-                for i in 0..6 {
-                    let x = _mm256_broadcast_ss(&*a.add(p * 6 + i));
-                    sums[2 * i] = _mm256_fmadd_ps(x, left, sums[2 * i]);
-                    sums[2 * i + 1] = _mm256_fmadd_ps(x, right, sums[2 * i + 1]);
-                }
-            }
-            for (i, sum) in sums.into_iter().enumerate() {
-                if ends.suspend {
-                    _mm256_storeu_ps(carry.add(i * 8), sum);
-                } else {
-                    let at = c.add((i / 2) * rsc + (i % 2) * 8);
-                    let before = if ends.replace { _mm256_setzero_ps() } else { _mm256_loadu_ps(at) };
-                    _mm256_storeu_ps(at, _mm256_add_ps(before, sum));
-                }
-            }
-        }
+        two_vector_tile!(
+            (kc, a, b, carry, c, rsc, ends),
+            6 x 8,
+            _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+        )
     }
 
     #[inline(always)]
