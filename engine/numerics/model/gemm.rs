@@ -257,53 +257,38 @@ pub fn drive<T: Real, K: Kernel<T>>(p: &Product<'_, T>, c: &mut [T], buffers: &m
                             let row = i0 + s * mr;
                             let height = mr.min(m - row);
                             let corner = row * n + col;
-                            if ends.suspend {
-                                // SAFETY: the strip and panel hold steps·MR and steps·NR
-                                // elements, `carry` MR·NR; C is not touched.
-                                unsafe {
-                                    K::tile(
-                                        steps,
-                                        strip.as_ptr(),
-                                        panel.as_ptr(),
-                                        carry.as_mut_ptr(),
-                                        carry.as_mut_ptr(),
-                                        nr,
-                                        ends,
-                                    )
-                                };
-                            } else if height == mr && width == nr {
-                                let span = &mut c[corner..corner + (mr - 1) * n + nr];
-                                // SAFETY: as above; `span` covers every i·n + j for i < MR, j < NR.
-                                unsafe {
-                                    K::tile(
-                                        steps,
-                                        strip.as_ptr(),
-                                        panel.as_ptr(),
-                                        carry.as_mut_ptr(),
-                                        span.as_mut_ptr(),
-                                        n,
-                                        ends,
-                                    )
-                                };
-                            } else {
-                                // An edge: through a full tile, only the part inside C kept.
-                                let tile = &mut buffers.tile;
+                            // The sums go on in `carry`, or into C; at an edge, into a
+                            // full tile of which only the part inside C is kept.
+                            let edge = !ends.suspend && (height < mr || width < nr);
+                            let tile = &mut buffers.tile;
+                            if edge {
                                 for i in 0..height {
                                     let from = corner + i * n;
                                     tile[i * nr..i * nr + width].copy_from_slice(&c[from..from + width]);
                                 }
-                                // SAFETY: as above, with `tile` holding MR·NR elements.
-                                unsafe {
-                                    K::tile(
-                                        steps,
-                                        strip.as_ptr(),
-                                        panel.as_ptr(),
-                                        carry.as_mut_ptr(),
-                                        tile.as_mut_ptr(),
-                                        nr,
-                                        ends,
-                                    )
-                                };
+                            }
+                            let (target, stride) = if ends.suspend {
+                                (carry.as_mut_ptr(), nr)
+                            } else if edge {
+                                (tile.as_mut_ptr(), nr)
+                            } else {
+                                (c[corner..corner + (mr - 1) * n + nr].as_mut_ptr(), n)
+                            };
+                            // SAFETY: the strip and panel hold steps·MR and steps·NR
+                            // elements, `carry` and `tile` MR·NR; C's slice above covers
+                            // every corner + i·n + j for i < MR, j < NR.
+                            unsafe {
+                                K::tile(
+                                    steps,
+                                    strip.as_ptr(),
+                                    panel.as_ptr(),
+                                    carry.as_mut_ptr(),
+                                    target,
+                                    stride,
+                                    ends,
+                                )
+                            };
+                            if edge {
                                 for i in 0..height {
                                     let to = corner + i * n;
                                     c[to..to + width].copy_from_slice(&tile[i * nr..i * nr + width]);
