@@ -225,19 +225,19 @@ fn pack_groups<T: Real, K: Kernel<T>>(
 #[inline(always)]
 pub fn drive<T: Real, K: Kernel<T>>(p: &Product<'_, T>, c: &mut [T], buffers: &mut Buffers<T>) {
     let (mr, nr) = (K::MR, K::NR);
-    let row_block = ROW_BLOCK;
-    debug_assert_eq!(row_block % mr, 0);
+    debug_assert_eq!(ROW_BLOCK % mr, 0);
     let Product { m, k, n, a, b, into } = *p;
+    // B's panels are groups of its columns: the rows of its transpose.
+    let b_columns = b.transposed();
     buffers.tile.resize(mr * nr, T::ZERO);
     for j0 in (0..n).step_by(COLUMN_BLOCK) {
         let columns = COLUMN_BLOCK.min(n - j0);
         for p0 in (0..k).step_by(CHUNK) {
             let kc = CHUNK.min(k - p0);
             let replace = p0 == 0 && into == Accumulate::Replace;
-            let b_lanes = b.transposed();
-            pack_groups::<T, K>(&b_lanes, (j0, columns), (p0, kc), nr, &mut buffers.b);
-            for i0 in (0..m).step_by(row_block) {
-                let rows = row_block.min(m - i0);
+            pack_groups::<T, K>(&b_columns, (j0, columns), (p0, kc), nr, &mut buffers.b);
+            for i0 in (0..m).step_by(ROW_BLOCK) {
+                let rows = ROW_BLOCK.min(m - i0);
                 pack_groups::<T, K>(&a, (i0, rows), (p0, kc), mr, &mut buffers.a);
                 buffers.carry.resize(rows.div_ceil(mr) * mr * nr, T::ZERO);
                 let parts = kc.div_ceil(K::STEPS);

@@ -32,9 +32,10 @@ pub fn kernels_f32() -> Vec<Entry<f32>> {
     kernels
 }
 
-/// C += A·B on the best `f32` kernel; false when the CPU has neither.
+/// C += A·B on the best `f32` kernel, chosen once; false when the CPU has neither.
 pub fn product_f32(p: &Product<'_, f32>, c: &mut [f32], buffers: &mut Buffers<f32>) -> bool {
-    match kernels_f32().first() {
+    static BEST: std::sync::OnceLock<Option<Entry<f32>>> = std::sync::OnceLock::new();
+    match BEST.get_or_init(|| kernels_f32().into_iter().next()) {
         Some((_, kernel)) => {
             kernel(p, c, buffers);
             true
@@ -163,109 +164,75 @@ unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     }
 }
 
-/// A tile's body: `$rows` rows of two vectors of `$lanes` sums each, held in
-/// registers; the two instruction sets differ only in their intrinsics.
-macro_rules! two_vector_tile {
+/// A kernel of tiles of `$rows` rows × two vectors of `$lanes` sums, held in
+/// registers: the two instruction sets differ only in their intrinsics.
+macro_rules! two_vector_kernel {
     (
-        ($kc:ident, $a:ident, $b:ident, $carry:ident, $c:ident, $rsc:ident, $ends:ident),
-        $rows:literal x $lanes:literal,
+        $(#[$doc:meta])* $name:ident: $rows:literal x 2 x $lanes:literal, $steps:expr,
         $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $add:ident $(,)?
     ) => {
-        // SAFETY: the caller guarantees the spans (see `Kernel::tile`) and the CPU
-        // features.
-        unsafe {
-            let mut sums = [$zero(); 2 * $rows];
-            if $ends.resume {
-                for (i, sum) in sums.iter_mut().enumerate() {
-                    *sum = $load($carry.add(i * $lanes));
+        $(#[$doc])*
+        pub struct $name;
+
+        // SAFETY: `tile` computes the documented chain (one fma per p in order, from
+        // +0 or the carried sums, then one add into C) and touches only its spans.
+        unsafe impl Kernel<f32> for $name {
+            const MR: usize = $rows;
+            const NR: usize = 2 * $lanes;
+            const STEPS: usize = $steps;
+
+            #[inline(always)]
+            unsafe fn tile(kc: usize, a: *const f32, b: *const f32, carry: *mut f32, c: *mut f32, rsc: usize, ends: Ends) {
+                // SAFETY: the caller guarantees the spans (see `Kernel::tile`) and
+                // the CPU features.
+                unsafe {
+                    let mut sums = [$zero(); 2 * $rows];
+                    if ends.resume {
+                        for (i, sum) in sums.iter_mut().enumerate() {
+                            *sum = $load(carry.add(i * $lanes));
+                        }
+                    }
+                    for p in 0..kc {
+                        let left = $load(b.add(p * 2 * $lanes));
+                        let right = $load(b.add(p * 2 * $lanes + $lanes));
+                        for i in 0..$rows {
+                            let x = $splat(*a.add(p * $rows + i));
+                            sums[2 * i] = $fma(x, left, sums[2 * i]);
+                            sums[2 * i + 1] = $fma(x, right, sums[2 * i + 1]);
+                        }
+                    }
+                    for (i, sum) in sums.into_iter().enumerate() {
+                        if ends.suspend {
+                            $store(carry.add(i * $lanes), sum);
+                        } else {
+                            let at = c.add((i / 2) * rsc + (i % 2) * $lanes);
+                            let before = if ends.replace { $zero() } else { $load(at) };
+                            $store(at, $add(before, sum));
+                        }
+                    }
                 }
             }
-            for p in 0..$kc {
-                let left = $load($b.add(p * 2 * $lanes));
-                let right = $load($b.add(p * 2 * $lanes + $lanes));
-                for i in 0..$rows {
-                    let x = $splat(*$a.add(p * $rows + i));
-                    sums[2 * i] = $fma(x, left, sums[2 * i]);
-                    sums[2 * i + 1] = $fma(x, right, sums[2 * i + 1]);
-                }
-            }
-            for (i, sum) in sums.into_iter().enumerate() {
-                if $ends.suspend {
-                    $store($carry.add(i * $lanes), sum);
-                } else {
-                    let at = $c.add((i / 2) * $rsc + (i % 2) * $lanes);
-                    let before = if $ends.replace { $zero() } else { $load(at) };
-                    $store(at, $add(before, sum));
-                }
+
+            #[inline(always)]
+            fn pack(data: &[f32], lines: Lines, width: usize, out: &mut [f32]) {
+                // SAFETY: both kernels run only on CPUs with AVX2 (AVX-512F implies it).
+                unsafe { pack_transposing(data, lines, width, out) }
             }
         }
     };
 }
 
-/// Tiles of 8 rows × 32 columns in 16 AVX-512 registers.
-pub struct Avx512;
+two_vector_kernel!(
+    /// Tiles of 8 rows × 32 columns in 16 AVX-512 registers. A chunk goes in parts
+    /// of 128 steps: a panel of 128 is 16 KiB, while one of 256 did not stay in a
+    /// 32 KiB L1 beside the strips (75 instead of 100 GFLOP/s).
+    Avx512: 8 x 2 x 16, 128,
+    _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+);
 
-// SAFETY: `tile` computes the documented chain (one fma per p in order, from +0
-// or the carried sums, then one add into C) and touches only its spans.
-unsafe impl Kernel<f32> for Avx512 {
-    const MR: usize = 8;
-    const NR: usize = 32;
-    /// A panel of 128 steps is 16 KiB: 256 did not stay in a 32 KiB L1 beside
-    /// the strips (75 instead of 100 GFLOP/s).
-    const STEPS: usize = 128;
-
-    #[inline(always)]
-    unsafe fn tile(
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        carry: *mut f32,
-        c: *mut f32,
-        rsc: usize,
-        ends: Ends,
-    ) {
-        two_vector_tile!(
-            (kc, a, b, carry, c, rsc, ends),
-            8 x 16,
-            _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
-        )
-    }
-
-    #[inline(always)]
-    fn pack(data: &[f32], lines: Lines, width: usize, out: &mut [f32]) {
-        // SAFETY: this kernel only runs on CPUs with AVX-512F, hence AVX2.
-        unsafe { pack_transposing(data, lines, width, out) }
-    }
-}
-
-/// Tiles of 6 rows × 16 columns in 12 AVX2 registers.
-pub struct Avx2;
-
-// SAFETY: as for `Avx512`.
-unsafe impl Kernel<f32> for Avx2 {
-    const MR: usize = 6;
-    const NR: usize = 16;
-
-    #[inline(always)]
-    unsafe fn tile(
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        carry: *mut f32,
-        c: *mut f32,
-        rsc: usize,
-        ends: Ends,
-    ) {
-        two_vector_tile!(
-            (kc, a, b, carry, c, rsc, ends),
-            6 x 8,
-            _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
-        )
-    }
-
-    #[inline(always)]
-    fn pack(data: &[f32], lines: Lines, width: usize, out: &mut [f32]) {
-        // SAFETY: this kernel only runs on CPUs with AVX2.
-        unsafe { pack_transposing(data, lines, width, out) }
-    }
-}
+two_vector_kernel!(
+    /// Tiles of 6 rows × 16 columns in 12 AVX2 registers (a panel of a whole
+    /// chunk is 16 KiB).
+    Avx2: 6 x 2 x 8, super::CHUNK,
+    _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+);
