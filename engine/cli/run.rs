@@ -295,8 +295,11 @@ fn prepare_out(
     Ok(folder)
 }
 
+/// The arms to train: the strategies `wanted` (by label; all the scenario
+/// lists when none), plus the failure-free control when the scenario asks for one.
 pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<Vec<Strategy>, Failure> {
-    let listed = &loaded.scenario.training.strategies;
+    let training = &loaded.scenario.training;
+    let listed = &training.arms(training.strategies.clone());
     if wanted.is_empty() {
         return Ok(listed.clone());
     }
@@ -318,7 +321,7 @@ pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<V
             }
         }
     }
-    Ok(chosen)
+    Ok(training.arms(chosen))
 }
 
 /// A results folder about to be trained: schedules realized, output staged,
@@ -327,6 +330,8 @@ struct Staged {
     loaded: LoadedScenario,
     seeds: Vec<u64>,
     traces: Vec<Trace>,
+    /// What manifest.json records of the failures' severity.
+    severity: serde_json::Value,
     strategies: Vec<Strategy>,
     /// Runs side by side on the CPU.
     jobs: usize,
@@ -374,12 +379,14 @@ fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
             folder.out().display()
         );
     }
+    let severity = report::severity_json(&schedules);
     let traces: Vec<Trace> = schedules.into_iter().map(|s| s.trace).collect();
     let started = Instant::now();
     Ok(Staged {
         loaded,
         seeds,
         traces,
+        severity,
         strategies,
         jobs,
         choices,
@@ -414,7 +421,7 @@ impl Staged {
     /// Writes the results of training (or the failure), prints the comparison
     /// and reports any run that diverged.
     fn finish(&self, trained: Result<Experiment, ExperimentError>, chosen: &Chosen) -> Result<(), Failure> {
-        let Staged { loaded, seeds, strategies, choices, started, .. } = self;
+        let Staged { loaded, seeds, strategies, choices, started, severity, .. } = self;
         let mut folder = self
             .folder
             .lock()
@@ -429,8 +436,9 @@ impl Staged {
             }
             e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
         })?;
-        let target = loaded.scenario.training.target_accuracy;
-        let results = Results::of(loaded.name(), &result, target, choices);
+        let training = &loaded.scenario.training;
+        let target = training.target_accuracy;
+        let results = Results::of(loaded.name(), &result, (target, training.early_rounds), choices);
         let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
         let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
             for trace in &result.traces {
@@ -447,11 +455,14 @@ impl Staged {
             let manifest = serde_json::json!({
                 "seeds": seeds,
                 "target_accuracy": target,
+                "early_rounds": training.early_rounds,
+                "control": training.control,
                 b: baseline,
                 s: shaded,
                 "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
                 "backend": chosen.device.backend(),
                 "adapter": chosen.device.adapter(),
+                "severity": severity,
                 "runs": result.runs.iter().map(|r| serde_json::json!({
                     "strategy": r.strategy,
                     "seed": r.seed,
@@ -506,9 +517,15 @@ fn dry_run(
         );
         if !quiet {
             say!("{}", report::timing_table(summary));
+            if !trace.events.is_empty() {
+                say!("{}", report::severity_table(&schedule.severity()));
+            }
         }
         csv.push_str(&report::timing_csv_rows(seed, summary));
         hashes.push(serde_json::json!({"seed": seed, "event_log": format!("{:016x}", schedule.event_log)}));
+    }
+    if !quiet {
+        say!("{}", report::units_line(schedules.first().and_then(|s| s.calibration.as_ref())));
     }
     let out = folder.out().to_path_buf();
     let written = (|| {
@@ -519,7 +536,15 @@ fn dry_run(
             )?;
         }
         folder.write("timing.csv", csv.as_bytes())?;
-        write_manifest(&mut folder, loaded, serde_json::json!({ "mode": "dry-run", "seeds": hashes }))?;
+        write_manifest(
+            &mut folder,
+            loaded,
+            serde_json::json!({
+                "mode": "dry-run",
+                "seeds": hashes,
+                "severity": report::severity_json(schedules),
+            }),
+        )?;
         folder.commit()
     })();
     written.map_err(|e| write_failed(&out, &e))?;

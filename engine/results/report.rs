@@ -2,7 +2,10 @@
 
 use std::fmt::Write as _;
 
+use crate::timing::schedule::Schedule;
+use crate::timing::severity::{CALIBRATION_SEED, Calibration, WorkerSeverity};
 use crate::timing::simulation::RunSummary;
+use crate::timing::time::SimTime;
 
 /// A plain text table with right-aligned numeric columns.
 #[derive(Debug, Default)]
@@ -53,7 +56,7 @@ impl Table {
 }
 
 /// Seconds with millisecond precision, for tables.
-pub fn seconds(t: crate::timing::time::SimTime) -> String {
+pub fn seconds(t: SimTime) -> String {
     format!("{:.3}", t.as_secs_f64())
 }
 
@@ -114,4 +117,60 @@ pub fn timing_csv_rows(seed: u64, summary: &RunSummary) -> String {
         );
     }
     out
+}
+
+/// The failure-free units of a scenario, in one line (see [`crate::timing::severity`]).
+pub fn units_line(calibration: Option<&Calibration>) -> String {
+    match calibration {
+        Some(c) => format!(
+            "failure-free units: a round is {} s, a local step {} s (timing-only run without failures, \
+             {} rounds, seed {CALIBRATION_SEED})",
+            seconds_exact(c.units.round),
+            seconds_exact(c.units.step),
+            c.rounds
+        ),
+        None => "failure-free units: none (the scenario's failure-free run completes no round)".into(),
+    }
+}
+
+/// Seconds to the microsecond, for the units line.
+fn seconds_exact(t: SimTime) -> String {
+    format!("{:.6}", t.as_secs_f64())
+}
+
+/// Per worker, how severe a seed's failures are: downtime share, outages, and the
+/// mean outage in failure-free rounds and in the worker's missed exchanges.
+pub fn severity_table(severity: &[WorkerSeverity]) -> String {
+    let mut table =
+        Table::new(&["worker", "down_share", "outages", "mean_outage_rounds", "mean_outage_exchanges"]);
+    let count = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+    for w in severity {
+        table.row(vec![
+            w.worker.to_string(),
+            format!("{:.1}%", 100.0 * w.downtime_share),
+            w.outages.to_string(),
+            count(w.mean_outage_rounds),
+            count(w.mean_outage_exchanges),
+        ]);
+    }
+    table.render()
+}
+
+/// What manifest.json records of a run's failure severity: the failure-free
+/// units, and per seed and worker the downtime share, outages and mean outage
+/// in rounds and missed exchanges.
+pub fn severity_json(schedules: &[Schedule]) -> serde_json::Value {
+    let calibration = schedules.first().and_then(|s| s.calibration.as_ref());
+    serde_json::json!({
+        "units": calibration.map(|c| serde_json::json!({
+            "round_s": c.units.round.as_secs_f64(),
+            "step_s": c.units.step.as_secs_f64(),
+            "exchange_period_s": c.exchange_period.iter().map(|p| p.map(SimTime::as_secs_f64)).collect::<Vec<_>>(),
+            "calibration": format!("timing-only run without failures, {} rounds, seed {CALIBRATION_SEED}", c.rounds),
+        })),
+        "seeds": schedules.iter().map(|s| serde_json::json!({
+            "seed": s.trace.seed,
+            "workers": s.severity(),
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -9,6 +9,8 @@ use super::spans::{field, index};
 use super::{Latency, Scenario};
 use crate::scenario::training::{CLASSES, Dataset, Optimizer, Partition, Strategy};
 use crate::timing::faults::FailureEvent;
+use crate::timing::severity::Calibration;
+use crate::timing::span::Span;
 use crate::timing::time::SimTime;
 use crate::timing::trace::Trace;
 
@@ -62,6 +64,7 @@ pub const SCENARIO_INTEGERS: &[(&str, IntegerRange)] = &[
     ("training.data.test_subset", Between(1, u32::MAX as u64)),
     ("training.data.partition.classes_per_worker", Between(1, CLASSES as u64)),
     ("training.evaluate_every", Between(1, 1_000_000_000)),
+    ("training.early_rounds", Between(1, u64::MAX)),
     ("training.optimizer.hessian_every", Between(1, 1_000_000)),
     ("training.optimizer.probes", Between(1, 64)),
 ];
@@ -151,6 +154,16 @@ impl Checker<'_> {
     fn nonzero_time(&mut self, path: &str, time: SimTime) {
         if time == SimTime::ZERO {
             self.fail(path, "a zero time is not allowed here", "a time above 0, e.g. \"10ms\"");
+        }
+    }
+
+    fn nonzero_span(&mut self, path: &str, span: Span) {
+        if span.is_zero() {
+            self.fail(
+                path,
+                "a zero length is not allowed here",
+                "a length above 0, e.g. \"10ms\" or \"15 rounds\"",
+            );
         }
     }
 
@@ -343,22 +356,33 @@ pub fn validate(
         let horizon = generator.until.unwrap_or(scenario.stop.time_limit);
         c.nonzero_time("failures.generate.until", horizon);
         if let Some(m) = &generator.crashes {
-            c.nonzero_time("failures.generate.crashes.mean_time_to_failure", m.mean_time_to_failure);
+            c.nonzero_span("failures.generate.crashes.mean_time_to_failure", m.mean_time_to_failure);
             if let Some(repair) = m.mean_time_to_repair {
-                c.nonzero_time("failures.generate.crashes.mean_time_to_repair", repair);
+                c.nonzero_span("failures.generate.crashes.mean_time_to_repair", repair);
             }
             c.worker_list("failures.generate.crashes.workers", &m.workers);
         }
         if let Some(m) = &generator.stragglers {
-            c.nonzero_time("failures.generate.stragglers.mean_interval", m.mean_interval);
-            c.nonzero_time("failures.generate.stragglers.mean_duration", m.mean_duration);
+            c.nonzero_span("failures.generate.stragglers.mean_interval", m.mean_interval);
+            c.nonzero_span("failures.generate.stragglers.mean_duration", m.mean_duration);
             c.within("failures.generate.stragglers.factor", m.factor, 1.0, MAX_FACTOR, true);
             c.worker_list("failures.generate.stragglers.workers", &m.workers);
         }
         if let Some(m) = &generator.partitions {
-            c.nonzero_time("failures.generate.partitions.mean_interval", m.mean_interval);
-            c.nonzero_time("failures.generate.partitions.mean_duration", m.mean_duration);
+            c.nonzero_span("failures.generate.partitions.mean_interval", m.mean_interval);
+            c.nonzero_span("failures.generate.partitions.mean_duration", m.mean_duration);
             c.worker_list("failures.generate.partitions.workers", &m.workers);
+        }
+        if let Some(path) = generator.first_relative()
+            && c.problems.is_empty()
+            && Calibration::measure(scenario).is_none()
+        {
+            c.fail(
+                path,
+                "a count of rounds or steps needs the failure-free run to complete rounds, and this \
+                 scenario's completes none",
+                "a time such as \"500ms\", or a scenario whose workers make progress",
+            );
         }
     }
     let mut replay = None;
@@ -505,6 +529,9 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
         Partition::Dirichlet(d) => c.positive("training.data.partition.beta", d.beta),
     }
     c.integer("training.evaluate_every", u64::from(t.evaluate_every));
+    if let Some(early) = t.early_rounds {
+        c.integer("training.early_rounds", early);
+    }
 
     match &t.optimizer {
         Optimizer::Sgd(s) => {
@@ -539,7 +566,7 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
                 c.within(&field(&path, "gamma_w"), d.gamma_w, 0.0, 100.0, true);
             }
             Strategy::Staleness(s) => c.within(&field(&path, "p"), s.p, 0.0, 100.0, true),
-            Strategy::Uniform | Strategy::Oracle => {}
+            Strategy::Uniform | Strategy::Oracle | Strategy::Control => {}
         }
         if t.strategies[..i].iter().any(|other| other.label() == strategy.label()) {
             c.fail(&path, format!("strategy `{}` is listed twice", strategy.label()), "each strategy once");

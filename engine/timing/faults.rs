@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::rng::{Purpose, SimRng};
+use crate::timing::span::{SeverityUnits, Span};
 use crate::timing::time::SimTime;
 
 /// One failure in a scenario or a trace.
@@ -121,10 +122,10 @@ pub struct Generator {
 #[serde(deny_unknown_fields)]
 pub struct CrashModel {
     /// Mean time from start (or from recovery) to the next crash.
-    pub mean_time_to_failure: SimTime,
+    pub mean_time_to_failure: Span,
     /// Mean downtime; absent means crashed workers never come back.
     #[serde(default)]
-    pub mean_time_to_repair: Option<SimTime>,
+    pub mean_time_to_repair: Option<Span>,
     /// Which workers may fail; default all.
     #[serde(default)]
     pub workers: Option<Vec<u32>>,
@@ -136,9 +137,9 @@ pub struct CrashModel {
 #[serde(deny_unknown_fields)]
 pub struct StragglerModel {
     /// Mean time between the end of one episode and the start of the next.
-    pub mean_interval: SimTime,
+    pub mean_interval: Span,
     /// Mean length of an episode.
-    pub mean_duration: SimTime,
+    pub mean_duration: Span,
     /// Slowdown factor during an episode, at least 1.
     pub factor: f64,
     /// Which workers may straggle; default all.
@@ -152,12 +153,35 @@ pub struct StragglerModel {
 #[serde(deny_unknown_fields)]
 pub struct PartitionModel {
     /// Mean time between partitions of one link.
-    pub mean_interval: SimTime,
+    pub mean_interval: Span,
     /// Mean length of a partition.
-    pub mean_duration: SimTime,
+    pub mean_duration: Span,
     /// Which workers' links may be cut; default all.
     #[serde(default)]
     pub workers: Option<Vec<u32>>,
+}
+
+impl Generator {
+    /// Whether any length is a count of rounds or steps (so realizing it needs the
+    /// scenario's [`SeverityUnits`]), with the field path of the first such.
+    pub fn first_relative(&self) -> Option<&'static str> {
+        let mut spans: Vec<(&'static str, Span)> = Vec::new();
+        if let Some(m) = &self.crashes {
+            spans.push(("failures.generate.crashes.mean_time_to_failure", m.mean_time_to_failure));
+            if let Some(repair) = m.mean_time_to_repair {
+                spans.push(("failures.generate.crashes.mean_time_to_repair", repair));
+            }
+        }
+        if let Some(m) = &self.stragglers {
+            spans.push(("failures.generate.stragglers.mean_interval", m.mean_interval));
+            spans.push(("failures.generate.stragglers.mean_duration", m.mean_duration));
+        }
+        if let Some(m) = &self.partitions {
+            spans.push(("failures.generate.partitions.mean_interval", m.mean_interval));
+            spans.push(("failures.generate.partitions.mean_duration", m.mean_duration));
+        }
+        spans.into_iter().find(|(_, s)| s.is_relative()).map(|(path, _)| path)
+    }
 }
 
 /// An exponential duration with the given mean, at least one nanosecond.
@@ -191,14 +215,17 @@ impl Generator {
     /// once more than `limit` events are drawn. Every worker's episodes come from
     /// its own stream in time order, so the draws up to an earlier horizon are a
     /// prefix of the draws up to a later one. The result is not sorted;
-    /// [`FailureEvent::sort`] puts it in trace order.
+    /// [`FailureEvent::sort`] puts it in trace order. Lengths given in rounds or
+    /// steps become time under `units`.
     pub fn realize(
         &self,
         seed: u64,
         workers: u32,
         horizon: SimTime,
         limit: usize,
+        units: &SeverityUnits,
     ) -> Result<Vec<FailureEvent>, TooManyEvents> {
+        let time = |span: Span| span.to_time(units);
         let mut events = Vec::new();
         let push = |events: &mut Vec<FailureEvent>, event| {
             if events.len() >= limit {
@@ -212,12 +239,12 @@ impl Generator {
                 let mut rng = SimRng::new(seed, Purpose::Crashes, u64::from(worker));
                 let mut now = SimTime::ZERO;
                 loop {
-                    let at = now.saturating_add(exponential_time(&mut rng, model.mean_time_to_failure));
+                    let at = now.saturating_add(exponential_time(&mut rng, time(model.mean_time_to_failure)));
                     if at >= horizon {
                         break;
                     }
                     let recover_after =
-                        model.mean_time_to_repair.map(|mean| exponential_time(&mut rng, mean));
+                        model.mean_time_to_repair.map(|mean| exponential_time(&mut rng, time(mean)));
                     push(&mut events, FailureEvent::Crash { worker, at, recover_after })?;
                     match recover_after {
                         Some(down) => now = at.saturating_add(down),
@@ -230,7 +257,7 @@ impl Generator {
             for worker in selected_workers(&model.workers, workers) {
                 let mut rng = SimRng::new(seed, Purpose::Stragglers, u64::from(worker));
                 for (from, until) in
-                    Episodes::new(&mut rng, model.mean_interval, model.mean_duration, horizon)
+                    Episodes::new(&mut rng, time(model.mean_interval), time(model.mean_duration), horizon)
                 {
                     push(&mut events, FailureEvent::Straggler { worker, from, until, factor: model.factor })?;
                 }
@@ -240,7 +267,7 @@ impl Generator {
             for worker in selected_workers(&model.workers, workers) {
                 let mut rng = SimRng::new(seed, Purpose::Partitions, u64::from(worker));
                 for (from, until) in
-                    Episodes::new(&mut rng, model.mean_interval, model.mean_duration, horizon)
+                    Episodes::new(&mut rng, time(model.mean_interval), time(model.mean_duration), horizon)
                 {
                     push(&mut events, FailureEvent::Partition { worker, from, until })?;
                 }
@@ -307,17 +334,34 @@ impl Iterator for Episodes<'_> {
 mod tests {
     use super::*;
 
+    const UNITS: SeverityUnits =
+        SeverityUnits { round: SimTime::from_millis(100), step: SimTime::from_millis(10) };
+
+    #[test]
+    fn lengths_in_rounds_draw_what_the_same_time_draws() {
+        let mut in_rounds = model();
+        in_rounds.crashes.as_mut().unwrap().mean_time_to_repair = Some(Span::Rounds(20.0));
+        let horizon = SimTime::from_secs(100);
+        assert_eq!(
+            in_rounds.realize(5, 3, horizon, usize::MAX, &UNITS).unwrap(),
+            model().realize(5, 3, horizon, usize::MAX, &UNITS).unwrap(),
+            "20 rounds of 100 ms are the 2 s of the model"
+        );
+        assert_eq!(in_rounds.first_relative(), Some("failures.generate.crashes.mean_time_to_repair"));
+        assert_eq!(model().first_relative(), None);
+    }
+
     fn model() -> Generator {
         Generator {
             until: None,
             crashes: Some(CrashModel {
-                mean_time_to_failure: SimTime::from_secs(10),
-                mean_time_to_repair: Some(SimTime::from_secs(2)),
+                mean_time_to_failure: SimTime::from_secs(10).into(),
+                mean_time_to_repair: Some(SimTime::from_secs(2).into()),
                 workers: None,
             }),
             stragglers: Some(StragglerModel {
-                mean_interval: SimTime::from_secs(5),
-                mean_duration: SimTime::from_secs(1),
+                mean_interval: SimTime::from_secs(5).into(),
+                mean_duration: SimTime::from_secs(1).into(),
                 factor: 3.0,
                 workers: Some(vec![1]),
             }),
@@ -328,7 +372,7 @@ mod tests {
     #[test]
     fn crashes_never_overlap_and_stay_below_the_horizon() {
         let horizon = SimTime::from_secs(1000);
-        let events = model().realize(3, 4, horizon, usize::MAX).unwrap();
+        let events = model().realize(3, 4, horizon, usize::MAX, &UNITS).unwrap();
         for worker in 0..4 {
             let mut free_from = SimTime::ZERO;
             for event in &events {
@@ -358,8 +402,8 @@ mod tests {
             events.into_iter().filter(|e| matches!(e, FailureEvent::Crash { .. })).collect()
         };
         assert_eq!(
-            crashes(model().realize(9, 3, horizon, usize::MAX).unwrap()),
-            crashes(without.realize(9, 3, horizon, usize::MAX).unwrap())
+            crashes(model().realize(9, 3, horizon, usize::MAX, &UNITS).unwrap()),
+            crashes(without.realize(9, 3, horizon, usize::MAX, &UNITS).unwrap())
         );
     }
 }

@@ -22,7 +22,9 @@
 use crate::scenario::{LoadedScenario, ScenarioErrors};
 use crate::timing::faults::{self, FailureEvent};
 use crate::timing::observe::EventLog;
+use crate::timing::severity::{self, Calibration, WorkerSeverity};
 use crate::timing::simulation::{RunSummary, Simulation};
+use crate::timing::span::SeverityUnits;
 use crate::timing::time::SimTime;
 use crate::timing::trace::Trace;
 
@@ -35,6 +37,17 @@ pub struct Schedule {
     pub summary: RunSummary,
     /// The fingerprint of that run's event log.
     pub event_log: u64,
+    /// The scenario's failure-free units (none when its failure-free run completes
+    /// no round), the same for every seed.
+    pub calibration: Option<Calibration>,
+}
+
+impl Schedule {
+    /// Per worker, how severe this seed's failures are in failure-free rounds and
+    /// exchanges (empty without a calibration).
+    pub fn severity(&self) -> Vec<WorkerSeverity> {
+        self.calibration.as_ref().map_or_else(Vec::new, |c| severity::per_worker(&self.summary, c))
+    }
 }
 
 /// Realizes the failure trace of `seed` and simulates its timing.
@@ -43,17 +56,22 @@ pub struct Schedule {
 /// [`Trace::MAX_EVENTS`] events before the run ends.
 pub fn realize(loaded: &LoadedScenario, seed: u64) -> Result<Schedule, ScenarioErrors> {
     let scenario = &loaded.scenario;
+    let calibration = Calibration::measure(scenario);
     let time_it = |events: Vec<FailureEvent>| {
         let trace = Trace::new(loaded.name(), seed, scenario.workers, events);
         let mut log = EventLog::hashing();
         let summary = Simulation::new(scenario, &trace, seed).run(&mut log);
-        Schedule { trace, summary, event_log: log.hash() }
+        Schedule { trace, summary, event_log: log.hash(), calibration: calibration.clone() }
     };
     let generator = match (&loaded.replay, &scenario.failures.generate) {
         (Some(replayed), _) => return Ok(time_it(replayed.events.clone())),
         (None, None) => return Ok(time_it(scenario.failures.events.clone())),
         (None, Some(generator)) => generator,
     };
+    // Validation refused counts of rounds without a calibration; plain times
+    // need no units.
+    const NO_UNITS: SeverityUnits = SeverityUnits { round: SimTime::ZERO, step: SimTime::ZERO };
+    let units = calibration.as_ref().map_or(NO_UNITS, |c| c.units);
     let explicit = &scenario.failures.events;
     let full_horizon = generator.until.unwrap_or(scenario.stop.time_limit);
     // A first guess: just past the reach of the run with the explicit events alone.
@@ -61,7 +79,7 @@ pub fn realize(loaded: &LoadedScenario, seed: u64) -> Result<Schedule, ScenarioE
     loop {
         horizon = horizon.min(full_horizon);
         let limit = Trace::MAX_EVENTS.saturating_sub(explicit.len());
-        let generated = generator.realize(seed, scenario.workers, horizon, limit).map_err(|_| {
+        let generated = generator.realize(seed, scenario.workers, horizon, limit, &units).map_err(|_| {
             loaded.error_at(
                 "failures.generate",
                 format!(

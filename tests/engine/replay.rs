@@ -130,7 +130,8 @@ fn realized_traces_always_validate_and_replay_identically() {
         let s = &original.scenario;
         if let Some(generator) = &s.failures.generate {
             let horizon = generator.until.unwrap_or(s.stop.time_limit);
-            let all = generator.realize(seed, s.workers, horizon, usize::MAX).unwrap();
+            let units = schedule.calibration.as_ref().expect("these scenarios complete rounds").units;
+            let all = generator.realize(seed, s.workers, horizon, usize::MAX, &units).unwrap();
             let full = Trace::new("full", seed, s.workers, faults::combine(&s.failures.events, all));
             cut += usize::from(full.events.len() > schedule.trace.events.len());
             let mut log = EventLog::recording();
