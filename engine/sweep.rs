@@ -233,10 +233,13 @@ impl Grid {
     }
 
     /// A folder name for `point`: its number and its values, e.g.
-    /// `003_workers=8_training.tau=2`, kept to safe characters.
+    /// `003_workers=8_tau=2`, kept to safe characters. An axis with a single
+    /// value is the same at every point and left out (grid.csv has it), so a
+    /// long fixed value cannot crowd the others out of the name.
     pub fn folder(&self, point: &Point) -> String {
         let mut name = format!("{:03}", point.index);
-        for o in self.overrides(point) {
+        let varying = self.overrides(point).into_iter().zip(&self.axes).filter(|(_, a)| a.values.len() > 1);
+        for (o, _) in varying {
             name.push('_');
             let text = format!("{}={}", o.path.rsplit('.').next().unwrap_or(&o.path), o.value);
             name.extend(
@@ -300,7 +303,8 @@ impl Grid {
         point: &Point,
         loaded: &LoadedScenario,
     ) -> Result<Vec<Strategy>, ScenarioErrors> {
-        let listed = &loaded.scenario.training.strategies;
+        let training = &loaded.scenario.training;
+        let listed = &training.arms(training.strategies.clone());
         let Some(labels) = &self.strategies else { return Ok(listed.clone()) };
         let spans = crate::scenario::SpanLookup::new(&self.source);
         // Only an axis can make the points' lists differ; otherwise every point
@@ -330,7 +334,7 @@ impl Grid {
                 }
             }
         }
-        if problems.is_empty() { Ok(chosen) } else { Err(ScenarioErrors(problems)) }
+        if problems.is_empty() { Ok(training.arms(chosen)) } else { Err(ScenarioErrors(problems)) }
     }
 }
 
@@ -363,6 +367,17 @@ mod tests {
         assert_eq!(g.overrides(&points[5])[1].argument(), "training.tau=4");
         let loaded = g.load_point(&points[5]).unwrap();
         assert_eq!((loaded.scenario.workers, loaded.scenario.training.tau), (3, 4));
+    }
+
+    #[test]
+    fn a_fixed_value_stays_out_of_the_folder_names() {
+        let g = grid(
+            r#"(scenario: "s.ron", axes: [(path: "failures.generate", values: [(crashes: (mean_time_to_failure: "1s"))]),
+                (path: "workers", values: [4, 8])])"#,
+        )
+        .unwrap();
+        let names: Vec<String> = g.points().iter().map(|p| g.folder(p)).collect();
+        assert_eq!(names, ["000_workers=4", "001_workers=8"]);
     }
 
     #[test]

@@ -18,8 +18,9 @@ use super::run::{Plan, execute_on, execute_together};
 use super::{Failure, fnv1a};
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::aggregate::cell;
+use crate::results::control::ControlComparison;
 use crate::results::folder as output;
-use crate::results::{self, compare};
+use crate::results::{self, compare, pooled};
 use crate::sweep::{Grid, Point};
 
 /// `--shard I/N`: this machine runs the points whose number is I modulo N.
@@ -306,35 +307,61 @@ fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shard>) 
 }
 
 /// grid.csv: a row per point present and strategy, with the point's own
-/// comparison (see compare.rs): mean ± std over seeds of each quantity, and the
-/// paired difference to the baseline with its 95 % interval.
+/// comparison (see compare.rs): mean ± std over seeds of each quantity, the
+/// paired difference to the baseline with its 95 % interval, and, for points
+/// with a failure-free control, each strategy's failure cost and recovered share.
+/// Points compare the same quantities unless an axis changes `early_rounds`;
+/// the columns are those of every point, a point lacking one leaves it empty.
+/// Beside it, pooled.csv (see [`crate::results::pooled`]).
 fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
-    let mut csv = String::from("point,folder");
-    for axis in &grid.axes {
-        let _ = write!(csv, ",{}", axis.path);
-    }
-    csv.push_str(",strategy,seeds,diverged,baseline");
-    for name in compare::quantity_names() {
-        let _ = write!(
-            csv,
-            ",{name}_mean,{name}_std,diff_{name}_mean,diff_{name}_ci95_low,diff_{name}_ci95_high"
-        );
-    }
-    csv.push('\n');
+    let mut points = Vec::new();
     for point in grid.points() {
         let folder = grid.folder(&point);
         if !out.join(&folder).join("manifest.json").is_file() {
             continue; // another shard's point
         }
         let read_back = results::read(&out.join(&folder), &results::Choices::default());
-        let comparison = compare::compare(&read_back.map_err(Failure::RunFailed)?);
+        let results = read_back.map_err(Failure::RunFailed)?;
+        let comparison = compare::compare(&results);
+        points.push((point, folder, results, comparison));
+    }
+    let mut quantities: Vec<String> = Vec::new();
+    for (.., comparison) in &points {
+        for name in &comparison.quantities {
+            if !quantities.contains(name) {
+                quantities.push(name.clone());
+            }
+        }
+    }
+    let with_control = points.iter().any(|(.., c)| c.control.is_some());
+    let mut csv = String::from("point,folder");
+    for axis in &grid.axes {
+        let _ = write!(csv, ",{}", axis.path);
+    }
+    csv.push_str(",strategy,seeds,diverged,baseline");
+    for name in &quantities {
+        let _ = write!(
+            csv,
+            ",{name}_mean,{name}_std,diff_{name}_mean,diff_{name}_ci95_low,diff_{name}_ci95_high"
+        );
+    }
+    if with_control {
+        let _ = write!(csv, ",{}", ControlComparison::csv_header().join(","));
+    }
+    csv.push('\n');
+    for (point, folder, _, comparison) in &points {
         for s in &comparison.strategies {
             let _ = write!(csv, "{},{folder}", point.index);
             for (axis, &j) in grid.axes.iter().zip(&point.choice) {
                 let _ = write!(csv, ",\"{}\"", axis.values[j].replace('"', "\"\""));
             }
             let _ = write!(csv, ",{},{},{},{}", s.strategy, s.seeds, s.diverged, comparison.baseline);
-            for (i, q) in s.quantities.iter().enumerate() {
+            for name in &quantities {
+                let Some(i) = comparison.quantities.iter().position(|q| q == name) else {
+                    csv.push_str(",,,,,");
+                    continue;
+                };
+                let q = s.quantities[i];
                 let diff = s.paired.as_ref().map(|p| p[i].diff);
                 let (low, high) = diff.and_then(|d| d.bounds()).unwrap_or((f64::NAN, f64::NAN));
                 let mean = diff.map_or(f64::NAN, |d| d.mean);
@@ -348,12 +375,35 @@ fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
                     cell(high)
                 );
             }
+            if with_control {
+                let cells = match &comparison.control {
+                    Some(control) => control.csv_cells(&s.strategy),
+                    None => vec![String::new(); ControlComparison::csv_header().len()],
+                };
+                let _ = write!(csv, ",{}", cells.join(","));
+            }
             csv.push('\n');
         }
     }
-    let path = out.join("grid.csv");
-    output::write_atomic(&path, csv.as_bytes())
-        .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", path.display())))
+    let write = |name: &str, contents: &str| {
+        let path = out.join(name);
+        output::write_atomic(&path, contents.as_bytes())
+            .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", path.display())))
+    };
+    write("grid.csv", &csv)?;
+    let pooled: Vec<pooled::PointResults> = points
+        .iter()
+        .map(|(point, _, results, _)| pooled::PointResults {
+            labels: grid
+                .axes
+                .iter()
+                .zip(&point.choice)
+                .map(|(a, &j)| (a.path.clone(), a.values[j].clone()))
+                .collect(),
+            results,
+        })
+        .collect();
+    write("pooled.csv", &pooled::pooled_csv(&pooled))
 }
 
 /// Joins sweep folders of one grid (shards) into `out`. A grid point that none

@@ -133,6 +133,7 @@ pub(crate) mod tests {
             seeds,
             strategies,
             target_accuracy: 0.9,
+            early_rounds: None,
             runs,
             traces: Vec::new(),
             baseline: String::new(),

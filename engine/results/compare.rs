@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 
 use crate::results::aggregate::cell;
+use crate::results::control;
 use crate::results::report::Table;
 use crate::results::stats::{self, MeanCi, Paired, Spread};
 use crate::results::{Curve, Results};
@@ -22,42 +23,70 @@ pub const FIXED_TARGETS: [f64; 3] = [0.5, 0.8, 0.9];
 /// The per-run numbers the comparison is built from.
 #[derive(Clone, Debug, PartialEq)]
 struct RunNumbers {
-    final_accuracy: f64,
-    best_accuracy: f64,
-    auc_rounds: f64,
-    auc_time: f64,
+    /// Per quantity of [`quantities`], in order.
+    values: Vec<f64>,
     /// Per target: the first round reaching it and its virtual time.
     reached: Vec<Option<(u64, f64)>>,
 }
 
+/// How to get a quantity from a run's curve (a run without points counts as 0).
+type Measure = Box<dyn Fn(&Curve) -> f64 + Send + Sync>;
+
 /// A quantity compared per seed: its name and how to get it from a run.
-type Quantity = (&'static str, fn(&RunNumbers) -> f64);
+pub struct Quantity {
+    /// Its name in tables and CSV columns.
+    pub name: String,
+    measure: Measure,
+}
 
-/// The quantities compared per seed.
-const QUANTITIES: [Quantity; 4] = [
-    ("final_acc", |n| n.final_accuracy),
-    ("best_acc", |n| n.best_accuracy),
-    ("auc_rounds", |n| n.auc_rounds),
-    ("auc_time", |n| n.auc_time),
-];
+/// The quantities compared per seed: final and best accuracy, the accuracy AUC
+/// over rounds and over virtual time, and, when the scenario sets
+/// `training.early_rounds` = N, the AUC over the first N rounds (`auc_first_N`).
+pub fn quantities(results: &Results) -> Vec<Quantity> {
+    let accuracy = |run: &Curve| run.values(|p| p.test_accuracy);
+    let rounds = |run: &Curve| run.points.iter().map(|p| p.round as f64).collect::<Vec<_>>();
+    let mut list = vec![
+        Quantity {
+            name: "final_acc".into(),
+            measure: Box::new(move |r| accuracy(r).last().copied().unwrap_or(0.0)),
+        },
+        Quantity {
+            name: "best_acc".into(),
+            measure: Box::new(move |r| accuracy(r).iter().copied().fold(0.0, f64::max)),
+        },
+        Quantity {
+            name: "auc_rounds".into(),
+            measure: Box::new(move |r| stats::normalised_auc(&rounds(r), &accuracy(r))),
+        },
+        Quantity {
+            name: "auc_time".into(),
+            measure: Box::new(move |r| stats::normalised_auc(&r.values(|p| p.time_s), &accuracy(r))),
+        },
+    ];
+    if let Some(n) = results.early_rounds {
+        list.push(Quantity {
+            name: format!("auc_first_{n}"),
+            measure: Box::new(move |r| {
+                let (x, y) = stats::clip(&rounds(r), &accuracy(r), f64::NEG_INFINITY, n as f64);
+                stats::normalised_auc(&x, &y)
+            }),
+        });
+    }
+    list
+}
 
-/// The names of the per-seed quantities, in the order of
-/// [`StrategyStats::quantities`] and [`StrategyStats::paired`].
-pub fn quantity_names() -> [&'static str; 4] {
-    QUANTITIES.map(|(name, _)| name)
+impl Quantity {
+    /// The quantity of `run` (0 for a run without any evaluated round).
+    pub fn of(&self, run: &Curve) -> f64 {
+        if run.points.is_empty() { 0.0 } else { (self.measure)(run) }
+    }
 }
 
 impl RunNumbers {
-    /// A run without any evaluated round counts as accuracy 0.
-    fn of(run: &Curve, targets: &[f64]) -> RunNumbers {
+    fn of(run: &Curve, quantities: &[Quantity], targets: &[f64]) -> RunNumbers {
         let accuracy = run.values(|p| p.test_accuracy);
-        let or_zero = |v: f64| if run.points.is_empty() { 0.0 } else { v };
-        let rounds: Vec<f64> = run.points.iter().map(|p| p.round as f64).collect();
         RunNumbers {
-            final_accuracy: accuracy.last().copied().unwrap_or(0.0),
-            best_accuracy: accuracy.iter().copied().fold(0.0, f64::max),
-            auc_rounds: or_zero(stats::normalised_auc(&rounds, &accuracy)),
-            auc_time: or_zero(stats::normalised_auc(&run.values(|p| p.time_s), &accuracy)),
+            values: quantities.iter().map(|q| q.of(run)).collect(),
             reached: targets
                 .iter()
                 .map(|&t| {
@@ -92,7 +121,7 @@ pub struct StrategyStats {
     pub seeds: usize,
     /// Of which diverged.
     pub diverged: usize,
-    /// Per quantity of `QUANTITIES`, mean ± std over seeds.
+    /// Per quantity of [`Comparison::quantities`], mean ± std over seeds.
     pub quantities: Vec<Spread>,
     /// Per target, in the order of [`Comparison::targets`].
     pub targets: Vec<TargetStats>,
@@ -112,8 +141,13 @@ pub struct Comparison {
     pub targets: Vec<f64>,
     /// Seeds paired.
     pub seeds: usize,
+    /// The names of the quantities compared per seed, in order.
+    pub quantities: Vec<String>,
     /// One per strategy, in order.
     pub strategies: Vec<StrategyStats>,
+    /// What failures cost each strategy against the failure-free control, when
+    /// the results have one (see [`crate::results::control`]).
+    pub control: Option<control::ControlComparison>,
 }
 
 /// The baseline: `uniform` when it ran, else the first strategy.
@@ -129,9 +163,14 @@ pub fn compare(results: &Results) -> Comparison {
     }
     targets.sort_by(f64::total_cmp);
     let baseline = results.baseline.clone();
+    let quantities = quantities(results);
     // Per strategy, per seed (None where the run is missing).
     let numbers = |strategy: &str| -> Vec<Option<RunNumbers>> {
-        results.seeds.iter().map(|&s| results.run(strategy, s).map(|r| RunNumbers::of(r, &targets))).collect()
+        results
+            .seeds
+            .iter()
+            .map(|&s| results.run(strategy, s).map(|r| RunNumbers::of(r, &quantities, &targets)))
+            .collect()
     };
     let base = numbers(&baseline);
     let strategies = results
@@ -139,11 +178,19 @@ pub fn compare(results: &Results) -> Comparison {
         .iter()
         .map(|strategy| {
             let mine = numbers(strategy);
-            let paired = (*strategy != baseline).then(|| pair(&mine, &base));
-            strategy_stats(results, strategy, &mine, &targets, paired)
+            let paired = (*strategy != baseline).then(|| pair(&mine, &base, quantities.len()));
+            strategy_stats(results, strategy, &mine, &targets, paired, quantities.len())
         })
         .collect();
-    Comparison { baseline, target: results.target_accuracy, targets, seeds: results.seeds.len(), strategies }
+    Comparison {
+        baseline,
+        target: results.target_accuracy,
+        targets,
+        seeds: results.seeds.len(),
+        quantities: quantities.into_iter().map(|q| q.name).collect(),
+        strategies,
+        control: control::compare(results),
+    }
 }
 
 fn strategy_stats(
@@ -152,11 +199,11 @@ fn strategy_stats(
     numbers: &[Option<RunNumbers>],
     targets: &[f64],
     paired: Option<Vec<Paired>>,
+    quantities: usize,
 ) -> StrategyStats {
     let runs: Vec<&RunNumbers> = numbers.iter().flatten().collect();
-    let quantities = QUANTITIES
-        .iter()
-        .map(|(_, q)| stats::spread(&runs.iter().map(|n| q(n)).collect::<Vec<_>>()))
+    let quantities = (0..quantities)
+        .map(|q| stats::spread(&runs.iter().map(|n| n.values[q]).collect::<Vec<_>>()))
         .collect();
     let targets = targets
         .iter()
@@ -183,13 +230,12 @@ fn strategy_stats(
 }
 
 /// Per quantity, the paired comparison over the seeds both strategies ran.
-fn pair(mine: &[Option<RunNumbers>], base: &[Option<RunNumbers>]) -> Vec<Paired> {
+fn pair(mine: &[Option<RunNumbers>], base: &[Option<RunNumbers>], quantities: usize) -> Vec<Paired> {
     let both: Vec<(&RunNumbers, &RunNumbers)> =
         mine.iter().zip(base).filter_map(|(a, b)| Some((a.as_ref()?, b.as_ref()?))).collect();
-    QUANTITIES
-        .iter()
-        .map(|(_, q)| {
-            let (a, b): (Vec<f64>, Vec<f64>) = both.iter().map(|(a, b)| (q(a), q(b))).unzip();
+    (0..quantities)
+        .map(|q| {
+            let (a, b): (Vec<f64>, Vec<f64>) = both.iter().map(|(a, b)| (a.values[q], b.values[q])).unzip();
             stats::paired(&a, &b)
         })
         .collect()
@@ -201,7 +247,7 @@ impl Comparison {
     /// baseline's difference to itself, an interval from one seed).
     pub fn csv(&self) -> String {
         let mut header = vec!["strategy".to_string(), "seeds".into(), "diverged".into()];
-        for (name, _) in QUANTITIES {
+        for name in &self.quantities {
             header.extend([format!("{name}_mean"), format!("{name}_std")]);
         }
         for t in &self.targets {
@@ -215,10 +261,13 @@ impl Comparison {
             }
         }
         header.extend(["baseline".into(), "paired_seeds".into()]);
-        for (name, _) in QUANTITIES {
+        for name in &self.quantities {
             for what in ["mean", "ci95_low", "ci95_high", "won", "tied", "lost"] {
                 header.push(format!("diff_{name}_{what}"));
             }
+        }
+        if self.control.is_some() {
+            header.extend(control::ControlComparison::csv_header());
         }
         let mut csv = header.join(",");
         csv.push('\n');
@@ -249,7 +298,10 @@ impl Comparison {
                     row.extend([p.won, p.tied, p.lost].map(|n| n.to_string()));
                 }
             }
-            None => row.extend(std::iter::repeat_n(String::new(), 1 + 6 * QUANTITIES.len())),
+            None => row.extend(std::iter::repeat_n(String::new(), 1 + 6 * self.quantities.len())),
+        }
+        if let Some(control) = &self.control {
+            row.extend(control.csv_cells(&s.strategy));
         }
         let mut line = row.join(",");
         line.push('\n');
@@ -269,22 +321,18 @@ impl Comparison {
                 self.paired_table()
             );
         }
+        if let Some(control) = &self.control {
+            let _ = write!(out, "\n{}", control.table());
+        }
         out
     }
 
     fn strategy_table(&self) -> String {
         let t = self.target;
-        let mut table = Table::new(&[
-            "strategy",
-            "seeds",
-            "final_acc",
-            "best_acc",
-            "auc_rounds",
-            "auc_time",
-            &format!("reached_{t}"),
-            &format!("rounds_to_{t}"),
-            &format!("time_to_{t}_s"),
-        ]);
+        let mut header: Vec<String> = vec!["strategy".into(), "seeds".into()];
+        header.extend(self.quantities.iter().cloned());
+        header.extend([format!("reached_{t}"), format!("rounds_to_{t}"), format!("time_to_{t}_s")]);
+        let mut table = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
         let index = self.targets.iter().position(|&x| x == t).unwrap_or(0);
         for s in &self.strategies {
             let seeds = match s.diverged {
@@ -304,7 +352,7 @@ impl Comparison {
     fn paired_table(&self) -> String {
         let mut table = Table::new(&["strategy", "quantity", "mean_diff", "ci95", "w/t/l"]);
         for s in &self.strategies {
-            for (p, (name, _)) in s.paired.iter().flatten().zip(QUANTITIES) {
+            for (p, name) in s.paired.iter().flatten().zip(&self.quantities) {
                 table.row(vec![
                     s.strategy.clone(),
                     name.to_string(),

@@ -73,6 +73,9 @@ pub struct Results {
     pub strategies: Vec<String>,
     /// The scenario's `target_accuracy`.
     pub target_accuracy: f64,
+    /// The scenario's `training.early_rounds`: also compare the AUC over the
+    /// first this many rounds.
+    pub early_rounds: Option<u64>,
     /// Every run, seed-major then strategy order.
     pub runs: Vec<Curve>,
     /// One failure trace per seed, in seed order.
@@ -128,7 +131,12 @@ impl Choices {
 impl Results {
     /// The results of an experiment that just ran, presented as `choices` say
     /// (checked by the caller with [`Choices::check`]).
-    pub fn of(scenario: &str, experiment: &Experiment, target_accuracy: f64, choices: &Choices) -> Results {
+    pub fn of(
+        scenario: &str,
+        experiment: &Experiment,
+        (target_accuracy, early_rounds): (f64, Option<u64>),
+        choices: &Choices,
+    ) -> Results {
         let strategies: Vec<String> = experiment.strategies.iter().map(|s| s.label()).collect();
         let mut results = Results {
             scenario: scenario.to_string(),
@@ -137,6 +145,7 @@ impl Results {
             shaded_seed: None,
             strategies,
             target_accuracy,
+            early_rounds,
             runs: experiment.runs.iter().map(Curve::of).collect(),
             traces: experiment.traces.clone(),
         };
@@ -197,6 +206,12 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
         format!("error: {}: `strategies`: {e}; expected a list of strategy labels", at("manifest.json"))
     })?;
     let target_accuracy = manifest.get("target_accuracy").and_then(|t| t.as_f64()).unwrap_or(DEFAULT_TARGET);
+    let early_rounds = match manifest.get("early_rounds") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => Some(value.as_u64().filter(|&n| n > 0).ok_or_else(|| {
+            format!("error: {}: `early_rounds`: {value} is not a round count above 0", at("manifest.json"))
+        })?),
+    };
     let mut runs = Vec::new();
     for (strategy, seed, status) in read_summary(dir, &seeds, &strategies)? {
         let path = format!("{strategy}/seed-{seed}/metrics.csv");
@@ -230,6 +245,7 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
         seeds,
         strategies,
         target_accuracy,
+        early_rounds,
         runs,
         traces,
         baseline: String::new(),

@@ -156,6 +156,43 @@ pub fn normalised_auc(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
+/// The piecewise-linear curve through `(x[i], y[i])` (x increasing) restricted to
+/// `[from, to]`: the points inside, plus the curve's values at `from` and `to`
+/// where they fall between two points. Outside the curve's own span nothing is
+/// added (a curve is not extrapolated).
+pub fn clip(x: &[f64], y: &[f64], from: f64, to: f64) -> (Vec<f64>, Vec<f64>) {
+    debug_assert_eq!(x.len(), y.len());
+    let (mut cx, mut cy) = (Vec::new(), Vec::new());
+    let mut push = |xi: f64, yi: f64| {
+        if cx.last() != Some(&xi) {
+            cx.push(xi);
+            cy.push(yi);
+        }
+    };
+    for i in 0..x.len() {
+        if i > 0 {
+            // Where the segment from point i-1 to point i crosses `from` or `to`.
+            for edge in [from, to] {
+                if x[i - 1] < edge && edge < x[i] && from <= edge && edge <= to {
+                    let share = (edge - x[i - 1]) / (x[i] - x[i - 1]);
+                    push(edge, y[i - 1] + share * (y[i] - y[i - 1]));
+                }
+            }
+        }
+        if from <= x[i] && x[i] <= to {
+            push(x[i], y[i]);
+        }
+    }
+    (cx, cy)
+}
+
+/// The value of the piecewise-linear curve through `(x[i], y[i])` at `at`
+/// (None outside the curve's span).
+pub fn value_at(x: &[f64], y: &[f64], at: f64) -> Option<f64> {
+    let (_, v) = clip(x, y, at, at);
+    v.first().copied()
+}
+
 /// The first index whose value reaches `target` (≥), if any.
 pub fn first_reaching(values: &[f64], target: f64) -> Option<usize> {
     values.iter().position(|&v| v >= target)
@@ -252,6 +289,18 @@ mod tests {
         let one = paired(&[0.9], &[0.8]);
         assert_eq!((one.won, one.diff.n, one.diff.half_width), (1, 1, None));
         assert!(close(one.diff.mean, 0.1, 1e-12));
+    }
+
+    #[test]
+    fn clipping_interpolates_at_the_edges_and_never_extrapolates() {
+        let (x, y) = ([1.0, 3.0, 5.0], [0.0, 1.0, 0.0]);
+        assert_eq!(clip(&x, &y, 2.0, 4.0), (vec![2.0, 3.0, 4.0], vec![0.5, 1.0, 0.5]));
+        assert_eq!(clip(&x, &y, 0.0, 3.0), (vec![1.0, 3.0], vec![0.0, 1.0]));
+        assert_eq!(clip(&x, &y, f64::NEG_INFINITY, 10.0), (x.to_vec(), y.to_vec()));
+        assert_eq!(value_at(&x, &y, 4.5), Some(0.25));
+        assert_eq!(value_at(&x, &y, 5.0), Some(0.0));
+        assert_eq!(value_at(&x, &y, 0.5), None);
+        assert_eq!(value_at(&x, &y, 6.0), None);
     }
 
     #[test]

@@ -85,7 +85,7 @@ const FULL_SCENARIO: &str = r#"(
         replay: "trace.ron",
     ),
     training: (
-        alpha: 0.5, barrier_timeout: "1s", model: (hidden: [8, 4]),
+        alpha: 0.5, barrier_timeout: "1s", model: (hidden: [8, 4]), early_rounds: 50,
         data: (
             dir: "d", limit_train: 10, limit_test: 10, test_subset: 5,
             partition: LabelSorted(classes_per_worker: 2),

@@ -35,6 +35,15 @@ pub struct Training {
     pub target_accuracy: f64,
     /// Evaluate the center every this many rounds (and always at the last round).
     pub evaluate_every: u32,
+    /// Also train, per seed, a failure-free control arm: plain EASGD (`uniform`)
+    /// on the same data with every failure of the scenario removed and every
+    /// worker at full speed (`compute.speed` cleared). The comparison
+    /// then reports what the failures cost each strategy and how much of the
+    /// baseline's cost it recovers.
+    pub control: bool,
+    /// Also report the accuracy AUC over the first this many rounds (early
+    /// progress, which the plateau of a long run dilutes).
+    pub early_rounds: Option<u64>,
 }
 
 impl Default for Training {
@@ -52,6 +61,8 @@ impl Default for Training {
             strategies: vec![Strategy::Uniform, Strategy::Dynamic(DynamicConfig::default())],
             target_accuracy: 0.9,
             evaluate_every: 1,
+            control: false,
+            early_rounds: None,
         }
     }
 }
@@ -60,6 +71,15 @@ impl Training {
     /// α, with its default 0.9 / k filled in.
     pub fn alpha(&self, workers: u32) -> f64 {
         self.alpha.unwrap_or(0.9 / f64::from(workers.max(1)))
+    }
+
+    /// The arms to train: `chosen` strategies, then the failure-free control when
+    /// the scenario asks for one (and `chosen` lacks it).
+    pub fn arms(&self, mut chosen: Vec<Strategy>) -> Vec<Strategy> {
+        if self.control && !chosen.contains(&Strategy::Control) {
+            chosen.push(Strategy::Control);
+        }
+        chosen
     }
 
     /// The barrier timeout, with its default (half the sync timeout) filled in.
@@ -329,17 +349,26 @@ impl Default for AdaHessianConfig {
     }
 }
 
+/// The label of the failure-free control arm.
+pub const CONTROL: &str = "control";
+
 /// A weighting strategy: how (a_m, a_w) are chosen at each exchange.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Strategy {
     /// Plain EASGD: a_m = a_w = α.
     Uniform,
-    /// Xu & Carr's dynamic weighting by the parameter gap.
+    /// Xu & Carr's dynamic weighting by the parameter gap, as faultline
+    /// reconstructs it (the paper's formula is not available).
     Dynamic(DynamicConfig),
     /// Down-weight the master pull of stale workers.
     Staleness(StalenessConfig),
     /// Knows the true failure trace (an upper bound, not deployable).
     Oracle,
+    /// The failure-free control arm: plain EASGD with every failure of the
+    /// scenario removed. Not a weighting strategy and never written in a
+    /// scenario: `training.control` adds it (see [`Training::arms`]).
+    #[serde(skip)]
+    Control,
 }
 
 impl Strategy {
@@ -349,6 +378,7 @@ impl Strategy {
         match self {
             Strategy::Uniform => "uniform".into(),
             Strategy::Oracle => "oracle".into(),
+            Strategy::Control => CONTROL.into(),
             Strategy::Dynamic(c) if *c == DynamicConfig::default() => "dynamic".into(),
             Strategy::Dynamic(c) => format!("dynamic-gm{}-gw{}", c.gamma_m, c.gamma_w),
             Strategy::Staleness(c) if *c == StalenessConfig::default() => "staleness".into(),

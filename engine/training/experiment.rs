@@ -14,7 +14,7 @@ use crate::numerics::backend::cpu::CpuBackend;
 use crate::numerics::backend::{Backend, BackendError};
 use crate::numerics::device::Device;
 use crate::numerics::model::Mlp;
-use crate::scenario::{LoadedScenario, Strategy};
+use crate::scenario::{LoadedScenario, Scenario, Strategy};
 use crate::timing::simulation::{RunSummary, StopReason};
 use crate::timing::time::SimTime;
 use crate::timing::trace::Trace;
@@ -325,12 +325,24 @@ pub struct SeedInputs {
     pub trace: Trace,
     /// Its happenings under the trace, recorded once for every strategy.
     pub timeline: Timeline,
+    /// The failure-free control arm's empty trace and its happenings, when the
+    /// scenario trains one (`training.control`).
+    pub control: Option<(Trace, Timeline)>,
 }
 
 impl SeedInputs {
-    /// The job of training `strategy` on this seed.
+    /// The job of training `strategy` on this seed: under the seed's failure
+    /// trace, or, for the control arm, under none.
     pub fn job<'a>(&'a self, strategy: &'a Strategy) -> Job<'a> {
-        Job { data: &self.data, trace: &self.trace, timeline: &self.timeline, seed: self.seed, strategy }
+        let (trace, timeline) = match strategy {
+            Strategy::Control => {
+                let control =
+                    self.control.as_ref().expect("a control arm only where the scenario asks for one");
+                (&control.0, &control.1)
+            }
+            _ => (&self.trace, &self.timeline),
+        };
+        Job { data: &self.data, trace, timeline, seed: self.seed, strategy }
     }
 }
 
@@ -363,9 +375,24 @@ pub fn prepare_from(
                 .map_err(|e| DataError { path: format!("{}: training.data", loaded.origin), ..e })?;
             // The happenings depend only on the scenario and the seed: once per seed.
             let timeline = Timeline::record(&loaded.scenario, trace, seed);
-            Ok(SeedInputs { seed, data, trace: trace.clone(), timeline })
+            let control = loaded.scenario.training.control.then(|| {
+                let calm = Trace::new(loaded.name(), seed, loaded.scenario.workers, Vec::new());
+                let timeline = Timeline::record(&control_scenario(&loaded.scenario), &calm, seed);
+                (calm, timeline)
+            });
+            Ok(SeedInputs { seed, data, trace: trace.clone(), timeline, control })
         })
         .collect()
+}
+
+/// The scenario the failure-free control arm runs: no failure (its trace is
+/// empty) and every worker at the scenario's base speed, since a persistently
+/// slow worker is a disruption too.
+pub fn control_scenario(scenario: &Scenario) -> Scenario {
+    let mut calm = scenario.clone();
+    calm.failures = Default::default();
+    calm.compute.speed.clear();
+    calm
 }
 
 /// Every run's place (seed-major, then strategy order): the outcome of a run

@@ -101,7 +101,8 @@ pub trait WeightingStrategy {
 /// The strategy a scenario entry names.
 pub fn build(strategy: &Strategy) -> Box<dyn WeightingStrategy + Send> {
     match strategy {
-        Strategy::Uniform => Box::new(Uniform),
+        // The control arm is plain EASGD; what sets it apart is its trace.
+        Strategy::Uniform | Strategy::Control => Box::new(Uniform),
         Strategy::Dynamic(c) => Box::new(Dynamic { gamma_m: c.gamma_m, gamma_w: c.gamma_w }),
         Strategy::Staleness(c) => Box::new(Staleness { p: c.p }),
         Strategy::Oracle => Box::new(Oracle),
@@ -122,8 +123,12 @@ impl WeightingStrategy for Uniform {
     }
 }
 
-/// Xu & Carr's dynamic weighting. With ĝ the median of the *other* workers' most
-/// recent gaps and ρ = gap / ĝ: a_m = α·min(1, ρ^(−γ_m)) and
+/// The dynamic weighting of Xu & Carr (arXiv 2409.09242) *as faultline
+/// reconstructs it*. The paper's full text is not available: its abstract says
+/// only that a dynamic weighting mitigates workers that fail; the formula below,
+/// the median, ρ, the caps and γ_m = γ_w = 1 are faultline's choices (see
+/// shared/PAPER.md and docs/RESULTS.md). With ĝ the median of the *other* workers'
+/// most recent gaps and ρ = gap / ĝ: a_m = α·min(1, ρ^(−γ_m)) and
 /// a_w = min(1, α·max(1, ρ^(γ_w))). ρ = 1 until two other workers have exchanged,
 /// and whenever ĝ = 0. (The median of an even count is the mean of the middle two.)
 #[derive(Clone, Copy, Debug)]

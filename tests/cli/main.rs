@@ -5,6 +5,7 @@
 mod bad_inputs;
 mod choices;
 mod commands;
+mod control;
 mod fuzz;
 mod overrides;
 mod plot_results;
