@@ -3,11 +3,13 @@
 
 pub mod aggregate;
 pub mod compare;
+pub mod control;
 mod curves;
 pub mod derived;
 pub mod figures;
 pub mod folder;
 pub mod plot;
+pub mod pooled;
 pub mod report;
 pub mod stats;
 

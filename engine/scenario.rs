@@ -27,7 +27,7 @@ pub use error::{ScenarioError, ScenarioErrors};
 pub use input::read_bounded as read_input;
 pub use overrides::Override;
 pub use training::{
-    Activation, AdaHessianConfig, CLASSES, Coupling, Data, Dataset, DirichletConfig, DynamicConfig,
+    Activation, AdaHessianConfig, CLASSES, CONTROL, Coupling, Data, Dataset, DirichletConfig, DynamicConfig,
     LabelSortedConfig, ModelConfig, Optimizer, Partition, Recovery, SgdConfig, StalenessConfig, Strategy,
     Training,
 };

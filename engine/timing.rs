@@ -12,6 +12,8 @@ pub mod network;
 pub mod observe;
 pub mod queue;
 pub mod schedule;
+pub mod severity;
 pub mod simulation;
+pub mod span;
 pub mod time;
 pub mod trace;
