@@ -14,9 +14,16 @@ reached it, with how many did).
 --wall: per point, the runs and the sum of their wall times (manifest.json's
 wall_s), and the total over all points.
 
+--control: for points with a failure-free control arm, one row per point and
+strategy other than uniform: uniform's failure cost at equal virtual time (mean
+accuracy up to the seed's time budget, control − uniform), the strategy's own
+cost, the share of uniform's cost it recovers with Fieller's 95 % interval, and
+its paired difference to uniform in the AUC over the first 50 rounds.
+
     python3 docs/results/table.py results/grid-iid results/grid-iid-more
     python3 docs/results/table.py --strategies results/grid-context
     python3 docs/results/table.py --wall results/grid-iid results/grid-iid-more
+    python3 docs/results/table.py --control results/severity/outage15-down50
 """
 
 import csv
@@ -110,6 +117,42 @@ def every_strategy(points):
     print_table(header, rows)
 
 
+def share(row, q):
+    status = row[f"share_{q}_status"]
+    if status == "no-cost":
+        return "no cost to recover"
+    estimate = fmt(row[f"share_{q}"], 2, sign=True)
+    if status == "ok":
+        return (f"{estimate} [{fmt(row[f'share_{q}_ci95_low'], 2, sign=True)}, "
+                f"{fmt(row[f'share_{q}_ci95_high'], 2, sign=True)}]")
+    return f"{estimate} ({status})"
+
+
+def cost(row, q):
+    low, high = row[f"cost_{q}_ci95_low"], row[f"cost_{q}_ci95_high"]
+    interval = f" [{fmt(low, sign=True)}, {fmt(high, sign=True)}]" if low else ""
+    return f"{fmt(row[f'cost_{q}'], sign=True)}{interval}"
+
+
+def against_control(points):
+    axes = [k for k, _ in points[0][1]] if points else []
+    q = "mean_acc_to_budget"
+    header = axes + ["strategy", "uniform's cost (95 % CI)", "its cost (95 % CI)",
+                     "share of uniform's cost recovered (95 % CI)", "Δ AUC first 50 rounds (95 % CI)"]
+    rows = []
+    for point, pairs in points:
+        c = comparisons(point)
+        if "control" not in c:
+            continue
+        for strategy, r in c.items():
+            if strategy in ("uniform", "control"):
+                continue
+            rows.append([v for _, v in pairs] + [
+                f"`{strategy}`", cost(c["uniform"], q), cost(r, q), share(r, q), diff(r, "auc_first_50"),
+            ])
+    print_table(header, rows)
+
+
 def wall(points):
     header = [k for k, _ in points[0][1]] + ["runs", "Σ run wall time (s)"] if points else []
     rows, total_runs, total = [], 0, 0.0
@@ -125,8 +168,9 @@ def wall(points):
 
 def main(args):
     mode = uniform_against_dynamic
-    if args and args[0] in ("--strategies", "--wall"):
-        mode = every_strategy if args[0] == "--strategies" else wall
+    modes = {"--strategies": every_strategy, "--wall": wall, "--control": against_control}
+    if args and args[0] in modes:
+        mode = modes[args[0]]
         args = args[1:]
     if not args:
         sys.exit(__doc__)

@@ -42,16 +42,26 @@ fn every_paper_grid_expands_and_its_points_validate() {
         }
         LoadedScenario::from_file_with(base, &overrides)
     };
-    let base = load(&paper.join("base.ron"), &[]).unwrap_or_else(|e| panic!("{e}"));
-    // As `validate` does: each seed's failures can be drawn.
-    for &seed in &base.scenario.seeds {
-        schedule::realize(&base, seed).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let grids: Vec<_> = ron_files(&paper)
+    // The grids of scenarios/paper and of each experiment's folder in it, whose
+    // own base.ron is a scenario.
+    let mut grids: Vec<_> = ron_files(&paper)
         .into_iter()
         .filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("grid")))
         .collect();
-    assert!(grids.len() >= 6, "{grids:?}");
+    let mut bases = vec![paper.join("base.ron")];
+    for experiment in ["severity", "kinds", "scale"] {
+        for file in ron_files(&paper.join(experiment)) {
+            if file.ends_with("base.ron") { bases.push(file) } else { grids.push(file) }
+        }
+    }
+    for base in &bases {
+        let base = load(base, &[]).unwrap_or_else(|e| panic!("{e}"));
+        // As `validate` does: each seed's failures can be drawn.
+        for &seed in &base.scenario.seeds {
+            schedule::realize(&base, seed).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    assert!(grids.len() >= 18 && bases.len() == 3, "{grids:?} {bases:?}");
     for file in &grids {
         let grid = Grid::from_file(file).unwrap_or_else(|e| panic!("{e}"));
         let points = grid.points();
