@@ -102,6 +102,13 @@ impl Grid {
         let bytes = crate::scenario::read_input(path, MAX_GRID_BYTES)
             .map_err(|e| whole(format!("cannot read the file: {e}")))?;
         let source = String::from_utf8(bytes).map_err(|_| whole("is not UTF-8 text".into()))?;
+        Grid::from_text(path, source)
+    }
+
+    /// Checks `source` as if it were the grid file at `path` (which need not
+    /// hold it any more: a sweep folder's sweep.json keeps the text it ran).
+    pub fn from_text(path: &Path, source: String) -> Result<Grid, ScenarioErrors> {
+        let origin = path.display().to_string();
         let file: GridFile = crate::scenario::parse_ron_text(&source, &origin)?;
         let spans = crate::scenario::SpanLookup::new(&source);
         let at = |path: &str, message: String, expected: &str| {
