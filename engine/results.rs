@@ -1,5 +1,6 @@
 //! What a run leaves behind: the results folder, its CSV files and tables, the
-//! statistics across seeds and the paired comparisons, and the figures.
+//! statistics across seeds and the paired comparisons, and the figures (of one
+//! run, and of a whole sweep).
 
 pub mod aggregate;
 pub mod compare;
@@ -8,6 +9,7 @@ mod curves;
 pub mod derived;
 pub mod figures;
 pub mod folder;
+pub mod grid_table;
 pub mod plot;
 pub mod pooled;
 pub mod report;

@@ -1,0 +1,243 @@
+//! grid.csv read back: a sweep's table of a row per point and strategy, every
+//! cell found by its column's name (never its position, so columns added later
+//! change nothing), and the interval columns that go with a quantity.
+
+use std::fs;
+use std::path::Path;
+
+/// grid.csv as read: the header and the rows, cells unquoted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridTable {
+    /// The column names, in order.
+    pub columns: Vec<String>,
+    /// The rows, each with one cell per column.
+    pub rows: Vec<Vec<String>>,
+    /// The line each row starts on.
+    lines: Vec<usize>,
+    /// The file, for errors.
+    pub shown: String,
+}
+
+/// What the error bars of a quantity show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bars {
+    /// Its 95 % confidence interval (`<q>_ci95_low`, `<q>_ci95_high`).
+    Ci95 {
+        /// The column of the lower end.
+        low: usize,
+        /// The column of the upper end.
+        high: usize,
+    },
+    /// ±1 standard deviation across seeds (`<q>_mean` with `<q>_std`).
+    Std {
+        /// The column of the standard deviation.
+        std: usize,
+    },
+    /// No interval columns: no bars.
+    None,
+}
+
+impl Bars {
+    /// What the bars are, for a caption.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Bars::Ci95 { .. } => "error bars: 95% CI",
+            Bars::Std { .. } => "error bars: ±1 std across seeds",
+            Bars::None => "no interval columns: no error bars",
+        }
+    }
+}
+
+/// Files above this size are not a sweep's grid.csv.
+const MAX_FILE: u64 = 256 << 20;
+
+impl GridTable {
+    /// Reads `path`; the error names it and is for the user, as is.
+    pub fn read(path: &Path) -> Result<GridTable, String> {
+        let shown = path.display().to_string();
+        let meta = fs::metadata(path).map_err(|e| format!("error: {shown}: {e}"))?;
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            return Err(format!("error: {shown}: not a grid.csv (a regular file of at most 256 MiB)"));
+        }
+        let text = fs::read_to_string(path).map_err(|e| format!("error: {shown}: {e}"))?;
+        GridTable::parse(&text, &shown)
+    }
+
+    /// Parses the text of a grid.csv (`shown` names it in errors).
+    pub fn parse(text: &str, shown: &str) -> Result<GridTable, String> {
+        let mut records = records(text).map_err(|line| format!("error: {shown}:{line}: unclosed quote"))?;
+        if records.is_empty() {
+            return Err(format!("error: {shown}: empty; expected a header beginning `point,folder`"));
+        }
+        let (_, columns) = records.remove(0);
+        if columns.first().map(String::as_str) != Some("point") || !columns.iter().any(|c| c == "strategy") {
+            return Err(format!(
+                "error: {shown}:1: expected a header beginning `point,folder` with a `strategy` column"
+            ));
+        }
+        let (mut rows, mut lines) = (Vec::with_capacity(records.len()), Vec::with_capacity(records.len()));
+        for (line, row) in records {
+            if row.len() != columns.len() {
+                return Err(format!(
+                    "error: {shown}:{line}: {} cells, but the header has {} columns",
+                    row.len(),
+                    columns.len()
+                ));
+            }
+            rows.push(row);
+            lines.push(line);
+        }
+        Ok(GridTable { columns, rows, lines, shown: shown.to_string() })
+    }
+
+    /// The position of the column `name`.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The number in row `row`, column `column`: `None` when the cell is empty
+    /// (undefined, e.g. a standard deviation of one seed); an error names the
+    /// cell when it is not a number.
+    pub fn number(&self, row: usize, column: usize) -> Result<Option<f64>, String> {
+        let cell = self.rows[row][column].trim();
+        if cell.is_empty() {
+            return Ok(None);
+        }
+        match cell.parse::<f64>() {
+            Ok(value) if value.is_finite() => Ok(Some(value)),
+            Ok(_) => Ok(None),
+            Err(_) => Err(format!(
+                "error: {}:{}: {} `{cell}` is not a number",
+                self.shown, self.lines[row], self.columns[column]
+            )),
+        }
+    }
+
+    /// The columns whose cells are all numbers or empty (and not all empty),
+    /// `point` aside: what a comparison may plot.
+    pub fn numeric_columns(&self) -> Vec<&str> {
+        let numeric = |c: usize| {
+            self.rows.iter().all(|r| r[c].trim().is_empty() || r[c].trim().parse::<f64>().is_ok())
+                && self.rows.iter().any(|r| !r[c].trim().is_empty())
+        };
+        (0..self.columns.len())
+            .filter(|&c| self.columns[c] != "point" && numeric(c))
+            .map(|c| self.columns[c].as_str())
+            .collect()
+    }
+
+    /// The interval columns of the quantity `name`, by name: `X_ci95_low` and
+    /// `X_ci95_high` for `X`; for `X_mean` also `X_ci95_low`/`X_ci95_high` (as
+    /// `diff_<q>_mean` has), and else `X_std` (±1 std).
+    pub fn bars(&self, name: &str) -> Bars {
+        let ci = |stem: &str| {
+            let low = self.column(&format!("{stem}_ci95_low"))?;
+            let high = self.column(&format!("{stem}_ci95_high"))?;
+            Some(Bars::Ci95 { low, high })
+        };
+        let stem = name.strip_suffix("_mean");
+        ci(name)
+            .or_else(|| stem.and_then(ci))
+            .or_else(|| stem.and_then(|s| self.column(&format!("{s}_std"))).map(|std| Bars::Std { std }))
+            .unwrap_or(Bars::None)
+    }
+}
+
+/// The records of a CSV text (RFC 4180: quoted cells may hold commas, quotes
+/// doubled and line breaks), each with the line it starts on; an unclosed quote
+/// is an error at its line.
+fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, usize> {
+    let mut records = Vec::new();
+    let (mut record, mut cell) = (Vec::new(), String::new());
+    let (mut line, mut start, mut quoted) = (1, 1, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => record.push(std::mem::take(&mut cell)),
+            '\r' if !quoted && chars.peek() == Some(&'\n') => {}
+            '\n' if !quoted => {
+                record.push(std::mem::take(&mut cell));
+                records.push((start, std::mem::take(&mut record)));
+                line += 1;
+                start = line;
+            }
+            c => {
+                if c == '\n' {
+                    line += 1;
+                }
+                cell.push(c);
+            }
+        }
+    }
+    if quoted {
+        return Err(start);
+    }
+    if !cell.is_empty() || !record.is_empty() {
+        record.push(cell);
+        records.push((start, record));
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRID: &str = "point,folder,workers,training.tau,strategy,final_acc_mean,final_acc_std,\
+diff_auc_rounds_mean,diff_auc_rounds_ci95_low,diff_auc_rounds_ci95_high,share_x,share_x_ci95_low,share_x_ci95_high\n\
+0,000_workers=4_tau=1,\"4\",\"1\",uniform,0.9,0.01,,,,1,0.5,1.5\n\
+1,001_workers=4_tau=x,\"4\",\"(a: \"\"x\"\",\n b)\",dynamic,0.91,,0.002,-0.001,0.005,2,,\n";
+
+    #[test]
+    fn cells_are_found_by_name_and_unquoted() {
+        let t = GridTable::parse(GRID, "grid.csv").unwrap();
+        assert_eq!(t.rows.len(), 2);
+        let tau = t.column("training.tau").unwrap();
+        assert_eq!(t.rows[0][tau], "1");
+        // A RON value with quotes, a comma and a line break in one cell.
+        assert_eq!(t.rows[1][tau], "(a: \"x\",\n b)");
+        assert_eq!(t.rows[1][t.column("strategy").unwrap()], "dynamic");
+        let diff = t.column("diff_auc_rounds_mean").unwrap();
+        assert_eq!(t.number(0, diff), Ok(None));
+        assert_eq!(t.number(1, diff), Ok(Some(0.002)));
+        let error = t.number(1, t.column("strategy").unwrap()).unwrap_err();
+        assert_eq!(error, "error: grid.csv:3: strategy `dynamic` is not a number");
+        assert!(!t.numeric_columns().contains(&"point") && t.numeric_columns().contains(&"workers"));
+        assert!(!t.numeric_columns().contains(&"training.tau"));
+    }
+
+    #[test]
+    fn interval_columns_go_by_name() {
+        let t = GridTable::parse(GRID, "grid.csv").unwrap();
+        let col = |n: &str| t.column(n).unwrap();
+        assert_eq!(
+            t.bars("diff_auc_rounds_mean"),
+            Bars::Ci95 { low: col("diff_auc_rounds_ci95_low"), high: col("diff_auc_rounds_ci95_high") }
+        );
+        assert_eq!(
+            t.bars("share_x"),
+            Bars::Ci95 { low: col("share_x_ci95_low"), high: col("share_x_ci95_high") }
+        );
+        assert_eq!(t.bars("final_acc_mean"), Bars::Std { std: col("final_acc_std") });
+        assert_eq!(t.bars("workers"), Bars::None);
+    }
+
+    #[test]
+    fn malformed_tables_are_refused_at_their_line() {
+        let short = "point,folder,strategy\n0,a,u\n1,b\n";
+        assert_eq!(
+            GridTable::parse(short, "g.csv").unwrap_err(),
+            "error: g.csv:3: 2 cells, but the header has 3 columns"
+        );
+        assert!(GridTable::parse("a,b\n", "g.csv").unwrap_err().starts_with("error: g.csv:1: expected"));
+        assert_eq!(
+            GridTable::parse("point,strategy\n0,\"u\n", "g.csv").unwrap_err(),
+            "error: g.csv:2: unclosed quote"
+        );
+    }
+}
