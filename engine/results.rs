@@ -14,5 +14,6 @@ pub mod plot;
 pub mod pooled;
 pub mod report;
 pub mod stats;
+pub mod sweep_figures;
 
 pub use curves::{Choices, Curve, Point, Results, parse_metrics, read};

@@ -163,7 +163,7 @@ pub fn seed_list(seeds: &[u64]) -> String {
 }
 
 /// A band from a spread: ±1 std, or none from one seed.
-fn band(x: f64, s: Spread) -> BandPoint {
+pub fn band(x: f64, s: Spread) -> BandPoint {
     let d = if s.std.is_nan() { 0.0 } else { s.std };
     BandPoint { x, y: s.mean, low: s.mean - d, high: s.mean + d }
 }
