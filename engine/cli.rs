@@ -1,5 +1,5 @@
 //! The `faultline` command line: `run`, `rerun`, `plot`, `sweep`, `merge`,
-//! `validate`, `trace` and `devices`.
+//! `figures`, `validate`, `trace` and `devices`.
 //!
 //! Exit codes: 0 success; 2 bad input or usage (with `file:line:col`, the field path
 //! and what was expected); 1 a run that failed.
@@ -23,6 +23,7 @@ macro_rules! say {
 }
 
 mod devices;
+mod figures;
 mod inspect;
 mod plot;
 mod rerun;
@@ -152,6 +153,10 @@ enum Command {
         #[arg(long)]
         allow_partial: bool,
     },
+    /// Draw figures of a whole sweep into SWEEP_DIR/figures: panel grids of test
+    /// accuracy and training loss by round (a panel per point of two axes), or one
+    /// grid.csv column against an axis (--quantity); other axes fixed with --fix.
+    Figures(figures::FiguresArgs),
     /// Print the realized failure trace of a seed as RON (replay it with
     /// `failures: (replay: "FILE")`).
     Trace {
@@ -201,6 +206,7 @@ pub fn main() -> ExitCode {
             sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
         }
         Command::Merge { dirs, out, allow_partial } => sweep::merge(&dirs, &out, allow_partial),
+        Command::Figures(args) => figures::figures(&args),
         Command::Plot { dir, choices } => plot::plot(&dir, &choices.choices()),
         Command::Validate { files } => inspect::validate(&files),
         Command::Trace { scenario, seed } => inspect::trace(scenario.as_deref(), seed),
