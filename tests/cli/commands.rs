@@ -91,13 +91,22 @@ fn help_and_usage_errors() {
     let help = faultline(&["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for command in ["run", "plot", "validate", "trace", "devices", "sweep", "merge", "rerun"] {
+    for command in ["run", "plot", "validate", "trace", "devices", "sweep", "merge", "rerun", "figures"] {
         assert!(text.contains(command), "{text}");
     }
     assert_eq!(faultline(&["run", "--no-such-flag"]).status.code(), Some(2));
     assert_eq!(faultline(&["validate"]).status.code(), Some(2));
     assert_eq!(faultline(&["run", "--seed", "minus-one"]).status.code(), Some(2));
     assert_eq!(faultline(&[]).status.code(), Some(2));
+    // A comparison needs its x axis; --quantity and --rows draw different figures.
+    for (args, says) in [
+        (&["figures", "sw", "--quantity", "final_acc_mean"][..], "--x <AXIS>"),
+        (&["figures", "sw", "--quantity", "q", "--x", "a", "--rows", "b"][..], "cannot be used with"),
+    ] {
+        let output = faultline(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.code() == Some(2) && stderr.contains(says), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

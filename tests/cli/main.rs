@@ -6,6 +6,7 @@ mod bad_inputs;
 mod choices;
 mod commands;
 mod control;
+mod figures;
 mod fuzz;
 mod overrides;
 mod plot_results;
