@@ -74,8 +74,12 @@ pub fn figures(args: &FiguresArgs) -> Result<(), Failure> {
                 .ok_or_else(|| Failure::BadInput("error: --quantity needs --x".into()))?;
             let lines = match axis(&args.lines, "--lines")? {
                 Some(lines) => Some(lines),
-                None => match sweep_figures::free_axes(&axes, &fixes).as_slice() {
-                    [a, b] if *a == x || *b == x => Some(if *a == x { *b } else { *a }),
+                None => match sweep_figures::free_axes(&axes, &fixes)
+                    .into_iter()
+                    .filter(|&a| a != x)
+                    .collect::<Vec<_>>()[..]
+                {
+                    [lines] => Some(lines),
                     _ => None,
                 },
             };

@@ -32,13 +32,19 @@ impl Axis {
     }
 
     /// The value written `text`: the same text, or else the same number (`0.50`
-    /// for `0.5`).
+    /// for `0.5`), or the same string without its quotes (`iid` for `"iid"`,
+    /// as a shell leaves it).
     pub fn find_value(&self, text: &str) -> Option<usize> {
         let text = text.trim();
-        self.values.iter().position(|v| v == text).or_else(|| {
-            let number = text.parse::<f64>().ok()?;
-            self.values.iter().position(|v| v.parse::<f64>().ok() == Some(number))
-        })
+        let unquoted = |v: &str| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).map(str::to_string);
+        self.values
+            .iter()
+            .position(|v| v == text)
+            .or_else(|| {
+                let number = text.parse::<f64>().ok()?;
+                self.values.iter().position(|v| v.parse::<f64>().ok() == Some(number))
+            })
+            .or_else(|| self.values.iter().position(|v| unquoted(v).is_some_and(|v| v == text)))
     }
 
     /// Its values, listed for a message.
@@ -618,6 +624,13 @@ mod tests {
         assert!(find_axis(&twice, "x", "--x").unwrap_err().contains("more than one axis ends so"));
         assert_eq!(parse_fix(&axes, "overlap=0.250"), Ok((2, 1)), "the same number");
         assert_eq!(parse_fix(&axes, "training.data.overlap=0.25"), Ok((2, 1)));
+        let named = [Axis {
+            path: "training.data.partition".into(),
+            values: vec!["\"iid\"".into(), "Dirichlet(beta: 0.5)".into()],
+        }];
+        assert_eq!(parse_fix(&named, "partition=iid"), Ok((0, 0)));
+        assert_eq!(parse_fix(&named, "partition=\"iid\""), Ok((0, 0)));
+        assert_eq!(parse_fix(&named, "partition=Dirichlet(beta: 0.5)"), Ok((0, 1)));
         assert!(parse_fix(&axes, "overlap").unwrap_err().contains("expected AXIS=VALUE"));
         let error = parse_fix(&axes, "overlap=0.5").unwrap_err();
         assert!(
