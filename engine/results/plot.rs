@@ -200,13 +200,28 @@ struct Chart<'a> {
     text: TextSizes,
 }
 
-/// Writes a two-line title centred at the top of `area`.
+/// Writes a two-line title centred at the top of `area`, each line at its own
+/// size or smaller, so that a long one (a figure fixing long axis values) still
+/// fits the width.
 fn header<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, subtitle: &str) -> DrawResult<DB> {
-    let centre = (area.dim_in_pixel().0 as i32 / 2, 10);
-    let style = (FONT, 26).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+    let width = area.dim_in_pixel().0;
+    let centre = (width as i32 / 2, 10);
+    let style =
+        (FONT, fitting(26.0, title, width)).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
     area.draw_text(title, &style, centre)?;
-    let style = (FONT, 17).into_font().color(&RGBColor(70, 70, 70)).pos(Pos::new(HPos::Center, VPos::Top));
+    let style = (FONT, fitting(17.0, subtitle, width))
+        .into_font()
+        .color(&RGBColor(70, 70, 70))
+        .pos(Pos::new(HPos::Center, VPos::Top));
     area.draw_text(subtitle, &style, (centre.0, 46))
+}
+
+/// The font size, at most `size`, at which `text` fits in `width` pixels with a
+/// margin (a glyph of this font is about 0.55 of the size wide on average).
+fn fitting(size: f64, text: &str, width: u32) -> f64 {
+    let room = f64::from(width) * 0.96;
+    let needed = 0.55 * size * text.chars().count() as f64;
+    if needed <= room { size } else { (size * room / needed).max(8.0) }
 }
 
 /// Where a legend goes: clear of where the lines end, low for accuracies
