@@ -152,6 +152,11 @@ enum Command {
         /// grid.csv. Without it such a merge fails (exit 1) and writes nothing.
         #[arg(long)]
         allow_partial: bool,
+        /// Merge even when the points come from different faultline builds,
+        /// backends or devices (whose last bits differ): warn, and record it in
+        /// the merged sweep.json. Without it such a merge is refused (exit 2).
+        #[arg(long)]
+        allow_mixed: bool,
     },
     /// Draw figures of a whole sweep into SWEEP_DIR/figures: panel grids of test
     /// accuracy and training loss by round (a panel per point of two axes), or one
@@ -205,7 +210,9 @@ pub fn main() -> ExitCode {
         Command::Sweep { grid, out, shard, jobs, backend, quiet } => {
             sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
         }
-        Command::Merge { dirs, out, allow_partial } => sweep::merge(&dirs, &out, allow_partial),
+        Command::Merge { dirs, out, allow_partial, allow_mixed } => {
+            sweep::merge(&dirs, &out, allow_partial, allow_mixed)
+        }
         Command::Figures(args) => figures::figures(&args),
         Command::Plot { dir, choices } => plot::plot(&dir, &choices.choices()),
         Command::Validate { files } => inspect::validate(&files),
@@ -258,12 +265,7 @@ fn load(path: Option<&Path>, sets: &[String]) -> Result<LoadedScenario, Failure>
     }
 }
 
-/// FNV-1a 64 of some bytes: the scenario's fingerprint in the manifest.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
-}
-
 /// manifest.json's `scenario_hash` of a scenario's resolved text.
 fn scenario_hash(source: &str) -> String {
-    format!("{:016x}", fnv1a(source.as_bytes()))
+    crate::fingerprint::hex(crate::fingerprint::fnv1a(source.as_bytes()))
 }

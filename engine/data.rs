@@ -163,6 +163,15 @@ pub fn source(data: &Data, base_dir: &Path) -> (DatasetKind, PathBuf) {
     (data.dataset, base_dir.join(dir))
 }
 
+/// The files [`load`] reads for `data` (none for the embedded digits, which
+/// the faultline build carries).
+pub fn input_files(data: &Data, base_dir: &Path) -> Vec<PathBuf> {
+    match source(data, base_dir) {
+        (DatasetKind::Digits, _) => Vec::new(),
+        (_, dir) => idx::files(&dir),
+    }
+}
+
 /// For tests: Fashion-MNIST from its standard place (Debian's
 /// `dataset-fashion-mnist`), or `None` with a note on stderr when it is not
 /// installed. With `FAULTLINE_REQUIRE_DATA` set a missing dataset panics

@@ -43,6 +43,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod fingerprint;
 pub mod numerics;
 pub mod results;
 pub mod rng;

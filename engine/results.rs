@@ -10,6 +10,7 @@ pub mod derived;
 pub mod figures;
 pub mod folder;
 pub mod grid_table;
+pub mod identity;
 pub mod plot;
 pub mod pooled;
 pub mod report;

@@ -243,6 +243,18 @@ pub fn parse_trace_text(text: &str, origin: &str) -> Result<Trace, ScenarioError
     error::parse_ron(text, origin, error::FileKind::Trace)
 }
 
+/// Reads and checks a trace file (as written by `faultline trace` or beside a
+/// run's results) for a scenario of `workers` workers.
+pub fn read_trace_file(path: &Path, workers: u32) -> Result<Trace, ScenarioErrors> {
+    validate::load_trace(path, workers).map_err(|e| match e {
+        validate::TraceLoadError::Unreadable(e) => ScenarioErrors::single(ScenarioError::whole_file(
+            &path.display().to_string(),
+            format!("cannot read the trace: {e}"),
+        )),
+        validate::TraceLoadError::Invalid(errors) => errors,
+    })
+}
+
 /// A scenario read from a file (or the embedded quickstart), validated, with what it
 /// refers to already loaded.
 #[derive(Clone, Debug)]

@@ -148,6 +148,33 @@ impl Grid {
                     "each field on one axis",
                 ));
             }
+            // An axis inside another's field would be overwritten by it (or
+            // overwrite it), so a point's label would name a value it did not run.
+            let nested =
+                |a: &str, b: &str| b.strip_prefix(a).is_some_and(|rest| rest.starts_with(['.', '[']));
+            if let Some(other) =
+                file.axes[..i].iter().find(|o| nested(&o.path, &axis.path) || nested(&axis.path, &o.path))
+            {
+                return Err(at(
+                    &format!("{here}.path"),
+                    format!(
+                        "`{}` and the axis `{}` set the same field, one inside the other",
+                        axis.path, other.path
+                    ),
+                    "axes on separate fields (an axis on a whole struct replaces every field in it)",
+                ));
+            }
+            for (own, field) in [("seeds", file.seeds.is_some()), ("strategies", file.strategies.is_some())] {
+                let scenario_field = if own == "seeds" { "seeds" } else { "training.strategies" };
+                let on_it = axis.path == scenario_field || nested(scenario_field, &axis.path);
+                if field && on_it {
+                    return Err(at(
+                        &format!("{here}.path"),
+                        format!("the grid's own `{own}` replaces `{}` at every point", axis.path),
+                        &format!("either the axis or the grid's `{own}`, not both"),
+                    ));
+                }
+            }
             if axis.values.is_empty() {
                 return Err(at(&format!("{here}.values"), "no values".into(), "at least one value"));
             }
@@ -354,7 +381,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "faultline-grid-{}-{:x}",
             std::process::id(),
-            crate::cli::fnv1a(text.as_bytes())
+            crate::fingerprint::fnv1a(text.as_bytes())
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("base.ron"), "(stop: (rounds: 5))").unwrap();
@@ -374,6 +401,32 @@ mod tests {
         assert_eq!(g.overrides(&points[5])[1].argument(), "training.tau=4");
         let loaded = g.load_point(&points[5]).unwrap();
         assert_eq!((loaded.scenario.workers, loaded.scenario.training.tau), (3, 4));
+    }
+
+    #[test]
+    fn axes_that_would_label_values_that_never_ran_are_refused() {
+        let nested = grid(
+            r#"(scenario: "base.ron", axes: [(path: "training.data.overlap", values: [0.0, 0.5]),
+                (path: "training.data", values: [(overlap: 0.0)])])"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(nested.contains("axes[1].path") && nested.contains("one inside the other"), "{nested}");
+        let seeds =
+            grid(r#"(scenario: "base.ron", axes: [(path: "seeds", values: [[1], [2]])], seeds: [1, 2])"#)
+                .unwrap_err()
+                .to_string();
+        assert!(seeds.contains("the grid's own `seeds`"), "{seeds}");
+        let strategies = grid(
+            r#"(scenario: "base.ron", axes: [(path: "training.strategies", values: [[Uniform]])], strategies: ["uniform"])"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(strategies.contains("the grid's own `strategies`"), "{strategies}");
+        // Fields side by side are fine.
+        grid(r#"(scenario: "base.ron", axes: [(path: "training.data.overlap", values: [0.0]), (path: "training.database", values: [1])])"#)
+            .map(|_| ())
+            .unwrap_or_else(|e| assert!(!e.to_string().contains("one inside the other"), "{e}"));
     }
 
     #[test]

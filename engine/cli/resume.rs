@@ -1,29 +1,18 @@
 //! Resuming an interrupted `run` (or sweep point): each finished run's outcome is
 //! recorded in the staging folder as it finishes, and the next run into the same
 //! `--out` takes the recorded outcomes instead of training them again, when they
-//! come from the very same scenario text, faultline build, backend and device.
+//! have the same [`Identity`]: the very same scenario text, input files (a
+//! replayed trace, the dataset), faultline build, backend and device.
 //! Outcomes are recorded exactly (JSON numbers round-trip every f64), so resumed
 //! results are byte-identical to uninterrupted ones.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::fnv1a;
-use crate::numerics::device::Chosen;
+use crate::fingerprint::fnv1a;
 use crate::results::folder::{ResultsFolder, write_atomic};
-use crate::scenario::LoadedScenario;
+use crate::results::identity::Identity;
 use crate::training::experiment::RunOutcome;
-
-/// What recorded outcomes must have been computed by to be taken.
-fn key(loaded: &LoadedScenario, chosen: &Chosen) -> serde_json::Value {
-    serde_json::json!({
-        "faultline": env!("CARGO_PKG_VERSION"),
-        "git_commit": env!("FAULTLINE_GIT_COMMIT"),
-        "scenario_hash": super::scenario_hash(&loaded.source),
-        "backend": chosen.device.backend(),
-        "adapter": chosen.device.adapter(),
-    })
-}
 
 /// The records of one results folder's finished runs (none when the staging
 /// folder cannot hold them).
@@ -36,20 +25,16 @@ const KEY: &str = "key.json";
 impl Finished {
     /// Opens the folder's records: those of an interrupted run with the same
     /// key are returned; any others are removed.
-    pub fn open(
-        folder: &ResultsFolder,
-        loaded: &LoadedScenario,
-        chosen: &Chosen,
-    ) -> (Finished, Vec<RunOutcome>) {
+    pub fn open(folder: &ResultsFolder, identity: &Identity) -> (Finished, Vec<RunOutcome>) {
         let Ok(dir) = folder.done() else { return (Finished { dir: None }, Vec::new()) };
-        let key = key(loaded, chosen);
+        let key = identity.json();
         let recorded: Option<serde_json::Value> =
             fs::read(dir.join(KEY)).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
         if recorded.as_ref() == Some(&key) {
             let runs = read(&dir);
             return (Finished { dir: Some(dir) }, runs);
         }
-        // Another scenario, build or device: start afresh.
+        // Another scenario, input, build or device: start afresh.
         if let Ok(entries) = fs::read_dir(&dir) {
             for entry in entries.flatten() {
                 let _ = fs::remove_file(entry.path());

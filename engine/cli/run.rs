@@ -12,6 +12,7 @@ use crate::numerics::backend::BackendError;
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::derived;
 use crate::results::folder::{self as output, ResultsFolder};
+use crate::results::identity::Identity;
 use crate::results::report;
 use crate::results::{Choices, Results};
 use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
@@ -101,6 +102,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         dry_run: args.dry_run,
         choices,
         on_run: None,
+        traces: None,
     })
 }
 
@@ -127,6 +129,9 @@ pub struct Plan {
     pub choices: Choices,
     /// Told each run as it finishes (a sweep's progress bar).
     pub on_run: Option<OnRun>,
+    /// Per seed, the failure trace to run under instead of realizing the
+    /// scenario's (`rerun` replays the traces its folder recorded).
+    pub traces: Option<Vec<Trace>>,
 }
 
 /// A callback for each finished run.
@@ -217,8 +222,12 @@ pub(super) fn no_adapter(error: &impl std::fmt::Display) -> Failure {
     ))
 }
 
-/// Every seed's schedule.
+/// Every seed's schedule: under the trace the plan gives, or realized.
 fn realize(plan: &Plan) -> Result<Vec<Schedule>, Failure> {
+    if let Some(traces) = &plan.traces {
+        let seeds = plan.seeds.iter().zip(traces);
+        return Ok(seeds.map(|(&seed, trace)| schedule::under(&plan.loaded, seed, trace.clone())).collect());
+    }
     Ok(plan.seeds.iter().map(|&seed| schedule::realize(&plan.loaded, seed)).collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -330,6 +339,8 @@ struct Staged {
     loaded: LoadedScenario,
     seeds: Vec<u64>,
     traces: Vec<Trace>,
+    /// What the results are computed from (manifest.json's `identity`).
+    identity: Identity,
     /// What manifest.json records of the failures' severity.
     severity: serde_json::Value,
     strategies: Vec<Strategy>,
@@ -351,6 +362,7 @@ struct Staged {
 /// and says what is about to train.
 fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
     let schedules = realize(&plan)?;
+    let replays_recorded = plan.traces.is_some();
     let Plan { loaded, seeds, strategies, out, jobs, quiet, choices, on_run, .. } = plan;
     let estimate = loaded.scenario.estimate_memory();
     let jobs = fit_jobs(&estimate, jobs.map_or_else(default_jobs, |j| j.get()), quiet)?;
@@ -371,7 +383,11 @@ fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
             chosen.why
         );
     }
-    let (finished, done) = Finished::open(&folder, &loaded, chosen);
+    let mut identity = Identity::of(&loaded, chosen);
+    if replays_recorded {
+        identity.replaying(schedules.iter().map(|s| &s.trace));
+    }
+    let (finished, done) = Finished::open(&folder, &identity);
     if !done.is_empty() && !quiet {
         say!(
             "  resuming: {} of {runs} runs were finished by an interrupted run into {}",
@@ -386,6 +402,7 @@ fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
         loaded,
         seeds,
         traces,
+        identity,
         severity,
         strategies,
         jobs,
@@ -421,7 +438,7 @@ impl Staged {
     /// Writes the results of training (or the failure), prints the comparison
     /// and reports any run that diverged.
     fn finish(&self, trained: Result<Experiment, ExperimentError>, chosen: &Chosen) -> Result<(), Failure> {
-        let Staged { loaded, seeds, strategies, choices, started, severity, .. } = self;
+        let Staged { loaded, seeds, strategies, choices, started, severity, identity, .. } = self;
         let mut folder = self
             .folder
             .lock()
@@ -463,6 +480,7 @@ impl Staged {
                 "backend": chosen.device.backend(),
                 "adapter": chosen.device.adapter(),
                 "severity": severity,
+                "identity": identity.json(),
                 "runs": result.runs.iter().map(|r| serde_json::json!({
                     "strategy": r.strategy,
                     "seed": r.seed,

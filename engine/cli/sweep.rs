@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::Failure;
 use super::run::{Plan, execute_on, execute_together};
-use super::{Failure, fnv1a};
+use crate::fingerprint::fnv1a;
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::aggregate::cell;
 use crate::results::control::ControlComparison;
 use crate::results::folder as output;
+use crate::results::identity::Identity;
 use crate::results::{self, compare, pooled};
 use crate::sweep::{Grid, Point};
 
@@ -109,7 +111,7 @@ pub fn sweep(
         total_runs += runs;
         let name = grid.folder(point);
         let folder = out.join(&name);
-        if is_complete(&folder, &loaded.source, &seeds, &chosen) {
+        if is_complete(&folder, &Identity::of(&loaded, &chosen), &seeds) {
             resumed += 1;
             done_runs += runs;
             continue;
@@ -129,6 +131,7 @@ pub fn sweep(
                 dry_run: false,
                 choices: crate::results::Choices::default(),
                 on_run: None,
+                traces: None,
             },
             runs,
         ));
@@ -233,14 +236,12 @@ fn with_ticks(
 }
 
 /// A point folder counts as done when a run wrote it (its manifest names every
-/// file) from the same scenario text and seeds, on the same backend and device.
-fn is_complete(folder: &Path, source: &str, seeds: &[u64], chosen: &Chosen) -> bool {
+/// file) with the same seeds and [`Identity`]: scenario text, input files,
+/// faultline build, backend and device (what `run` resumes by, too).
+fn is_complete(folder: &Path, identity: &Identity, seeds: &[u64]) -> bool {
     let Some(manifest) = read_manifest(folder) else { return false };
-    let same_scenario = manifest["scenario_hash"] == super::scenario_hash(source);
-    let same_seeds = manifest["seeds"] == serde_json::json!(seeds);
-    let same_device =
-        manifest["backend"] == chosen.device.backend() && manifest["adapter"] == chosen.device.adapter();
-    same_scenario && same_seeds && same_device && has_all_files(folder)
+    let same_identity = Identity::from_json(&manifest["identity"]).as_ref() == Some(identity);
+    same_identity && manifest["seeds"] == serde_json::json!(seeds) && has_all_files(folder)
 }
 
 /// Whether a point folder holds every file its manifest names. Within sweep
@@ -255,7 +256,13 @@ fn has_all_files(folder: &Path) -> bool {
 }
 
 fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
-    serde_json::from_slice(&fs::read(folder.join("manifest.json")).ok()?).ok()
+    read_json(&folder.join("manifest.json"))
+}
+
+/// Small JSON records (manifest.json, sweep.json) are read as every input file
+/// is: a regular file only (a FIFO would block), at most 64 MiB.
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&crate::scenario::read_input(path, 64 << 20).ok()?).ok()
 }
 
 /// Whether `out` can be this grid's sweep folder, found without changing it:
@@ -267,7 +274,10 @@ fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
     if out.is_file() {
         return Err(bad("is a file, not a folder".into()));
     }
-    if let Ok(bytes) = fs::read(out.join("sweep.json")) {
+    let marker = out.join("sweep.json");
+    if fs::symlink_metadata(&marker).is_ok() {
+        let bytes = crate::scenario::read_input(&marker, 64 << 20)
+            .map_err(|e| bad(format!("sweep.json: cannot read it: {e}")))?;
         let recorded: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if recorded["grid_id"] == id {
             return Ok(false);
@@ -408,19 +418,19 @@ fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
 
 /// Joins sweep folders of one grid (shards) into `out`. A grid point that none
 /// of them (nor `out`) has complete fails the merge, naming it, unless
-/// `allow_partial`: then a warning names it and grid.csv has the others.
-pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool) -> Result<(), Failure> {
+/// `allow_partial`: then a warning names it and grid.csv has the others. A point
+/// that two folders hold with different results (or identities) is refused, so
+/// the result never depends on the order of the folders; points of different
+/// builds, backends or devices are refused unless `allow_mixed`, which records it.
+pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: bool) -> Result<(), Failure> {
     let mut records: Vec<serde_json::Value> = Vec::new();
     for dir in dirs {
-        let record: serde_json::Value = fs::read(dir.join("sweep.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| {
-                Failure::BadInput(format!(
-                    "error: {}: not a sweep folder (no readable sweep.json)",
-                    dir.display()
-                ))
-            })?;
+        let record: serde_json::Value = read_json(&dir.join("sweep.json")).ok_or_else(|| {
+            Failure::BadInput(format!(
+                "error: {}: not a sweep folder (no readable sweep.json)",
+                dir.display()
+            ))
+        })?;
         if records.first().is_some_and(|first| first["grid_id"] != record["grid_id"]) {
             return Err(Failure::BadInput(format!(
                 "error: {}: a sweep of another grid than {}; merge only shards of one grid",
@@ -451,12 +461,25 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool) -> Result<(), Fa
     let mut missing = Vec::new();
     for point in grid.points() {
         let name = grid.folder(&point);
-        match dirs.iter().map(|d| d.join(&name)).find(|p| has_all_files(p)) {
-            Some(source) => sources.push((name, source)),
+        let having: Vec<PathBuf> = dirs.iter().map(|d| d.join(&name)).filter(|p| has_all_files(p)).collect();
+        match having.split_first() {
+            Some((first, rest)) => {
+                if let Some(other) = rest.iter().find(|other| !same_point(first, other)) {
+                    return Err(Failure::BadInput(format!(
+                        "error: grid point {name} is in {} and in {} with different results ({})\n  = note: \
+                         merge only one of them",
+                        first.display(),
+                        other.display(),
+                        point_differences(first, other)
+                    )));
+                }
+                sources.push((name, first.clone()));
+            }
             None if !fresh && has_all_files(&out.join(&name)) => {}
             None => missing.push(point),
         }
     }
+    let mixed = check_not_mixed(&sources, allow_mixed)?;
     if !missing.is_empty() {
         let (list, known_shards) = missing_points(&grid, &missing, &records);
         let total = grid.points().len();
@@ -491,6 +514,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool) -> Result<(), Fa
         copy_point(&source, &out.join(&name))?;
         copied += 1;
     }
+    if !mixed.is_empty() {
+        record_mixed(out, &mixed)?;
+    }
     write_grid_csv(out, &grid)?;
     say!("merged {} folder(s) into {} ({copied} point(s) copied)", dirs.len(), out.display());
     Ok(())
@@ -519,10 +545,64 @@ fn missing_points(grid: &Grid, missing: &[Point], records: &[serde_json::Value])
     (list, count.is_some())
 }
 
-/// Whether two point folders hold the same results (manifest aside, whose wall
-/// times differ between machines).
+/// Whether two point folders hold the same results: the same identity and the
+/// same summary.csv (the manifests' wall times differ between machines).
 fn same_point(a: &Path, b: &Path) -> bool {
-    fs::read(a.join("summary.csv")).ok() == fs::read(b.join("summary.csv")).ok()
+    let identity = |p: &Path| read_manifest(p).and_then(|m| Identity::from_json(&m["identity"]));
+    identity(a) == identity(b) && fs::read(a.join("summary.csv")).ok() == fs::read(b.join("summary.csv")).ok()
+}
+
+/// Records in `out`'s sweep.json that its points come from `kinds` of build,
+/// backend and device (a merge with --allow-mixed).
+fn record_mixed(out: &Path, kinds: &[String]) -> Result<(), Failure> {
+    let marker = out.join("sweep.json");
+    let mut record = read_json(&marker).unwrap_or_default();
+    record["mixed"] = serde_json::json!(kinds);
+    output::write_atomic(&marker, format!("{record:#}\n").as_bytes())
+        .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", marker.display())))
+}
+
+/// What differs between two point folders, in words.
+fn point_differences(a: &Path, b: &Path) -> String {
+    let identity = |p: &Path| read_manifest(p).and_then(|m| Identity::from_json(&m["identity"]));
+    match (identity(a), identity(b)) {
+        (Some(x), Some(y)) if x != y => x.differences(&y).join(", "),
+        (Some(_), None) | (None, Some(_)) => {
+            "one was written by a faultline that recorded no identity".into()
+        }
+        _ => "their summary.csv differ".into(),
+    }
+}
+
+/// Refuses points of different builds, backends or devices, unless allowed;
+/// then says so and gives the kinds (`build …, backend on device`) to record.
+fn check_not_mixed(sources: &[(String, PathBuf)], allow_mixed: bool) -> Result<Vec<String>, Failure> {
+    let mut kinds: std::collections::BTreeMap<String, Vec<&str>> = std::collections::BTreeMap::new();
+    for (name, source) in sources {
+        let identity = read_manifest(source).and_then(|m| Identity::from_json(&m["identity"]));
+        let kind = identity.map_or_else(
+            || "an unknown build (no identity recorded)".to_string(),
+            |i| format!("build {}, {} on {}", i.build, i.backend, i.adapter),
+        );
+        kinds.entry(kind).or_default().push(name);
+    }
+    if kinds.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let list: String = kinds
+        .iter()
+        .map(|(kind, points)| format!("  {kind}: {} point(s), e.g. {}\n", points.len(), points[0]))
+        .collect();
+    if !allow_mixed {
+        return Err(Failure::BadInput(format!(
+            "error: the points come from different builds, backends or devices:\n{list}  = note: their last bits \
+             may differ; pass --allow-mixed to merge them anyway (it is recorded in sweep.json)"
+        )));
+    }
+    super::complain(&format!(
+        "warning: merging points of different builds, backends or devices (--allow-mixed):\n{list}"
+    ));
+    Ok(kinds.into_keys().collect())
 }
 
 /// Copies one point folder through a staged results folder.

@@ -41,13 +41,8 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
     }
     // The file read (`stem` or `stem.gz`) and its inflated bytes.
     let part = |stem: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
-        let raw = dir.join(stem);
-        let gz = dir.join(format!("{stem}.gz"));
-        let path: PathBuf = if raw.is_file() {
-            raw
-        } else if gz.is_file() {
-            gz
-        } else {
+        let Some(path) = file_of(dir, stem) else {
+            let gz = dir.join(format!("{stem}.gz"));
             return Err(error(&gz, format!("missing: neither {stem} nor {stem}.gz is in {}", dir.display())));
         };
         let bytes = read_maybe_gzip(&path).map_err(|message| error(&path, message))?;
@@ -74,8 +69,8 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         }
         Ok(Samples { x, y })
     };
-    let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "training")?;
-    let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "test")?;
+    let train = load(STEMS[0], STEMS[1], "training")?;
+    let test = load(STEMS[2], STEMS[3], "test")?;
     Ok(RawData {
         kind,
         inputs: kind.input_dim(),
@@ -83,6 +78,33 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         train: train.into(),
         test: test.into(),
     })
+}
+
+/// The four files of a dataset in IDX form.
+const STEMS: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// The file [`load_pair`] reads for `stem`: the raw one, else the gzipped one.
+fn file_of(dir: &Path, stem: &str) -> Option<PathBuf> {
+    let raw = dir.join(stem);
+    let gz = dir.join(format!("{stem}.gz"));
+    if raw.is_file() {
+        Some(raw)
+    } else if gz.is_file() {
+        Some(gz)
+    } else {
+        None
+    }
+}
+
+/// The files [`load_pair`] reads from `dir` (those that exist), in a fixed order:
+/// what a result computed from the dataset depends on.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    STEMS.iter().filter_map(|stem| file_of(dir, stem)).collect()
 }
 
 fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, String> {

@@ -367,6 +367,20 @@ pub fn parse_metrics(text: &str, shown: &str) -> Result<Vec<Point>, String> {
             test_loss: number(3)?,
             train_loss: number(4)?,
         };
+        // What faultline writes is finite (a run that diverges stops before the
+        // round it diverged in); anything else was edited or corrupted, and
+        // averaging it would poison every statistic.
+        let values = [
+            ("virtual_time_s", point.time_s),
+            ("test_loss", point.test_loss),
+            ("train_loss", point.train_loss),
+        ];
+        if let Some((column, value)) = values.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            return Err(bad(format!("{column} `{value}` is not a finite number of at least 0")));
+        }
+        if !(0.0..=1.0).contains(&point.test_accuracy) {
+            return Err(bad(format!("test_accuracy `{}` is not in [0, 1]", point.test_accuracy)));
+        }
         if points.last().is_some_and(|p| p.round >= round || p.time_s > point.time_s) {
             return Err(bad("rounds and times must increase from line to line".into()));
         }
@@ -402,6 +416,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.starts_with("error: m.csv:3: rounds and times must increase"), "{error}");
+        let header = "round,virtual_time_s,test_accuracy,test_loss,train_loss\n";
+        for (row, message) in [
+            ("1,0.5,NaN,1,1", "test_accuracy `NaN` is not in [0, 1]"),
+            ("1,0.5,1.5,1,1", "test_accuracy `1.5` is not in [0, 1]"),
+            ("1,0.5,0.5,inf,1", "test_loss `inf` is not a finite number of at least 0"),
+            ("1,-1,0.5,1,1", "virtual_time_s `-1` is not a finite number of at least 0"),
+            ("1,0.5,0.5,1,NaN", "train_loss `NaN` is not a finite number of at least 0"),
+        ] {
+            let error = parse_metrics(&format!("{header}{row}\n"), "m.csv").unwrap_err();
+            assert_eq!(error, format!("error: m.csv:2: {message}"));
+        }
         assert!(
             parse_metrics("round,virtual_time_s,test_accuracy,test_loss,train_loss\n1,2\n", "m.csv")
                 .unwrap_err()

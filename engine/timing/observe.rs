@@ -181,8 +181,7 @@ pub struct EventLog {
     lines: Option<Vec<String>>,
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+use crate::fingerprint::{self, FNV_OFFSET};
 
 impl Default for EventLog {
     fn default() -> Self {
@@ -233,9 +232,7 @@ impl EventLog {
     }
 
     fn mix(&mut self, value: u64) {
-        for byte in value.to_le_bytes() {
-            self.hash = (self.hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
-        }
+        self.hash = fingerprint::extend(self.hash, &value.to_le_bytes());
     }
 }
 

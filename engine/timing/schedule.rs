@@ -50,6 +50,14 @@ impl Schedule {
     }
 }
 
+/// The schedule of `seed` under a trace already realized (a results folder's
+/// own `trace-seed-N.ron`, which `rerun` replays).
+pub fn under(loaded: &LoadedScenario, seed: u64, trace: Trace) -> Schedule {
+    let mut log = EventLog::hashing();
+    let summary = Simulation::new(&loaded.scenario, &trace, seed).run(&mut log);
+    Schedule { trace, summary, event_log: log.hash(), calibration: Calibration::measure(&loaded.scenario) }
+}
+
 /// Realizes the failure trace of `seed` and simulates its timing.
 ///
 /// Fails with a located error when the generators would draw more than

@@ -150,8 +150,7 @@ impl Default for Program {
     }
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+use crate::fingerprint::{self, FNV_OFFSET};
 
 impl Program {
     /// An empty program.
@@ -374,9 +373,7 @@ impl Program {
             Op::Release { slot } => words.extend([11, *slot as u64]),
         }
         for word in words {
-            for byte in word.to_le_bytes() {
-                self.fingerprint = (self.fingerprint ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
-            }
+            self.fingerprint = fingerprint::extend(self.fingerprint, &word.to_le_bytes());
         }
     }
 }

@@ -56,3 +56,44 @@ fn bad_manifests_are_bad_input() {
     }
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_rerun_checks_every_field_it_reads_and_replays_the_folders_own_traces() {
+    let dir = scratch("rerun-strict");
+    let q = root().join("scenarios/stochastic-failures.ron").to_string_lossy().into_owned();
+    let args = ["run", &q, "--out", "first", "--seed", "4", "--set", "stop.rounds=20", "--quiet"];
+    assert_eq!(faultline_in(&dir, &args).status.code(), Some(0));
+    let original: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("first/manifest.json")).unwrap()).unwrap();
+    let edits: [(&str, serde_json::Value, &str); 6] = [
+        ("scenario_text", serde_json::json!("(workers: 2)"), "does not match `scenario_hash`"),
+        ("seeds", serde_json::json!(["4"]), "`seeds[0]`: \"4\" is not a seed"),
+        ("seeds", serde_json::json!([4, 4]), "`seeds[1]`: seed 4 is listed twice"),
+        ("strategies", serde_json::json!(["uniform", 3]), "`strategies[1]`: 3 is not a label"),
+        ("backend", serde_json::json!("tpu"), "field `backend`: \"tpu\" is not a backend"),
+        ("seeds", serde_json::json!({"seed": 4}), "field `seeds` is missing or not a list"),
+    ];
+    for (field, value, expected) in edits {
+        let mut manifest = original.clone();
+        manifest[field] = value;
+        fs::write(dir.join("first/manifest.json"), manifest.to_string()).unwrap();
+        let output = faultline_in(&dir, &["rerun", "first/manifest.json", "--out", "again", "--quiet"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{field}: {stderr}");
+        assert!(stderr.contains(expected), "{field}: {stderr}");
+    }
+    fs::write(dir.join("first/manifest.json"), original.to_string()).unwrap();
+    // The folder's own trace is what a rerun replays: edit it, and the rerun
+    // follows the edit (its trace file says so), not the scenario's generators.
+    let trace = fs::read_to_string(dir.join("first/trace-seed-4.ron")).unwrap();
+    let edited = trace.replacen("factor: 5.0", "factor: 2.0", 1);
+    assert_ne!(edited, trace);
+    fs::write(dir.join("first/trace-seed-4.ron"), &edited).unwrap();
+    let output = faultline_in(&dir, &["rerun", "first/manifest.json", "--out", "again", "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(fs::read_to_string(dir.join("again/trace-seed-4.ron")).unwrap(), edited);
+    let rerun: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("again/manifest.json")).unwrap()).unwrap();
+    assert!(rerun["identity"]["inputs"]["recorded traces"].is_string(), "{rerun}");
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -116,3 +116,33 @@ fn records_of_another_scenario_are_not_taken() {
     assert_eq!(said.lines().filter(|l| l.contains("final accuracy")).count(), 12);
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn records_made_under_another_replayed_trace_are_not_taken() {
+    // The issue this guards against: a run killed mid-way, its `replay:` trace
+    // edited, then run again, paired seed 2's strategies across two traces.
+    let dir = scratch("resume-replay");
+    let trace =
+        faultline_in(&dir, &["trace", &root().join("scenarios/stochastic-failures.ron").to_string_lossy()]);
+    assert!(trace.status.success());
+    fs::write(dir.join("trace.ron"), &trace.stdout).unwrap();
+    let text = fs::read_to_string(root().join("scenarios/stochastic-failures.ron")).unwrap();
+    let start = text.find("failures:").unwrap();
+    let end = start + text[start..].find("\n    ),\n").unwrap() + "\n    ),\n".len();
+    let replaying = format!("{}failures: (replay: \"trace.ron\"),\n{}", &text[..start], &text[end..]);
+    fs::write(dir.join("replaying.ron"), replaying).unwrap();
+    let args = ["run", "replaying.ron", "--out", "out", "--jobs", "1", "--set", "stop.rounds=30"];
+    run_and_kill(&dir, &args, "out", 2);
+    // The same file name, other failures: nothing recorded may be taken.
+    let edited = String::from_utf8(trace.stdout).unwrap().replacen("factor: 5.0", "factor: 2.0", 1);
+    assert_ne!(edited, fs::read_to_string(dir.join("trace.ron")).unwrap(), "the edit changes the trace");
+    fs::write(dir.join("trace.ron"), edited).unwrap();
+    let output = faultline_in(&dir, &args);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!said.contains("resuming"), "{said}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("out/manifest.json")).unwrap()).unwrap();
+    assert!(manifest["identity"]["inputs"]["replay trace"].is_string(), "{manifest}");
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -101,7 +101,47 @@ fn shards_merge_into_exactly_the_unsharded_sweep() {
     let grid = String::from_utf8(whole["grid.csv"].clone()).unwrap();
     assert!(grid.starts_with("point,folder,training.tau,training.data.overlap,strategy,seeds,"), "{grid}");
     assert_eq!(grid.lines().count(), 1 + 6 * 2);
+    let pooled = fs::read_to_string(dir.join("whole/pooled.csv")).unwrap();
+    assert!(pooled.contains("\nall,all,dynamic,uniform,final_acc,6,2,"), "6 points, 2 seeds: {pooled}");
+    merges_never_mix_results(&dir);
     fs::remove_dir_all(dir).unwrap();
+}
+
+/// A point two folders hold differently, or points of different builds, are
+/// refused; the same point twice is fine.
+fn merges_never_mix_results(dir: &Path) {
+    ok(dir, &["merge", "s0", "whole", "--out", "twice"]);
+    assert_eq!(csvs(&dir.join("twice")), csvs(&dir.join("whole")));
+    let set_build = |point: &Path, build: &str| {
+        let path = point.join("manifest.json");
+        let mut manifest: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        manifest["identity"]["build"] = serde_json::json!(build);
+        fs::write(&path, manifest.to_string()).unwrap();
+    };
+    let first = "000_tau=1_overlap=0.0";
+    set_build(&dir.join("whole").join(first), "0.0.1 (elsewhere)");
+    let output = faultline_in(dir, &["merge", "s0", "whole", "--out", "conflict"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("grid point {first} is in")) && stderr.contains("the faultline build"),
+        "{stderr}"
+    );
+    assert!(!dir.join("conflict").exists(), "a refused merge writes nothing");
+    for entry in fs::read_dir(dir.join("s1")).unwrap().flatten().filter(|e| e.path().is_dir()) {
+        set_build(&entry.path(), "0.0.1 (elsewhere)");
+    }
+    let output = faultline_in(dir, &["merge", "s0", "s1", "--out", "mixed"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("different builds, backends or devices") && stderr.contains("--allow-mixed"),
+        "{stderr}"
+    );
+    ok(dir, &["merge", "s0", "s1", "--out", "mixed", "--allow-mixed"]);
+    let record: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("mixed/sweep.json")).unwrap()).unwrap();
+    assert_eq!(record["mixed"].as_array().map(Vec::len), Some(2), "{record}");
 }
 
 #[test]
@@ -201,6 +241,14 @@ fn bad_grids_and_flags_get_located_errors() {
             GRID.replace(r#""dynamic"]"#, r#""nosuch"]"#),
             "grid.ron:8:29: strategies[1]: the scenario lists no strategy `nosuch`",
         ),
+        // An axis inside another's field would label values that never ran.
+        (
+            GRID.replace(
+                r#"(path: "training.tau", values: [1, 2]),"#,
+                r#"(path: "training.data", values: [(overlap: 0.0)]),"#,
+            ),
+            "grid.ron:5:16: axes[1].path: `training.data.overlap` and the axis `training.data` set the same field",
+        ),
         // A field the scenario lacks: once, at the axis's path, not at each value.
         (
             GRID.replace("training.tau", "training.nosuch"),
@@ -217,6 +265,16 @@ fn bad_grids_and_flags_get_located_errors() {
         assert!(!dir.join(format!("o{i}")).exists(), "{i}: nothing is written for a bad grid");
     }
     fs::write(dir.join("grid.ron"), GRID).unwrap();
+    // A FIFO where sweep.json should be is refused at once, never opened.
+    fs::create_dir_all(dir.join("fifo")).unwrap();
+    let made = Command::new("mkfifo").arg(dir.join("fifo/sweep.json")).status().unwrap();
+    assert!(made.success());
+    for args in [&["sweep", "grid.ron", "--out", "fifo"][..], &["merge", "fifo", "--out", "m"][..]] {
+        let output = faultline_in(&dir, args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("sweep.json"), "{args:?}: {stderr}");
+    }
     // No adapter at all: --backend gpu is refused before --out is made.
     let output = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(["sweep", "grid.ron", "--out", "gpu", "--backend", "gpu"])

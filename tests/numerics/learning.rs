@@ -169,7 +169,7 @@ fn golden_quickstart_metrics_on_the_cpu() {
     let loaded = quickstart_with(|t| t);
     let result = run(&loaded, &[1]);
     let csv: String = result.runs.iter().map(experiment::metrics_csv).collect();
-    let hash = faultline::cli::fnv1a(csv.as_bytes());
+    let hash = faultline::fingerprint::fnv1a(csv.as_bytes());
     assert_eq!(format!("{hash:016x}"), GOLDEN_QUICKSTART, "the CPU's numbers changed");
 }
 
