@@ -31,6 +31,7 @@ pub use training::{
     LabelSortedConfig, ModelConfig, Optimizer, Partition, Recovery, SgdConfig, StalenessConfig, Strategy,
     Training,
 };
+pub use validate::is_folder_name;
 
 use crate::timing::faults::{FailureEvent, Generator};
 use crate::timing::time::SimTime;

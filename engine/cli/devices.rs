@@ -1,11 +1,14 @@
 //! `faultline devices`: the GPU adapters wgpu finds, and which one a run would use.
 
 use super::Failure;
-use crate::numerics::gpu::{AdapterSelection, list_adapters};
+use crate::numerics::gpu::{AdapterSelection, backend_env_problem, list_adapters};
 
 /// Lists the adapters of the backends `WGPU_BACKEND` allows (all compiled in when
 /// unset), best first, marking what `--backend auto` and `--backend gpu` pick.
 pub fn devices() -> Result<(), Failure> {
+    if let Some(problem) = backend_env_problem() {
+        return Err(Failure::BadInput(format!("error: {problem}")));
+    }
     let selection = AdapterSelection::from_env();
     let adapters = list_adapters(&selection);
     let wanted = selection.name.as_ref().map(|n| n.to_lowercase());

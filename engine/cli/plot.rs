@@ -14,8 +14,10 @@ pub fn plot(dir: &Path, choices: &Choices) -> Result<(), Failure> {
     let started = Instant::now();
     let results = results::read(dir, choices).map_err(Failure::BadInput)?;
     let (files, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
-    output::update_in_place(dir, &files, &results.choices_json())
-        .map_err(|e| Failure::RunFailed(format!("error: cannot write into {}: {e}", dir.display())))?;
+    output::update_in_place(dir, &files, &results.choices_json()).map_err(|e| match e {
+        output::UpdateError::Refused(message) => Failure::BadInput(message),
+        output::UpdateError::Failed(message) => Failure::RunFailed(message),
+    })?;
     say!("{}", comparison.tables());
     say!(
         "wrote aggregate.csv, comparison.csv and {} plots to {} ({:.1} s)",

@@ -85,12 +85,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     let strategies = select_strategies(&loaded, &args.strategies)?;
     let choices = args.choices.choices();
-    if !args.dry_run {
-        // Before any work: a baseline or shaded seed that will not exist.
-        let labels: Vec<String> = strategies.iter().map(Strategy::label).collect();
-        choices.check(&labels, &seeds).map_err(Failure::BadInput)?;
-    }
-    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(loaded.name()));
+    // Before any work (a dry run included): a baseline or shaded seed that will
+    // not exist.
+    let labels: Vec<String> = strategies.iter().map(Strategy::label).collect();
+    choices.check(&labels, &seeds).map_err(Failure::BadInput)?;
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => Path::new("results").join(default_folder(loaded.name(), &loaded.origin)?),
+    };
     execute(Plan {
         loaded,
         seeds,
@@ -104,6 +106,18 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         on_run: None,
         traces: None,
     })
+}
+
+/// `name` (a scenario's, or a file's stem) as the default results folder's name,
+/// checked before anything runs; `what` names where it came from.
+pub(super) fn default_folder<'a>(name: &'a str, what: &str) -> Result<&'a str, Failure> {
+    if crate::scenario::is_folder_name(name) {
+        return Ok(name);
+    }
+    Err(Failure::BadInput(format!(
+        "error: {what}: the results would go to a folder named {name:?}, which cannot name a folder\n  = help: \
+         pass --out DIR (or, for a scenario, give it a `name`)"
+    )))
 }
 
 /// One scenario's seeds × strategies into one results folder: what `run` and

@@ -68,7 +68,10 @@ pub fn sweep(
     quiet: bool,
 ) -> Result<(), Failure> {
     let grid = Grid::from_file(grid_file)?;
-    let out = out.unwrap_or_else(|| Path::new("results").join(&grid.name));
+    let out = match out {
+        Some(out) => out,
+        None => Path::new("results").join(super::run::default_folder(&grid.name, &grid.origin)?),
+    };
     let points: Vec<Point> =
         grid.points().into_iter().filter(|p| shard.is_none_or(|s| p.index % s.count == s.index)).collect();
     // Check every point (its values and strategies) before writing anything.
@@ -98,6 +101,9 @@ pub fn sweep(
         return Err(Failure::BadInput(crate::scenario::ScenarioErrors(problems).to_string()));
     }
     let id = grid_id(&grid);
+    // Held for the whole sweep: a second sweep (or merge) into the same folder
+    // is refused now, not after both have trained.
+    let _claim = output::lock(&out).map_err(Failure::BadInput)?;
     let fresh = check_sweep_folder(&out, &id)?;
     // Chosen once, before anything is written: every point runs on it, and a
     // point done on another backend or device is not taken as done.
@@ -454,6 +460,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: boo
             grid_path.display()
         )));
     }
+    let _claim = output::lock(out).map_err(Failure::BadInput)?;
     let fresh = check_sweep_folder(out, &id)?;
     // Each point from the first folder that has it complete; one that only
     // `out` has (an earlier merge) stays.

@@ -41,8 +41,14 @@ pub struct Chosen {
 }
 
 impl Device {
-    /// Chooses the device for `choice`.
+    /// Chooses the device for `choice`. A `WGPU_BACKEND` that names no wgpu
+    /// backend is refused (unless the CPU is chosen), never taken as "no GPU".
     pub fn choose(choice: BackendChoice) -> Result<Chosen, GpuError> {
+        if let Some(problem) = crate::numerics::gpu::backend_env_problem()
+            && choice != BackendChoice::Cpu
+        {
+            return Err(GpuError::NoAdapter { wanted: problem, seen: Vec::new() });
+        }
         match choice {
             BackendChoice::Cpu => Ok(Chosen { device: Device::Cpu, why: "--backend cpu".into() }),
             BackendChoice::Gpu => {

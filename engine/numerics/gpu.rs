@@ -24,7 +24,8 @@ pub mod probe;
 pub mod reduce;
 
 pub use context::{
-    AdapterSelection, AdapterSummary, GpuBuffer, GpuContext, GpuError, Recording, gpu_or_skip, list_adapters,
+    AdapterSelection, AdapterSummary, GpuBuffer, GpuContext, GpuError, Recording, backend_env_problem,
+    gpu_or_skip, list_adapters,
 };
 pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, MasterUpdate};
 pub use elementwise::{Batched, LayerShape};

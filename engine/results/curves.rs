@@ -104,14 +104,29 @@ impl Choices {
         }
     }
 
-    /// Checks the choices against the strategies and seeds that ran (or will):
-    /// the error names the flag and what it may be.
+    /// Checks the choices (given as flags) against the strategies and seeds that
+    /// ran (or will): the error names the flag and what it may be.
     pub fn check(&self, strategies: &[String], seeds: &[u64]) -> Result<(), String> {
+        self.check_as(strategies, seeds, ["--baseline ", "--shade-seed "])
+    }
+
+    /// [`Choices::check`] for choices a manifest recorded: the error names its
+    /// fields, not flags nobody gave.
+    fn check_recorded(&self, strategies: &[String], seeds: &[u64]) -> Result<(), String> {
+        self.check_as(strategies, seeds, ["`baseline`: ", "`shaded_seed`: "])
+    }
+
+    fn check_as(
+        &self,
+        strategies: &[String],
+        seeds: &[u64],
+        [baseline_is, seed_is]: [&str; 2],
+    ) -> Result<(), String> {
         if let Some(baseline) = &self.baseline
             && !strategies.contains(baseline)
         {
             return Err(format!(
-                "error: --baseline {baseline}: not a strategy of these results\n  = expected one of: {}",
+                "error: {baseline_is}{baseline}: not a strategy of these results\n  = expected one of: {}",
                 strategies.join(", ")
             ));
         }
@@ -120,7 +135,7 @@ impl Choices {
         {
             let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
             return Err(format!(
-                "error: --shade-seed {seed}: not a seed of these results\n  = expected one of: {}",
+                "error: {seed_is}{seed}: not a seed of these results\n  = expected one of: {}",
                 seeds.join(", ")
             ));
         }
@@ -233,7 +248,7 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let recorded = Choices::from_manifest(&manifest);
     recorded
-        .check(&strategies, &seeds)
+        .check_recorded(&strategies, &seeds)
         .map_err(|e| format!("{}: {}", at("manifest.json"), e.trim_start_matches("error: ")))?;
     choices.check(&strategies, &seeds)?;
     let chosen = Choices {

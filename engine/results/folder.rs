@@ -46,6 +46,8 @@ pub struct ResultsFolder {
     previous: Option<String>,
     files: Vec<String>,
     committed: bool,
+    /// Held until the folder is committed or abandoned.
+    _claim: FolderLock,
 }
 
 /// Checks that `out` can take a run's results (`needed_bytes` of them) and creates
@@ -82,6 +84,7 @@ pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
     };
     fs::create_dir_all(&parent)
         .map_err(|e| format!("error: --out {shown}: cannot create {}: {e}", parent.display()))?;
+    let claim = lock(out)?;
     let kept = remove_abandoned_staging(&parent, &name, out)?;
     check_free_space(&parent, needed_bytes, out)?;
     let staging = parent.join(format!("{name}.incomplete-{}", std::process::id()));
@@ -92,8 +95,14 @@ pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
             format!("error: --out {shown}: cannot keep {} of an interrupted run: {e}", kept.display())
         })?;
     }
-    let folder =
-        ResultsFolder { out: out.to_path_buf(), staging, previous, files: Vec::new(), committed: false };
+    let folder = ResultsFolder {
+        out: out.to_path_buf(),
+        staging,
+        previous,
+        files: Vec::new(),
+        committed: false,
+        _claim: claim,
+    };
     // Prove a file can be written there now rather than after the training.
     let probe = folder.staging.join(".probe");
     fs::write(&probe, b"faultline")
@@ -189,41 +198,136 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     written
 }
 
+/// Why [`update_in_place`] did nothing.
+#[derive(Debug)]
+pub enum UpdateError {
+    /// The folder cannot be updated now: another faultline holds it, or it is
+    /// not a results folder (bad input; exit 2).
+    Refused(String),
+    /// Writing failed; the folder is as it was (exit 1).
+    Failed(String),
+}
+
 /// Adds or rewrites `files` (relative path, contents) in the committed results
-/// folder `out`, in place, and sets `fields` of its manifest.json. manifest.json
-/// first lists them (so the folder stays one a later run recognises and may
-/// replace, even if this is interrupted), then each file is written atomically.
+/// folder `out` and sets `fields` of its manifest.json, as one transaction: the
+/// folder is staged whole (its other files copied), then swapped into place like
+/// a run's. Interrupted or failing at any moment (an unwritable `plots/`), it
+/// leaves `out` as it was. It holds `out`'s lock, so it never races a `run`.
 pub fn update_in_place(
     out: &Path,
     files: &[(String, Vec<u8>)],
     fields: &[(&str, serde_json::Value)],
-) -> io::Result<()> {
-    let path = out.join("manifest.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(&path)?).map_err(io::Error::other)?;
-    let Some(all) = manifest.as_object_mut() else {
-        return Err(io::Error::other("manifest.json is not a JSON object"));
-    };
-    for (name, value) in fields {
-        all.insert((*name).to_string(), value.clone());
+) -> Result<(), UpdateError> {
+    let shown = out.display();
+    let failed =
+        |e: &dyn std::fmt::Display| UpdateError::Failed(format!("error: cannot write into {shown}: {e}"));
+    let refused = |e: &dyn std::fmt::Display| UpdateError::Refused(format!("error: {shown}: {e}"));
+    let bytes = crate::scenario::read_input(&out.join("manifest.json"), 64 << 20).map_err(|e| refused(&e))?;
+    let mut manifest: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| refused(&e))?;
+    if !manifest.is_object() {
+        return Err(refused(&"manifest.json is not a JSON object"));
     }
-    let listed = all.entry("files").or_insert_with(|| serde_json::json!([]));
-    if let Some(listed) = listed.as_array_mut() {
-        for (name, _) in files {
-            if !listed.iter().any(|f| f.as_str() == Some(name)) {
-                listed.push(serde_json::json!(name));
+    let mut folder = prepare(out, 0).map_err(UpdateError::Refused)?;
+    // The files in the order the manifest lists them, then any it does not
+    // (older versions listed none), then the new ones.
+    let mut order: Vec<String> = manifest["files"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let mut present = Vec::new();
+    list_files(out, "", 0, &mut present).map_err(|e| failed(&e))?;
+    present.sort();
+    let new = files.iter().map(|(name, _)| name);
+    for name in
+        present.into_iter().filter(|n| n != "manifest.json" && !n.contains(".tmp-")).chain(new.cloned())
+    {
+        if !order.contains(&name) {
+            order.push(name);
+        }
+    }
+    let staged = (|| -> io::Result<()> {
+        for name in &order {
+            match files.iter().find(|(f, _)| f == name) {
+                Some((_, contents)) => folder.write(name, contents)?,
+                None if out.join(name).is_file() => folder.write(name, &fs::read(out.join(name))?)?,
+                None => {}
             }
         }
-    }
-    write_atomic(&path, format!("{manifest:#}\n").as_bytes())?;
-    for (relative, contents) in files {
-        let target = out.join(relative);
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir)?;
+        for (name, value) in fields {
+            manifest[*name] = value.clone();
         }
-        write_atomic(&target, contents)?;
+        manifest["files"] = serde_json::json!(folder.files());
+        folder.write("manifest.json", format!("{manifest:#}\n").as_bytes())?;
+        folder.commit()
+    })();
+    staged.map_err(|e| failed(&e))
+}
+
+/// An exclusive claim on a results or sweep folder, held while it is written:
+/// a second faultline (`run`, `sweep`, `plot` or `merge`) that wants the same
+/// folder is refused up front, never after hours of training. The claim is an
+/// advisory lock on `.<name>.lock` beside the folder, released when the holder
+/// ends, however it ends. The holder removes the file when it is done (a
+/// killed one leaves it, harmlessly: the lock itself goes with the process).
+#[derive(Debug)]
+pub struct FolderLock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        // Still locked here: whoever opens the path next finds no file, or a
+        // new one (see `lock` for why an unlinked one is never taken).
+        let _ = fs::remove_file(&self.path);
     }
-    Ok(())
+}
+
+/// Claims `out` (its parent is created if needed).
+pub fn lock(out: &Path) -> Result<FolderLock, String> {
+    let shown = out.display();
+    let Some(Component::Normal(name)) = out.components().next_back() else {
+        return Err(format!("error: {shown}: name a folder, e.g. results/run-1"));
+    };
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent)
+        .map_err(|e| format!("error: {shown}: cannot create {}: {e}", parent.display()))?;
+    let path = parent.join(format!(".{}.lock", name.to_string_lossy()));
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("error: {shown}: cannot create its lock {}: {e}", path.display()))?;
+    let busy = || {
+        format!(
+            "error: {shown}: another faultline (a run, sweep, plot or merge) is writing it\n  = help: wait for \
+             it to finish, or choose another folder"
+        )
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+
+        use rustix::fs::{FlockOperation, flock};
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => return Err(busy()),
+            Err(e) => return Err(format!("error: {shown}: cannot lock {}: {e}", path.display())),
+        }
+        // The file may have been removed by a holder that just finished after we
+        // opened it: a lock on that orphan would not exclude the next process,
+        // so only a lock on the file the path names counts.
+        let ours = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+        let named = fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+        if ours.is_none() || ours != named {
+            return Err(busy());
+        }
+    }
+    Ok(FolderLock { path, _file: file })
 }
 
 /// Exchanges two paths atomically.
@@ -476,6 +580,21 @@ mod tests {
             serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
         assert_eq!(manifest["files"], serde_json::json!(["summary.csv", "plots/a.svg"]));
         assert!(prepare(&out, 0).unwrap().replaces().unwrap().contains("3 files"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_folder_has_one_writer_at_a_time() {
+        let dir = scratch("lock");
+        let out = dir.join("run");
+        let held = prepare(&out, 0).unwrap();
+        let refused = prepare(&out, 0).unwrap_err();
+        assert!(refused.contains("another faultline"), "{refused}");
+        assert!(lock(&out).unwrap_err().contains("another faultline"));
+        drop(held);
+        let again = lock(&out).unwrap();
+        drop(again);
+        prepare(&out, 0).unwrap();
         fs::remove_dir_all(dir).unwrap();
     }
 

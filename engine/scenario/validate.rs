@@ -303,11 +303,7 @@ pub fn validate(
         }
     }
     if let Some(name) = &scenario.name
-        && (name.is_empty()
-            || name.len() > MAX_NAME_BYTES
-            || name.starts_with('.')
-            || name.contains(['/', '\\'])
-            || name.chars().any(char::is_control))
+        && !is_folder_name(name)
     {
         c.fail(
             "name",
@@ -573,6 +569,16 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
         }
     }
     c.within("training.target_accuracy", t.target_accuracy, 0.0, 1.0, true);
+}
+
+/// Whether `name` can name a results folder: 1 to [`MAX_NAME_BYTES`] bytes, no
+/// slash or control character, not starting with `.` (hidden, or `..`).
+pub fn is_folder_name(name: &str) -> bool {
+    !(name.is_empty()
+        || name.len() > MAX_NAME_BYTES
+        || name.starts_with('.')
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control))
 }
 
 /// Why a trace file could not be used.

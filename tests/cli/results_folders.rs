@@ -130,11 +130,45 @@ fn senseless_flags_are_refused_before_anything_runs() {
             "error: --strategy uniform is given twice",
         ),
         (&["run", "--jobs", "0"][..], "error: invalid value '0' for '--jobs <N>'"),
+        // A dry run checks its presentation flags too.
+        (&["run", "--dry-run", "--baseline", "nosuch"][..], "error: --baseline nosuch: not a strategy"),
+        (&["run", "--dry-run", "--shade-seed", "99"][..], "error: --shade-seed 99: not a seed"),
     ] {
         let output = faultline_in(&dir, args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
+    }
+    // Scenario files whose stem cannot name the default results folder.
+    let quickstart = fs::read_to_string(crate::root().join("scenarios/quickstart.ron")).unwrap();
+    let unnamed = quickstart.replace("name: \"quickstart\",", "");
+    for file in ["..ron", ".ron", "new\nline.ron"] {
+        fs::write(dir.join(file), &unnamed).unwrap();
+        let output = faultline_in(&dir, &["run", file, "--quiet"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{file:?}: {stderr}");
+        assert!(stderr.contains("cannot name a folder") && stderr.contains("--out"), "{file:?}: {stderr}");
+        fs::remove_file(dir.join(file)).unwrap();
+    }
+    // A WGPU_BACKEND that names no backend is named, not taken as "no GPU".
+    let output = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "--dry-run", "--out", "o"])
+        .env("WGPU_BACKEND", "vulkn")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "a dry run needs no device");
+    fs::remove_dir_all(dir.join("o")).unwrap();
+    for args in [&["devices"][..], &["run", "--quiet", "--out", "o"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .env("WGPU_BACKEND", "vulkn")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("\"vulkn\" is not a wgpu backend"), "{args:?}: {stderr}");
     }
     assert!(names(&dir).is_empty(), "nothing was written: {:?}", names(&dir));
     fs::remove_dir_all(dir).unwrap();
@@ -307,7 +341,9 @@ fn a_run_killed_at_any_moment_leaves_old_or_new_results_never_a_mix() {
         }
         for name in names(&dir) {
             assert!(
-                ["out", "scenario.ron"].contains(&name.as_str()) || name.starts_with("out.incomplete-"),
+                // A killed run leaves its staging folder and its (released) lock file.
+                ["out", "scenario.ron", ".out.lock"].contains(&name.as_str())
+                    || name.starts_with("out.incomplete-"),
                 "attempt {attempt}: unexpected {name}"
             );
         }

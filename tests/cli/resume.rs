@@ -146,3 +146,40 @@ fn records_made_under_another_replayed_trace_are_not_taken() {
     assert!(manifest["identity"]["inputs"]["replay trace"].is_string(), "{manifest}");
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_folder_being_written_is_refused_to_every_other_writer() {
+    let dir = scratch("one-writer");
+    let scenario = root().join("scenarios/stochastic-failures.ron").to_string_lossy().into_owned();
+    let short =
+        ["run", scenario.as_str(), "--out", "out", "--seed", "1", "--set", "stop.rounds=5", "--quiet"];
+    assert_eq!(faultline_in(&dir, &short).status.code(), Some(0));
+    // A second, longer run into the same folder, stopped mid-way while it holds it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", scenario.as_str(), "--out", "out", "--jobs", "1", "--set", "stop.rounds=400"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while records(&dir, "out").is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before the check");
+        assert!(started.elapsed() < Duration::from_secs(120), "no run finished in 2 minutes");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = fs::read(dir.join("out/summary.csv")).unwrap();
+    for args in [&["plot", "out"][..], &short[..]] {
+        let output = faultline_in(&dir, args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("another faultline"), "{args:?}: {stderr}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(fs::read(dir.join("out/summary.csv")).unwrap(), before, "the folder is untouched");
+    // Its holder gone, the folder is free again.
+    let output = faultline_in(&dir, &["plot", "out"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -156,8 +156,17 @@ fn a_killed_sweep_resumes_into_exactly_the_uninterrupted_one() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it once about half of its points are written.
+    // Kill it once about half of its points are written. Meanwhile, a second
+    // sweep into the same folder is refused at once, before any training.
+    let mut second_tried = false;
     while complete_points(&dir.join("resumed")) < 3 {
+        if !second_tried && complete_points(&dir.join("resumed")) >= 1 {
+            let output = faultline_in(&dir, &["sweep", "grid.ron", "--out", "resumed", "--quiet"]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{stderr}");
+            assert!(stderr.contains("another faultline"), "{stderr}");
+            second_tried = true;
+        }
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the sweep ended ({status}) before it could be killed");
         }
@@ -165,6 +174,7 @@ fn a_killed_sweep_resumes_into_exactly_the_uninterrupted_one() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    assert!(second_tried, "the second sweep was tried while the first ran");
     // It really was cut short, or resuming would prove nothing.
     let killed_with = complete_points(&dir.join("resumed"));
     assert!(killed_with < 6, "all 6 points were done when the sweep was killed");

@@ -177,6 +177,24 @@ pub struct AdapterSelection {
     pub allow_software: bool,
 }
 
+/// A `WGPU_BACKEND` naming something wgpu does not know (wgpu itself ignores
+/// such names, so a typo would silently mean "no adapter"): the message, if so.
+pub fn backend_env_problem() -> Option<String> {
+    let value = std::env::var("WGPU_BACKEND").ok().filter(|v| !v.trim().is_empty())?;
+    let unknown: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| name.is_empty() || wgpu::Backends::from_comma_list(name).is_empty())
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "WGPU_BACKEND={value:?}: {} is not a wgpu backend (vulkan, gl, dx12, metal or webgpu, \
+             comma-separated)",
+            unknown.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
 impl AdapterSelection {
     /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` from the environment; software
     /// adapters allowed as a last resort.
