@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use super::{DataError, RawData, Samples};
 use crate::scenario::Dataset;
 
-/// Refuse to inflate a file beyond this (a corrupt or hostile `.gz`).
+/// Refuse a file, or a `.gz` inflated, beyond this (a corrupt or hostile file):
+/// Fashion-MNIST's largest is 47 MB, and each byte becomes a 4-byte float.
 const MAX_INFLATED: u64 = 1 << 30;
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -108,7 +109,9 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    // A regular file of at most the limit, read as every input is: a FIFO or a
+    // huge file is refused before anything is allocated for it.
+    let bytes = crate::scenario::read_input(path, MAX_INFLATED).map_err(|e| format!("cannot read: {e}"))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&bytes[..])
@@ -212,6 +215,18 @@ mod tests {
             }
         }
         dir
+    }
+
+    #[test]
+    fn a_file_too_large_to_be_a_dataset_is_refused_before_it_is_read() {
+        let dir = dataset("huge", 2, 2, false);
+        // 2 GiB, sparse: nothing is written to disk, and nothing may be read.
+        let file = std::fs::OpenOptions::new().write(true).open(dir.join("train-images-idx3-ubyte")).unwrap();
+        file.set_len(2 << 30).unwrap();
+        let error = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        assert!(error.path.ends_with("train-images-idx3-ubyte"), "{error}");
+        assert!(error.message.contains("files of at most 1073741824 bytes are read"), "{error}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
