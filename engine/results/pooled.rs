@@ -86,6 +86,8 @@ fn group_rows(members: &[&PointResults]) -> Vec<String> {
         return vec![format!(",{baseline},,,,,,,,,,points compare against different baselines: not pooled")];
     }
     let names: Vec<String> = compare::quantities(first.results).into_iter().map(|q| q.name).collect();
+    // The baseline's own failure cost, once per quantity.
+    let mut baseline_costs: Vec<&str> = Vec::new();
     for strategy in &strategies {
         for name in &names {
             let mut per_seed = PerSeed::new();
@@ -104,35 +106,32 @@ fn group_rows(members: &[&PointResults]) -> Vec<String> {
                 }
             }
             let diffs: Vec<f64> = per_seed.values().map(|(sum, _, n)| sum / *n as f64).collect();
-            let ci = stats::mean_ci95(&diffs);
-            let (low, high) = ci.bounds().unwrap_or((f64::NAN, f64::NAN));
-            rows.push(format!(
-                "{},{baseline},{name},{},{},{},{},{},{},{},",
-                quote(strategy),
-                members.len(),
-                diffs.len(),
-                cell(ci.mean),
-                cell(low),
-                cell(high),
-                diffs.iter().filter(|d| **d > 0.0).count(),
-                diffs.iter().filter(|d| **d < 0.0).count(),
-            ));
+            rows.push(mean_row(strategy, &baseline, name, members.len(), &diffs));
         }
         if strategy == CONTROL || !members.iter().all(|m| m.results.strategies.iter().any(|s| s == CONTROL)) {
             continue;
         }
         for (index, name) in control::quantity_names().iter().enumerate() {
-            let mut per_seed = PerSeed::new();
+            let (mut per_seed, mut own) = (PerSeed::new(), PerSeed::new());
             for m in members {
                 for c in control::seed_costs(m.results, strategy, index) {
                     let entry = per_seed.entry(c.seed).or_insert((0.0, 0.0, 0));
                     entry.0 += c.gain;
                     entry.1 += c.baseline_cost;
                     entry.2 += 1;
+                    let entry = own.entry(c.seed).or_insert((0.0, 0.0, 0));
+                    (entry.0, entry.2) = (entry.0 + c.cost, entry.2 + 1);
                 }
             }
             let gain: Vec<f64> = per_seed.values().map(|(g, _, n)| g / *n as f64).collect();
             let cost: Vec<f64> = per_seed.values().map(|(_, c, n)| c / *n as f64).collect();
+            // The failure cost itself, of the baseline (once) and of the strategy.
+            let own: Vec<f64> = own.values().map(|(c, _, n)| c / *n as f64).collect();
+            if !baseline_costs.contains(name) {
+                rows.push(mean_row(&baseline, &baseline, &format!("cost_{name}"), members.len(), &cost));
+                baseline_costs.push(name);
+            }
+            rows.push(mean_row(strategy, &baseline, &format!("cost_{name}"), members.len(), &own));
             let share = control::share(&gain, &cost);
             let (low, high) = share.bounds().unwrap_or((f64::NAN, f64::NAN));
             let note = match share {
@@ -153,6 +152,23 @@ fn group_rows(members: &[&PointResults]) -> Vec<String> {
         }
     }
     rows
+}
+
+/// A pooled row of per-seed values (their mean, interval, and seeds above and
+/// below zero), without the group's two cells.
+fn mean_row(strategy: &str, baseline: &str, quantity: &str, points: usize, per_seed: &[f64]) -> String {
+    let ci = stats::mean_ci95(per_seed);
+    let (low, high) = ci.bounds().unwrap_or((f64::NAN, f64::NAN));
+    format!(
+        "{},{baseline},{quantity},{points},{},{},{},{},{},{},",
+        quote(strategy),
+        per_seed.len(),
+        cell(ci.mean),
+        cell(low),
+        cell(high),
+        per_seed.iter().filter(|d| **d > 0.0).count(),
+        per_seed.iter().filter(|d| **d < 0.0).count(),
+    )
 }
 
 /// A CSV cell, quoted when it holds a comma or a quote.
