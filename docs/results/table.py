@@ -121,6 +121,8 @@ def share(row, q):
     status = row[f"share_{q}_status"]
     if status == "no-cost":
         return "no cost to recover"
+    if status == "no-data":
+        return "no seed has all three"
     estimate = fmt(row[f"share_{q}"], 2, sign=True)
     if status == "ok":
         return (f"{estimate} [{fmt(row[f'share_{q}_ci95_low'], 2, sign=True)}, "

@@ -85,6 +85,8 @@ pub fn quantity_names() -> [&'static str; 3] {
 /// The share of the baseline's failure cost a strategy recovers.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Share {
+    /// No seed has a value for all three arms (e.g. one never reached the target).
+    NoData,
     /// The baseline's mean cost is not positive: nothing to recover.
     NoCost,
     /// One seed: the point estimate, no interval.
@@ -107,7 +109,7 @@ impl Share {
     /// The estimate, if there is one.
     pub fn estimate(self) -> Option<f64> {
         match self {
-            Share::NoCost => None,
+            Share::NoData | Share::NoCost => None,
             Share::Point(e) | Share::Unbounded(e) | Share::Interval { estimate: e, .. } => Some(e),
         }
     }
@@ -120,9 +122,10 @@ impl Share {
         }
     }
 
-    /// A word for CSV files: `ok`, `no-cost`, `one-seed` or `unbounded`.
+    /// A word for CSV files: `ok`, `no-data`, `no-cost`, `one-seed` or `unbounded`.
     pub fn status(self) -> &'static str {
         match self {
+            Share::NoData => "no-data",
             Share::NoCost => "no-cost",
             Share::Point(_) => "one-seed",
             Share::Unbounded(_) => "unbounded",
@@ -136,7 +139,10 @@ pub fn share(gain: &[f64], cost: &[f64]) -> Share {
     debug_assert_eq!(gain.len(), cost.len());
     let n = cost.len();
     let (d, e) = (stats::spread(gain), stats::spread(cost));
-    if n == 0 || e.mean <= 0.0 {
+    if n == 0 {
+        return Share::NoData;
+    }
+    if e.mean <= 0.0 {
         return Share::NoCost;
     }
     // `+ 0.0` turns a −0 (no gain in a quantity where lower is better) into 0.
@@ -302,6 +308,7 @@ impl ControlComparison {
         ]);
         for r in &self.rows {
             let (share, interval) = match r.share {
+                Share::NoData => ("-".to_string(), "no seed has a value in all three arms".to_string()),
                 Share::NoCost => ("-".to_string(), "no failure cost to recover".to_string()),
                 Share::Point(e) => (format!("{e:+.2}"), "n/a (1 seed)".into()),
                 Share::Unbounded(e) => {
@@ -384,5 +391,6 @@ mod tests {
         assert_eq!(share(&[0.1, 0.2], &[-0.1, 0.05]), Share::NoCost);
         assert!(matches!(share(&[0.01, 0.02, 0.0], &[0.01, -0.008, 0.002]), Share::Unbounded(_)));
         assert_eq!(share(&[0.5], &[1.0]), Share::Point(0.5));
+        assert_eq!(share(&[], &[]), Share::NoData);
     }
 }

@@ -135,6 +135,7 @@ fn group_rows(members: &[&PointResults]) -> Vec<String> {
             let share = control::share(&gain, &cost);
             let (low, high) = share.bounds().unwrap_or((f64::NAN, f64::NAN));
             let note = match share {
+                Share::NoData => "no seed has a value in all three arms",
                 Share::NoCost => "no failure cost to recover",
                 Share::Unbounded(_) => "cost not distinguishable from 0: interval unbounded",
                 Share::Point(_) => "one seed: no interval",
