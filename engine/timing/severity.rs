@@ -5,10 +5,12 @@
 //!
 //! A scenario's units are measured, not modelled: the scenario is simulated (timing
 //! only, no training) with every failure removed, for [`CALIBRATION_ROUNDS`]
-//! rounds under the fixed seed [`CALIBRATION_SEED`], with no time or event limit
-//! of its own. One round is the mean round duration of that run (its end over its
-//! rounds), one step the mean local step (compute time over steps, all workers),
-//! and a worker's exchange period its end over the exchanges it sent. Every
+//! rounds under the fixed seed [`CALIBRATION_SEED`], within the scenario's own
+//! time limit and at most [`CALIBRATION_EVENTS`] events (so a scenario that makes
+//! no progress costs a bounded moment). One round is the mean round duration of
+//! that run (its end over its rounds), one step the mean local step (compute time
+//! over steps, all workers), and a worker's exchange period its end over the
+//! exchanges it sent. Every
 //! seed of the scenario shares these numbers, so "outages of 15 rounds" are the
 //! same 15 rounds for every seed, and, since a round at τ = 4 lasts about four
 //! times a round at τ = 1, they are 15 rounds at every τ and k too.
@@ -26,6 +28,9 @@ use crate::timing::trace::Trace;
 pub const CALIBRATION_ROUNDS: u64 = 200;
 /// The seed of the calibration run (jitter only: it has no failures).
 pub const CALIBRATION_SEED: u64 = 0;
+/// Most events the calibration run may take (200 rounds of k = 1000, τ = 10
+/// take about 4 M).
+pub const CALIBRATION_EVENTS: u64 = 20_000_000;
 
 /// What the failure-free calibration run measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -47,7 +52,7 @@ impl Calibration {
         let mut calm = scenario.clone();
         calm.failures = Default::default();
         calm.stop.rounds = CALIBRATION_ROUNDS;
-        calm.stop.time_limit = SimTime::MAX;
+        calm.stop.max_events = calm.stop.max_events.min(CALIBRATION_EVENTS);
         let trace = Trace::new("calibration", CALIBRATION_SEED, calm.workers, Vec::new());
         let summary = Simulation::new(&calm, &trace, CALIBRATION_SEED).run(&mut EventLog::hashing());
         if summary.rounds == 0 || summary.end == SimTime::ZERO {
