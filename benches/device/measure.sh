@@ -9,12 +9,17 @@
 # SHARD is the slice of scenarios/paper/grid-iid.ron to sweep (default 17/18,
 # its heaviest point), SECONDS the sweep's time limit (default 120).
 #
-# Writes to $OUT: devices.txt (adapters, nvidia-smi), bench-gpu.txt (matrix
+# Exits 3 within seconds when no adapter is found (SMOKE=1 accepts a software
+# one, for a rehearsal on lavapipe; STEP_SECONDS caps every step).
+#
+# Writes to $OUT: adapter.txt (the adapter used), devices.txt (adapters,
+# nvidia-smi), bench-gpu.txt (matrix
 # products incl. 4096^3, an AdaHessian step, a quickstart run), bench-workers.txt
 # (worker-steps/s, GPU and CPU backends), peers.txt (PyTorch loop and vmap on
 # the same GPU, benches/peers_workers.py), sweep.txt and sweep/ (a slice of
 # scenarios/paper/grid-iid.ron on the GPU, for the grid's wall time), and
-# timing.txt (how long each step took).
+# timing.txt (how long each step took), and results.tar.gz (all of it, trees
+# included).
 set -uo pipefail
 out=${OUT:?set OUT to the folder the results go to}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
@@ -27,6 +32,29 @@ if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
     ldconfig
 fi
 export WGPU_BACKEND=vulkan
+# Every GPU bench fails instead of skipping when it finds no adapter.
+export FAULTLINE_REQUIRE_GPU=1
+
+# An adapter first, in seconds, or nothing else is worth the loan: without one,
+# point the loader at NVIDIA's ICD where the driver installs it. SMOKE=1 (a
+# rehearsal on Mesa's lavapipe) takes a software adapter; a real measurement
+# needs a hardware one.
+adapter_line() {
+    local marker='--backend auto'
+    [ "${SMOKE:-0}" = 1 ] && marker='--backend gpu'
+    .device/bin/faultline devices 2>&1 | grep -- "<- .*$marker"
+}
+if ! adapter_line >/dev/null; then
+    for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+        /etc/vulkan/icd.d/nvidia_icd.json; do
+        if [ -f "$icd" ]; then export VK_DRIVER_FILES=$icd; break; fi
+    done
+fi
+if ! adapter_line >"$out/adapter.txt"; then
+    .device/bin/faultline devices >"$out/devices.txt" 2>&1
+    echo "measure.sh: no usable GPU adapter (VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}); see $out/devices.txt" | tee -a "$out/timing.txt" >&2
+    exit 3
+fi
 # STEP_SECONDS=N (at least 1) caps every step at N seconds (a smoke test on a
 # machine without a GPU, e.g. on Mesa's lavapipe).
 if [ "${STEP_SECONDS:-1}" -lt 1 ]; then echo "STEP_SECONDS must be at least 1" >&2; exit 2; fi
@@ -51,4 +79,8 @@ mkdir -p /usr/share/datasets/fashion-mnist
 cp -n .device/fashion-mnist/*.gz /usr/share/datasets/fashion-mnist/
 step sweep "$sweep_seconds" .device/bin/faultline sweep scenarios/paper/grid-iid.ron --backend gpu \
     --shard "$sweep_shard" --out "$out/sweep"
-cp -r target/criterion "$out/criterion" 2>/dev/null || true
+cp -r "${CARGO_TARGET_DIR:-target}/criterion" "$out/criterion" 2>/dev/null || true
+# Criterion's and the sweep's trees are deeper than what a loan brings back:
+# one archive of everything, beside the flat .txt files.
+tar czf "$out/results.tar.gz" -C "$out" --exclude results.tar.gz .
+echo "measure.sh: wrote $out (results.tar.gz holds the trees)"
