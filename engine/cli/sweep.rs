@@ -487,6 +487,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: boo
         }
     }
     let mixed = check_not_mixed(&sources, allow_mixed)?;
+    // Every point read back before anything is written: a corrupt shard is
+    // refused whole, instead of leaving a half-merged --out behind.
+    for (_, source) in &sources {
+        results::read(source, &results::Choices::default()).map_err(|e| {
+            Failure::BadInput(format!(
+                "{e}\n  = note: nothing was merged; fix or leave out {}",
+                source.display()
+            ))
+        })?;
+    }
     if !missing.is_empty() {
         let (list, known_shards) = missing_points(&grid, &missing, &records);
         let total = grid.points().len();

@@ -110,6 +110,17 @@ fn shards_merge_into_exactly_the_unsharded_sweep() {
 /// A point two folders hold differently, or points of different builds, are
 /// refused; the same point twice is fine.
 fn merges_never_mix_results(dir: &Path) {
+    // A corrupt shard is refused before anything is written.
+    assert!(Command::new("cp").args(["-r", "s0", "s0bad"]).current_dir(dir).status().unwrap().success());
+    let metrics = dir.join("s0bad/000_tau=1_overlap=0.0/uniform/seed-1/metrics.csv");
+    let mut text = fs::read_to_string(&metrics).unwrap();
+    text.push_str("99,1,not-a-number,1,1\n");
+    fs::write(&metrics, text).unwrap();
+    let output = faultline_in(dir, &["merge", "s0bad", "s1", "--out", "corrupt"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("metrics.csv") && stderr.contains("nothing was merged"), "{stderr}");
+    assert!(!dir.join("corrupt").exists(), "a refused merge writes nothing");
     ok(dir, &["merge", "s0", "whole", "--out", "twice"]);
     assert_eq!(csvs(&dir.join("twice")), csvs(&dir.join("whole")));
     let set_build = |point: &Path, build: &str| {
