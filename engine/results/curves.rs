@@ -220,12 +220,48 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
     let strategies: Vec<String> = serde_json::from_value(field("strategies")?.clone()).map_err(|e| {
         format!("error: {}: `strategies`: {e}; expected a list of strategy labels", at("manifest.json"))
     })?;
-    let target_accuracy = manifest.get("target_accuracy").and_then(|t| t.as_f64()).unwrap_or(DEFAULT_TARGET);
+    let duplicate = |i: usize| seeds[..i].contains(&seeds[i]);
+    if let Some(i) = (0..seeds.len()).find(|&i| duplicate(i)) {
+        return Err(format!(
+            "error: {}: `seeds[{i}]`: seed {} is listed twice",
+            at("manifest.json"),
+            seeds[i]
+        ));
+    }
+    if let Some(i) = (0..strategies.len()).find(|&i| strategies[..i].contains(&strategies[i])) {
+        return Err(format!(
+            "error: {}: `strategies[{i}]`: `{}` is listed twice",
+            at("manifest.json"),
+            strategies[i]
+        ));
+    }
+    // Optional fields (older manifests lack them), but of the right type when there.
+    let wrong = |name: &str, value: &serde_json::Value, expected: &str| {
+        format!("error: {}: `{name}`: {value} is not {expected}", at("manifest.json"))
+    };
+    let target_accuracy = match manifest.get("target_accuracy") {
+        None | Some(serde_json::Value::Null) => DEFAULT_TARGET,
+        Some(value) => value
+            .as_f64()
+            .filter(|t| (0.0..=1.0).contains(t))
+            .ok_or_else(|| wrong("target_accuracy", value, "an accuracy in [0, 1]"))?,
+    };
+    for (name, expected, fits) in [
+        ("baseline", "a strategy label", serde_json::Value::is_string as fn(&serde_json::Value) -> bool),
+        ("shaded_seed", "a seed", serde_json::Value::is_u64),
+    ] {
+        if let Some(value) = manifest.get(name).filter(|v| !v.is_null() && !fits(v)) {
+            return Err(wrong(name, value, expected));
+        }
+    }
     let early_rounds = match manifest.get("early_rounds") {
         None | Some(serde_json::Value::Null) => None,
-        Some(value) => Some(value.as_u64().filter(|&n| n > 0).ok_or_else(|| {
-            format!("error: {}: `early_rounds`: {value} is not a round count above 0", at("manifest.json"))
-        })?),
+        Some(value) => Some(
+            value
+                .as_u64()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| wrong("early_rounds", value, "a round count above 0"))?,
+        ),
     };
     let mut runs = Vec::new();
     for (strategy, seed, status) in read_summary(dir, &seeds, &strategies)? {

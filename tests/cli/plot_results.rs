@@ -103,8 +103,31 @@ fn bad_results_folders_are_refused_with_the_file_and_line() {
     let dry = faultline_in(&dir, &["run", "--dry-run", "--seed", "1", "--out", "dry", "--quiet"]);
     assert!(dry.status.success());
     expect(&["plot", "dry"], "a dry run (timing only)");
-    let run = faultline_in(&dir, &["run", "--seed", "1", "--out", "r", "--quiet"]);
+    let run = faultline_in(&dir, &["run", "--seed", "1", "--seed", "2", "--out", "r", "--quiet"]);
     assert!(run.status.success());
+    // Every manifest field is read for what it must be, never quietly defaulted.
+    let path = dir.join("r/manifest.json");
+    let original: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    for (field, value, needle) in [
+        ("seeds", serde_json::json!([1, 1]), "`seeds[1]`: seed 1 is listed twice"),
+        (
+            "strategies",
+            serde_json::json!(["uniform", "uniform"]),
+            "`strategies[1]`: `uniform` is listed twice",
+        ),
+        ("target_accuracy", serde_json::json!("high"), "`target_accuracy`: \"high\" is not an accuracy"),
+        ("target_accuracy", serde_json::json!(1.5), "`target_accuracy`: 1.5 is not an accuracy"),
+        ("baseline", serde_json::json!(3), "`baseline`: 3 is not a strategy label"),
+        ("baseline", serde_json::json!("nosuch"), "`baseline`: nosuch: not a strategy of these results"),
+        ("shaded_seed", serde_json::json!("1"), "`shaded_seed`: \"1\" is not a seed"),
+        ("early_rounds", serde_json::json!(0), "`early_rounds`: 0 is not a round count above 0"),
+    ] {
+        let mut manifest = original.clone();
+        manifest[field] = value;
+        fs::write(&path, manifest.to_string()).unwrap();
+        expect(&["plot", "r"], needle);
+    }
+    fs::write(&path, original.to_string()).unwrap();
     let metrics = dir.join("r/dynamic/seed-1/metrics.csv");
     let text = fs::read_to_string(&metrics).unwrap();
     let broken: Vec<String> = text
