@@ -151,24 +151,31 @@ impl std::error::Error for DataError {}
 /// Loads the dataset a scenario names (`base_dir` anchors a relative `dir`).
 pub fn load(data: &Data, base_dir: &Path) -> Result<RawData, DataError> {
     match source(data, base_dir) {
-        (DatasetKind::Digits, _) => Ok(digits::load()),
-        (kind, dir) => idx::load_pair(kind, &dir),
+        (DatasetKind::Digits, ..) => Ok(digits::load()),
+        (kind, dir, keep) => idx::load_pair(kind, &dir, keep),
     }
 }
 
-/// Which samples [`load`] gives: the dataset, and the folder it reads (unused
-/// for the embedded digits). Equal sources load equal data.
-pub fn source(data: &Data, base_dir: &Path) -> (DatasetKind, PathBuf) {
+/// Which samples [`load`] gives: the dataset, the folder it reads (unused for the
+/// embedded digits), and how many training and test samples it keeps while
+/// reading (IDX files are read only as far as `limit_train` and `limit_test`;
+/// the digits are split first, so their limits apply later). Equal sources load
+/// equal data.
+pub fn source(data: &Data, base_dir: &Path) -> (DatasetKind, PathBuf, (Option<u32>, Option<u32>)) {
     let dir = data.dir.as_deref().or(data.dataset.default_dir()).unwrap_or(".");
-    (data.dataset, base_dir.join(dir))
+    let keep = match data.dataset {
+        DatasetKind::Digits => (None, None),
+        _ => (data.limit_train, data.limit_test),
+    };
+    (data.dataset, base_dir.join(dir), keep)
 }
 
 /// The files [`load`] reads for `data` (none for the embedded digits, which
 /// the faultline build carries).
 pub fn input_files(data: &Data, base_dir: &Path) -> Vec<PathBuf> {
     match source(data, base_dir) {
-        (DatasetKind::Digits, _) => Vec::new(),
-        (_, dir) => idx::files(&dir),
+        (DatasetKind::Digits, ..) => Vec::new(),
+        (_, dir, _) => idx::files(&dir),
     }
 }
 

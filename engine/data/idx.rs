@@ -27,8 +27,10 @@ fn hint(kind: Dataset) -> String {
     }
 }
 
-/// The train and test sets of an IDX dataset in `dir`.
-pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
+/// The train and test sets of an IDX dataset in `dir`, each cut to its first
+/// `keep` samples (train, test) while reading: a limit of 1000 reads 1000 images,
+/// not the whole file.
+pub fn load_pair(kind: Dataset, dir: &Path, keep: (Option<u32>, Option<u32>)) -> Result<RawData, DataError> {
     let error = |path: &Path, message: String| DataError {
         path: path.display().to_string(),
         message,
@@ -40,19 +42,20 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
     if !dir.is_dir() {
         return Err(error(dir, "the dataset folder does not exist".into()));
     }
-    // The file read (`stem` or `stem.gz`) and its inflated bytes.
-    let part = |stem: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
+    // The file read (`stem` or `stem.gz`) and its inflated bytes (the first
+    // `keep` items' worth, when fewer than the file holds).
+    let part = |stem: &str, kind: Idx, keep: Option<u32>| -> Result<(PathBuf, Vec<u8>), DataError> {
         let Some(path) = file_of(dir, stem) else {
             let gz = dir.join(format!("{stem}.gz"));
             return Err(error(&gz, format!("missing: neither {stem} nor {stem}.gz is in {}", dir.display())));
         };
-        let bytes = read_maybe_gzip(&path).map_err(|message| error(&path, message))?;
+        let bytes = read_idx(&path, kind, keep).map_err(|message| error(&path, message))?;
         Ok((path, bytes))
     };
     // Problems are reported under the path actually read, `.gz` included.
-    let load = |images: &str, labels: &str, set: &str| -> Result<Samples, DataError> {
-        let (image_path, image_bytes) = part(images)?;
-        let (label_path, label_bytes) = part(labels)?;
+    let load = |images: &str, labels: &str, set: &str, keep: Option<u32>| -> Result<Samples, DataError> {
+        let (image_path, image_bytes) = part(images, Idx::Images, keep)?;
+        let (label_path, label_bytes) = part(labels, Idx::Labels, keep)?;
         let (count, pixels, x) = parse_images(&image_bytes).map_err(|m| error(&image_path, m))?;
         if count == 0 {
             // Training would run and report accuracy 0 (or fail later, obscurely).
@@ -70,8 +73,8 @@ pub fn load_pair(kind: Dataset, dir: &Path) -> Result<RawData, DataError> {
         }
         Ok(Samples { x, y })
     };
-    let train = load(STEMS[0], STEMS[1], "training")?;
-    let test = load(STEMS[2], STEMS[3], "test")?;
+    let train = load(STEMS[0], STEMS[1], "training", keep.0)?;
+    let test = load(STEMS[2], STEMS[3], "test", keep.1)?;
     Ok(RawData {
         kind,
         inputs: kind.input_dim(),
@@ -106,6 +109,57 @@ fn file_of(dir: &Path, stem: &str) -> Option<PathBuf> {
 /// what a result computed from the dataset depends on.
 pub fn files(dir: &Path) -> Vec<PathBuf> {
     STEMS.iter().filter_map(|stem| file_of(dir, stem)).collect()
+}
+
+/// Which of the two IDX file kinds: their headers differ.
+#[derive(Clone, Copy)]
+enum Idx {
+    Images,
+    Labels,
+}
+
+/// Reads an IDX file, or with `keep` only its header and first `keep` items, the
+/// header's count then saying `keep` (so the parsers check what was read). A
+/// gzipped file is inflated only as far as that.
+fn read_idx(path: &Path, kind: Idx, keep: Option<u32>) -> Result<Vec<u8>, String> {
+    let Some(keep) = keep else { return read_maybe_gzip(path) };
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("cannot read: not a regular file".into());
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut magic = [0u8; 2];
+    let gz = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut reader: Box<dyn Read> =
+        if gz { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    let words = match kind {
+        Idx::Images => 4,
+        Idx::Labels => 2,
+    };
+    let mut bytes = vec![0u8; 4 * words];
+    if let Err(e) = reader.read_exact(&mut bytes) {
+        return Err(if gz {
+            format!("not valid gzip: {e}")
+        } else {
+            format!("too short for an IDX header: {e}")
+        });
+    }
+    let h = header(&bytes, words)?;
+    let item = match kind {
+        Idx::Images => u64::from(h[2]) * u64::from(h[3]),
+        Idx::Labels => 1,
+    };
+    if keep >= h[1] {
+        return read_maybe_gzip(path);
+    }
+    let want = u64::from(keep) * item;
+    if want > MAX_INFLATED {
+        return Err(format!("{keep} items of {item} bytes are more than the {MAX_INFLATED} bytes read"));
+    }
+    reader.take(want).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
+    bytes[4..8].copy_from_slice(&keep.to_be_bytes());
+    Ok(bytes)
 }
 
 fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, String> {
@@ -218,12 +272,47 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_honoured_while_reading() {
+        for gz in [false, true] {
+            let dir = dataset(if gz { "keep-gz" } else { "keep" }, 20, 12, gz);
+            let all = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap();
+            let some = load_pair(Dataset::Mnist, &dir, (Some(3), Some(12))).unwrap();
+            assert_eq!((some.train.len(), some.test.len()), (3, 12), "gz {gz}");
+            assert_eq!(some.train.y, all.train.y[..3], "gz {gz}");
+            assert_eq!(some.train.x, all.train.x[..3 * 784], "gz {gz}");
+            let more = load_pair(Dataset::Mnist, &dir, (Some(50), None)).unwrap();
+            assert_eq!(more.train.len(), 20, "a limit above the count keeps everything");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+        // A 2 GiB raw file (sparse: nothing is written) with a limit of 1000:
+        // 1000 images are read, not the file.
+        let dir = dataset("keep-huge", 2, 2, false);
+        let count: u32 = ((2u64 << 30) / 784) as u32;
+        let mut head = images(0, 28);
+        head[4..8].copy_from_slice(&count.to_be_bytes());
+        let path = dir.join("train-images-idx3-ubyte");
+        std::fs::write(&path, &head).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(16 + u64::from(count) * 784)
+            .unwrap();
+        std::fs::write(dir.join("train-labels-idx1-ubyte"), labels(count)).unwrap();
+        let data = load_pair(Dataset::Mnist, &dir, (Some(1000), None)).unwrap();
+        assert_eq!(data.train.len(), 1000);
+        let error = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap_err();
+        assert!(error.message.contains("files of at most"), "{error}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_file_too_large_to_be_a_dataset_is_refused_before_it_is_read() {
         let dir = dataset("huge", 2, 2, false);
         // 2 GiB, sparse: nothing is written to disk, and nothing may be read.
         let file = std::fs::OpenOptions::new().write(true).open(dir.join("train-images-idx3-ubyte")).unwrap();
         file.set_len(2 << 30).unwrap();
-        let error = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        let error = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap_err();
         assert!(error.path.ends_with("train-images-idx3-ubyte"), "{error}");
         assert!(error.message.contains("files of at most 1073741824 bytes are read"), "{error}");
         std::fs::remove_dir_all(dir).unwrap();
@@ -233,7 +322,7 @@ mod tests {
     fn a_well_formed_dataset_loads() {
         for gz in [false, true] {
             let dir = dataset(&format!("ok-{gz}"), 3, 2, gz);
-            let data = load_pair(Dataset::Mnist, &dir).unwrap();
+            let data = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap();
             assert_eq!((data.train.len(), data.test.len(), data.train.x.len()), (3, 2, 3 * 784));
             std::fs::remove_dir_all(&dir).unwrap();
         }
@@ -248,14 +337,14 @@ mod tests {
         bytes.truncate(bytes.len() / 2);
         bytes.extend_from_slice(b"garbage");
         std::fs::write(&gz, bytes).unwrap();
-        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        let e = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap_err();
         assert_eq!(e.path, gz.display().to_string());
         assert!(e.message.starts_with("not valid gzip"), "{e}");
         // Gzip that inflates to a truncated IDX file.
         let mut short = images(2, 28);
         short.truncate(100);
         std::fs::write(&gz, gzip(&short)).unwrap();
-        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        let e = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap_err();
         assert_eq!(
             (e.path.as_str(), e.message.as_str()),
             (gz.to_str().unwrap(), "2 images of 784 pixels need 1568 bytes, found 84")
@@ -263,14 +352,14 @@ mod tests {
         // Labels that do not match, gzipped.
         std::fs::write(&gz, gzip(&images(2, 28))).unwrap();
         std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&labels(5))).unwrap();
-        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        let e = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap_err();
         assert_eq!(e.path, dir.join("t10k-labels-idx1-ubyte.gz").display().to_string());
         std::fs::remove_dir_all(&dir).unwrap();
         // A truncated raw file.
         let dir = dataset("truncated-raw", 3, 2, false);
         let raw = dir.join("train-labels-idx1-ubyte");
         std::fs::write(&raw, &labels(3)[..9]).unwrap();
-        let e = load_pair(Dataset::Mnist, &dir).unwrap_err();
+        let e = load_pair(Dataset::Mnist, &dir, (None, None)).unwrap_err();
         assert_eq!(
             (e.path.as_str(), e.message.as_str()),
             (raw.to_str().unwrap(), "header says 3 labels, found 1")
@@ -291,12 +380,12 @@ mod tests {
         let dir = scratch("dir-is-file");
         let file = dir.join("data");
         std::fs::write(&file, b"not a folder").unwrap();
-        let e = load_pair(Dataset::Mnist, &file).unwrap_err();
+        let e = load_pair(Dataset::Mnist, &file, (None, None)).unwrap_err();
         assert_eq!(
             (e.path.as_str(), e.message.as_str()),
             (file.to_str().unwrap(), "this is a file, not the dataset folder")
         );
-        let e = load_pair(Dataset::Mnist, &dir.join("absent")).unwrap_err();
+        let e = load_pair(Dataset::Mnist, &dir.join("absent"), (None, None)).unwrap_err();
         assert_eq!(e.message, "the dataset folder does not exist");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -223,7 +223,7 @@ fn share_bytes(share: &Share) -> u64 {
 /// Each dataset loaded once, whichever shares train on it.
 #[derive(Default)]
 struct DataCache {
-    loaded: Vec<((Dataset, PathBuf), RawData)>,
+    loaded: Vec<((Dataset, PathBuf, (Option<u32>, Option<u32>)), RawData)>,
 }
 
 impl DataCache {
