@@ -156,12 +156,15 @@ pub fn load(data: &Data, base_dir: &Path) -> Result<RawData, DataError> {
     }
 }
 
+/// What [`source`] says: dataset, folder, and the (train, test) samples kept.
+pub type Source = (DatasetKind, PathBuf, (Option<u32>, Option<u32>));
+
 /// Which samples [`load`] gives: the dataset, the folder it reads (unused for the
 /// embedded digits), and how many training and test samples it keeps while
 /// reading (IDX files are read only as far as `limit_train` and `limit_test`;
 /// the digits are split first, so their limits apply later). Equal sources load
 /// equal data.
-pub fn source(data: &Data, base_dir: &Path) -> (DatasetKind, PathBuf, (Option<u32>, Option<u32>)) {
+pub fn source(data: &Data, base_dir: &Path) -> Source {
     let dir = data.dir.as_deref().or(data.dataset.default_dir()).unwrap_or(".");
     let keep = match data.dataset {
         DatasetKind::Digits => (None, None),

@@ -8,7 +8,6 @@
 //! loaded once per dataset, and every point's splits share its samples, on the
 //! host and on the device.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -223,7 +222,7 @@ fn share_bytes(share: &Share) -> u64 {
 /// Each dataset loaded once, whichever shares train on it.
 #[derive(Default)]
 struct DataCache {
-    loaded: Vec<((Dataset, PathBuf, (Option<u32>, Option<u32>)), RawData)>,
+    loaded: Vec<(data::Source, RawData)>,
 }
 
 impl DataCache {
