@@ -475,10 +475,13 @@ impl<'t> Trainer<'t> {
         match *happening {
             Happening::Step { worker, step } => self.local_step(index, worker, step),
             Happening::Send { worker, exchange } => {
-                let slot = self.program.new_slot();
-                self.program.snapshot_worker(worker, slot);
-                let entry =
-                    Exchange { slot: Some(slot), served: false, timed_out: false, reply: Reply::Pending };
+                // Only a request the master will serve needs the parameters it carries.
+                let slot = self.timeline.is_served(exchange).then(|| {
+                    let slot = self.program.new_slot();
+                    self.program.snapshot_worker(worker, slot);
+                    slot
+                });
+                let entry = Exchange { slot, served: false, timed_out: false, reply: Reply::Pending };
                 self.exchanges.insert(exchange, entry);
             }
             Happening::Update { worker, exchange, staleness, previous, timeouts } => {

@@ -30,6 +30,9 @@ pub struct Timeline {
     pub summary: RunSummary,
     /// The fingerprint of the event log.
     pub event_log: u64,
+    /// The exchanges the master serves (an update or a barrier takes them),
+    /// sorted: only their parameters are ever read.
+    served: Vec<u64>,
 }
 
 impl Timeline {
@@ -39,7 +42,22 @@ impl Timeline {
         let mut log = EventLog::hashing();
         let summary = Simulation::new(scenario, trace, seed).run(&mut (&mut log, &mut recorder));
         let Recorder { entries, participants, previous } = recorder;
-        Timeline { entries, participants, previous, summary, event_log: log.hash() }
+        let mut served: Vec<u64> = participants.iter().map(|p| p.exchange).collect();
+        served.extend(entries.iter().filter_map(|(_, entry)| match entry {
+            Entry::Plain(Happening::Update { exchange, .. }) => Some(*exchange),
+            _ => None,
+        }));
+        served.sort_unstable();
+        served.dedup();
+        Timeline { entries, participants, previous, summary, event_log: log.hash(), served }
+    }
+
+    /// Whether the master ever serves `exchange` in this run. One it never serves
+    /// (lost, or still queued when the run ends) needs no copy of the worker's
+    /// parameters: with a master slower than its workers' timeouts such requests
+    /// pile up, and copying each would grow without bound.
+    pub fn is_served(&self, exchange: u64) -> bool {
+        self.served.binary_search(&exchange).is_ok()
     }
 
     /// The summary and event-log fingerprint of the same run stopped by its

@@ -240,6 +240,24 @@ fn memory_hungry_inputs_are_refused_within_a_small_address_space() {
 }
 
 #[test]
+fn requests_a_master_never_serves_cost_no_memory() {
+    // A master that takes 100 years per update, and workers that give up on an
+    // exchange after 1 ms: every 2 steps a worker sends its parameters (1.2 MB
+    // of a 512-512 model) to a queue that never moves, about 1 300 times in the
+    // 20 s of virtual time. Copying each would need 1.6 GB; none is ever read.
+    let dir = scratch("slow-master");
+    let text = r#"(seeds: [1], stop: (time_limit: "20s"), master: (update_time: "36500d"),
+        training: (sync_timeout: "1ms", tau: 2, model: (hidden: [512, 512]), strategies: [Uniform]))"#;
+    fs::write(dir.join("slow.ron"), text).unwrap();
+    let output =
+        faultline_limited(&dir, &["run", "slow.ron", "--out", "out", "--jobs", "1", "--quiet"], 512 << 20);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = fs::read_to_string(dir.join("out/summary.csv")).unwrap();
+    assert!(summary.contains("uniform,1,time-limit,0,"), "no round ever ends: {summary}");
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn the_quickstart_runs_within_its_memory_estimate() {
     // The estimate (about 1 MB of state here) plus the program itself: a
     // generous 256 MiB of address space, one run at a time.
