@@ -74,6 +74,20 @@ fn every_paper_grid_expands_and_its_points_validate() {
                 if installed { grid.load_point(point) } else { load(&grid.scenario, &grid.overrides(point)) };
             let loaded = loaded.unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             grid.strategies(point, &loaded).unwrap_or_else(|e| panic!("{e}"));
+            // The point runs the values its folder is labelled with: no later
+            // axis changes an earlier one's field (applied last, each axis's
+            // value gives the very same scenario there).
+            let resolved = serde_json::to_value(&loaded.scenario).unwrap();
+            let sets = grid.overrides(point);
+            for (i, set) in sets.iter().enumerate() {
+                let mut last = sets.clone();
+                let moved = last.remove(i);
+                last.push(moved);
+                let reordered = serde_json::to_value(&load(&grid.scenario, &last).unwrap().scenario).unwrap();
+                let at = |v: &serde_json::Value| set.path.split('.').fold(v.clone(), |v, key| v[key].clone());
+                let label = format!("{}: {}: {}", file.display(), grid.folder(point), set.argument());
+                assert_eq!(at(&resolved), at(&reordered), "{label}");
+            }
         }
     }
     fs::remove_dir_all(empty).unwrap();
