@@ -54,7 +54,7 @@ impl std::fmt::Display for Shard {
 
 /// The grid identity every sweep folder records: shards of one grid share it.
 fn grid_id(grid: &Grid) -> String {
-    let base = fs::read(&grid.scenario).unwrap_or_default();
+    let base = crate::scenario::read_input(&grid.scenario, 64 << 20).unwrap_or_default();
     format!("{:016x}", fnv1a(&[grid.source.as_bytes(), b"\0", &base].concat()))
 }
 

@@ -360,10 +360,11 @@ fn earlier_results(out: &Path) -> Result<Option<String>, String> {
     if files.is_empty() {
         return Ok(None);
     }
-    let manifest: Option<serde_json::Value> = fs::read(out.join("manifest.json"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .filter(|m: &serde_json::Value| m.get("faultline").is_some());
+    let manifest: Option<serde_json::Value> =
+        crate::scenario::read_input(&out.join("manifest.json"), 64 << 20)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(|m: &serde_json::Value| m.get("faultline").is_some());
     let Some(manifest) = manifest else {
         return Err(format!(
             "error: --out {shown}: the folder holds files that no faultline run wrote (no manifest.json), e.g. {}\n  \

@@ -130,7 +130,18 @@ fn file_hash(path: &Path) -> Option<String> {
     if let Some(hash) = SEEN.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Some(hash.clone());
     }
-    let hash = hex(fnv1a(&std::fs::read(path).ok()?));
+    // In pieces: a dataset file may be large, and is hashed before it is checked.
+    let mut file = std::fs::File::open(path).ok()?;
+    let (mut hash, mut buffer) = (crate::fingerprint::FNV_OFFSET, vec![0u8; 1 << 20]);
+    loop {
+        match std::io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => break,
+            Ok(n) => hash = crate::fingerprint::extend(hash, &buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let hash = hex(hash);
     SEEN.lock().unwrap_or_else(|e| e.into_inner()).insert(key, hash.clone());
     Some(hash)
 }

@@ -179,11 +179,19 @@ fn devices_and_pipes_are_refused_not_read() {
     let dir = scratch("devices");
     let fifo = dir.join("fifo.ron");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    for args in [
-        &["validate", "/dev/zero"][..],
-        &["validate", "fifo.ron"],
-        &["run", "fifo.ron"],
-        &["trace", "/dev/zero"],
+    // FIFOs where a results folder's manifest.json or a sweep's sweep.json belongs.
+    for (folder, name) in [("out", "manifest.json"), ("sweep", "sweep.json")] {
+        fs::create_dir(dir.join(folder)).unwrap();
+        assert!(Command::new("mkfifo").arg(dir.join(folder).join(name)).status().unwrap().success());
+    }
+    for (args, expected) in [
+        (&["validate", "/dev/zero"][..], "it is not a regular file (a device, pipe or socket)"),
+        (&["validate", "fifo.ron"], "it is not a regular file (a device, pipe or socket)"),
+        (&["run", "fifo.ron"], "it is not a regular file (a device, pipe or socket)"),
+        (&["trace", "/dev/zero"], "it is not a regular file (a device, pipe or socket)"),
+        (&["run", "--out", "out", "--quiet"], "--out out"),
+        (&["plot", "out"], "manifest.json"),
+        (&["figures", "sweep"], "not a sweep folder"),
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
             .args(args)
@@ -201,7 +209,7 @@ fn devices_and_pipes_are_refused_not_read() {
         let output = child.wait_with_output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("it is not a regular file (a device, pipe or socket)"), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
     fs::remove_dir_all(dir).unwrap();
 }
