@@ -25,6 +25,7 @@ macro_rules! say {
 mod devices;
 mod figures;
 mod inspect;
+mod merge;
 mod plot;
 mod rerun;
 mod resume;
@@ -211,7 +212,7 @@ pub fn main() -> ExitCode {
             sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
         }
         Command::Merge { dirs, out, allow_partial, allow_mixed } => {
-            sweep::merge(&dirs, &out, allow_partial, allow_mixed)
+            merge::merge(&dirs, &out, allow_partial, allow_mixed)
         }
         Command::Figures(args) => figures::figures(&args),
         Command::Plot { dir, choices } => plot::plot(&dir, &choices.choices()),

@@ -11,6 +11,7 @@ pub mod figures;
 pub mod folder;
 pub mod grid_table;
 pub mod identity;
+mod lock;
 pub mod plot;
 pub mod pooled;
 pub mod report;

@@ -1,7 +1,6 @@
-//! `faultline sweep GRID` and `faultline merge DIR…`: run every point of a grid
-//! (or one shard of them) into a sweep folder, resume where an interrupted sweep
-//! stopped, and join the shards of a Slurm array into one folder (all of the grid's
-//! points, or with `--allow-partial` those there are).
+//! `faultline sweep GRID`: run every point of a grid (or one shard of them) into a
+//! sweep folder and resume where an interrupted sweep stopped; the sweep folder's
+//! own files (sweep.json, grid.csv, pooled.csv), which `merge` (merge.rs) shares.
 //!
 //! A sweep folder holds `sweep.json` (the grid it belongs to), one results folder
 //! per point (exactly what `run` writes) and `grid.csv`, a row per point and
@@ -53,7 +52,7 @@ impl std::fmt::Display for Shard {
 }
 
 /// The grid identity every sweep folder records: shards of one grid share it.
-fn grid_id(grid: &Grid) -> String {
+pub(super) fn grid_id(grid: &Grid) -> String {
     let base = crate::scenario::read_input(&grid.scenario, 64 << 20).unwrap_or_default();
     format!("{:016x}", fnv1a(&[grid.source.as_bytes(), b"\0", &base].concat()))
 }
@@ -253,7 +252,7 @@ fn is_complete(folder: &Path, identity: &Identity, seeds: &[u64]) -> bool {
 /// Whether a point folder holds every file its manifest names. Within sweep
 /// folders of one grid (same grid_id) that is enough for `merge`: it need not
 /// load the scenario, whose dataset the merging machine may lack.
-fn has_all_files(folder: &Path) -> bool {
+pub(super) fn has_all_files(folder: &Path) -> bool {
     read_manifest(folder).is_some_and(|manifest| {
         manifest["files"]
             .as_array()
@@ -261,20 +260,20 @@ fn has_all_files(folder: &Path) -> bool {
     })
 }
 
-fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
+pub(super) fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
     read_json(&folder.join("manifest.json"))
 }
 
 /// Small JSON records (manifest.json, sweep.json) are read as every input file
 /// is: a regular file only (a FIFO would block), at most 64 MiB.
-fn read_json(path: &Path) -> Option<serde_json::Value> {
+pub(super) fn read_json(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_slice(&crate::scenario::read_input(path, 64 << 20).ok()?).ok()
 }
 
 /// Whether `out` can be this grid's sweep folder, found without changing it:
 /// `Ok(true)` when it is still to be made (new or empty), `Ok(false)` when it
 /// already is one of the same grid (an earlier shard or an interrupted sweep).
-fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
+pub(super) fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
     let shown = out.display();
     let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
     if out.is_file() {
@@ -302,7 +301,12 @@ fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
 }
 
 /// Makes `out` (checked by [`check_sweep_folder`]) a sweep folder of this grid.
-fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shard>) -> Result<(), Failure> {
+pub(super) fn create_sweep_folder(
+    out: &Path,
+    id: &str,
+    grid: &Grid,
+    shard: Option<Shard>,
+) -> Result<(), Failure> {
     let shown = out.display();
     let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
     let marker = out.join("sweep.json");
@@ -329,7 +333,7 @@ fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shard>) 
 /// Points compare the same quantities unless an axis changes `early_rounds`;
 /// the columns are those of every point, a point lacking one leaves it empty.
 /// Beside it, pooled.csv (see [`crate::results::pooled`]).
-fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
+pub(super) fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
     let mut points = Vec::new();
     for point in grid.points() {
         let folder = grid.folder(&point);
@@ -420,223 +424,4 @@ fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
         })
         .collect();
     write("pooled.csv", &pooled::pooled_csv(&pooled))
-}
-
-/// Joins sweep folders of one grid (shards) into `out`. A grid point that none
-/// of them (nor `out`) has complete fails the merge, naming it, unless
-/// `allow_partial`: then a warning names it and grid.csv has the others. A point
-/// that two folders hold with different results (or identities) is refused, so
-/// the result never depends on the order of the folders; points of different
-/// builds, backends or devices are refused unless `allow_mixed`, which records it.
-pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: bool) -> Result<(), Failure> {
-    let mut records: Vec<serde_json::Value> = Vec::new();
-    for dir in dirs {
-        let record: serde_json::Value = read_json(&dir.join("sweep.json")).ok_or_else(|| {
-            Failure::BadInput(format!(
-                "error: {}: not a sweep folder (no readable sweep.json)",
-                dir.display()
-            ))
-        })?;
-        if records.first().is_some_and(|first| first["grid_id"] != record["grid_id"]) {
-            return Err(Failure::BadInput(format!(
-                "error: {}: a sweep of another grid than {}; merge only shards of one grid",
-                dir.display(),
-                dirs[0].display()
-            )));
-        }
-        records.push(record);
-    }
-    let Some(record) = records.first() else {
-        return Err(Failure::BadInput("error: merge needs at least one folder".into()));
-    };
-    let grid_path = PathBuf::from(record["grid"].as_str().unwrap_or_default());
-    let grid = Grid::from_file(&grid_path).map_err(|e| {
-        Failure::BadInput(format!("{e}  = note: merge reads the grid file the sweep was made from"))
-    })?;
-    let id = grid_id(&grid);
-    if id != record["grid_id"] {
-        return Err(Failure::BadInput(format!(
-            "error: {}: the grid file or its scenario changed since the sweep; rerun the sweep",
-            grid_path.display()
-        )));
-    }
-    let _claim = output::lock(out).map_err(Failure::BadInput)?;
-    let fresh = check_sweep_folder(out, &id)?;
-    // Each point from the first folder that has it complete; one that only
-    // `out` has (an earlier merge) stays.
-    let mut sources = Vec::new();
-    let mut missing = Vec::new();
-    for point in grid.points() {
-        let name = grid.folder(&point);
-        let having: Vec<PathBuf> = dirs.iter().map(|d| d.join(&name)).filter(|p| has_all_files(p)).collect();
-        match having.split_first() {
-            Some((first, rest)) => {
-                if let Some(other) = rest.iter().find(|other| !same_point(first, other)) {
-                    return Err(Failure::BadInput(format!(
-                        "error: grid point {name} is in {} and in {} with different results ({})\n  = note: \
-                         merge only one of them",
-                        first.display(),
-                        other.display(),
-                        point_differences(first, other)
-                    )));
-                }
-                sources.push((name, first.clone()));
-            }
-            None if !fresh && has_all_files(&out.join(&name)) => {}
-            None => missing.push(point),
-        }
-    }
-    let mixed = check_not_mixed(&sources, allow_mixed)?;
-    // Every point read back before anything is written: a corrupt shard is
-    // refused whole, instead of leaving a half-merged --out behind.
-    for (_, source) in &sources {
-        results::read(source, &results::Choices::default()).map_err(|e| {
-            Failure::BadInput(format!(
-                "{e}\n  = note: nothing was merged; fix or leave out {}",
-                source.display()
-            ))
-        })?;
-    }
-    if !missing.is_empty() {
-        let (list, known_shards) = missing_points(&grid, &missing, &records);
-        let total = grid.points().len();
-        if !allow_partial {
-            let how = if known_shards {
-                "with the --shard listed"
-            } else {
-                "with --shard I/N, point P is in shard I = P mod N"
-            };
-            return Err(Failure::RunFailed(format!(
-                "error: {} of {total} grid points are in none of the folders merged:\n{list}  = note: run \
-                 them with `faultline sweep {}` ({how}) and merge again, or pass --allow-partial to merge \
-                 the points there are",
-                missing.len(),
-                grid_path.display()
-            )));
-        }
-        super::complain(&format!(
-            "warning: {} of {total} grid points are in none of the folders merged; grid.csv leaves them \
-             out (--allow-partial):\n{list}",
-            missing.len()
-        ));
-    }
-    if fresh {
-        create_sweep_folder(out, &id, &grid, None)?;
-    }
-    let mut copied = 0;
-    for (name, source) in sources {
-        if has_all_files(&out.join(&name)) && same_point(&out.join(&name), &source) {
-            continue;
-        }
-        copy_point(&source, &out.join(&name))?;
-        copied += 1;
-    }
-    if !mixed.is_empty() {
-        record_mixed(out, &mixed)?;
-    }
-    write_grid_csv(out, &grid)?;
-    say!("merged {} folder(s) into {} ({copied} point(s) copied)", dirs.len(), out.display());
-    Ok(())
-}
-
-/// The missing points, a line each, with the `--shard` that runs each when the
-/// merged folders all recorded the same shard count (then also `true`).
-fn missing_points(grid: &Grid, missing: &[Point], records: &[serde_json::Value]) -> (String, bool) {
-    const SHOWN: usize = 20;
-    let counts: std::collections::BTreeSet<usize> =
-        records.iter().filter_map(|r| r["shard"].as_str()?.parse::<Shard>().ok()).map(|s| s.count).collect();
-    let count = match (counts.len(), counts.first()) {
-        (1, Some(&n)) => Some(n),
-        _ => None,
-    };
-    let mut list = String::new();
-    for point in missing.iter().take(SHOWN) {
-        let _ = match count {
-            Some(n) => writeln!(list, "  {} (--shard {}/{n})", grid.folder(point), point.index % n),
-            None => writeln!(list, "  {}", grid.folder(point)),
-        };
-    }
-    if missing.len() > SHOWN {
-        let _ = writeln!(list, "  … and {} more", missing.len() - SHOWN);
-    }
-    (list, count.is_some())
-}
-
-/// Whether two point folders hold the same results: the same identity and the
-/// same summary.csv (the manifests' wall times differ between machines).
-fn same_point(a: &Path, b: &Path) -> bool {
-    let identity = |p: &Path| read_manifest(p).and_then(|m| Identity::from_json(&m["identity"]));
-    identity(a) == identity(b) && fs::read(a.join("summary.csv")).ok() == fs::read(b.join("summary.csv")).ok()
-}
-
-/// Records in `out`'s sweep.json that its points come from `kinds` of build,
-/// backend and device (a merge with --allow-mixed).
-fn record_mixed(out: &Path, kinds: &[String]) -> Result<(), Failure> {
-    let marker = out.join("sweep.json");
-    let mut record = read_json(&marker).unwrap_or_default();
-    record["mixed"] = serde_json::json!(kinds);
-    output::write_atomic(&marker, format!("{record:#}\n").as_bytes())
-        .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", marker.display())))
-}
-
-/// What differs between two point folders, in words.
-fn point_differences(a: &Path, b: &Path) -> String {
-    let identity = |p: &Path| read_manifest(p).and_then(|m| Identity::from_json(&m["identity"]));
-    match (identity(a), identity(b)) {
-        (Some(x), Some(y)) if x != y => x.differences(&y).join(", "),
-        (Some(_), None) | (None, Some(_)) => {
-            "one was written by a faultline that recorded no identity".into()
-        }
-        _ => "their summary.csv differ".into(),
-    }
-}
-
-/// Refuses points of different builds, backends or devices, unless allowed;
-/// then says so and gives the kinds (`build …, backend on device`) to record.
-fn check_not_mixed(sources: &[(String, PathBuf)], allow_mixed: bool) -> Result<Vec<String>, Failure> {
-    let mut kinds: std::collections::BTreeMap<String, Vec<&str>> = std::collections::BTreeMap::new();
-    for (name, source) in sources {
-        let identity = read_manifest(source).and_then(|m| Identity::from_json(&m["identity"]));
-        let kind = identity.map_or_else(
-            || "an unknown build (no identity recorded)".to_string(),
-            |i| format!("build {}, {} on {}", i.build, i.backend, i.adapter),
-        );
-        kinds.entry(kind).or_default().push(name);
-    }
-    if kinds.len() < 2 {
-        return Ok(Vec::new());
-    }
-    let list: String = kinds
-        .iter()
-        .map(|(kind, points)| format!("  {kind}: {} point(s), e.g. {}\n", points.len(), points[0]))
-        .collect();
-    if !allow_mixed {
-        return Err(Failure::BadInput(format!(
-            "error: the points come from different builds, backends or devices:\n{list}  = note: their last bits \
-             may differ; pass --allow-mixed to merge them anyway (it is recorded in sweep.json)"
-        )));
-    }
-    super::complain(&format!(
-        "warning: merging points of different builds, backends or devices (--allow-mixed):\n{list}"
-    ));
-    Ok(kinds.into_keys().collect())
-}
-
-/// Copies one point folder through a staged results folder.
-fn copy_point(from: &Path, to: &Path) -> Result<(), Failure> {
-    let manifest: serde_json::Value = fs::read(from.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    let mut folder = output::prepare(to, 0).map_err(Failure::BadInput)?;
-    let files = manifest["files"].as_array().cloned().unwrap_or_default();
-    let copy = |folder: &mut output::ResultsFolder| -> std::io::Result<()> {
-        for file in files.iter().filter_map(|f| f.as_str()).chain(["manifest.json"]) {
-            folder.write(file, &fs::read(from.join(file))?)?;
-        }
-        Ok(())
-    };
-    copy(&mut folder).and_then(|()| folder.commit()).map_err(|e| {
-        Failure::RunFailed(format!("error: cannot copy {} to {}: {e}", from.display(), to.display()))
-    })
 }
