@@ -82,5 +82,8 @@ step sweep "$sweep_seconds" .device/bin/faultline sweep scenarios/paper/grid-iid
 cp -r "${CARGO_TARGET_DIR:-target}/criterion" "$out/criterion" 2>/dev/null || true
 # Criterion's and the sweep's trees are deeper than what a loan brings back:
 # one archive of everything, beside the flat .txt files.
-tar czf "$out/results.tar.gz" -C "$out" --exclude results.tar.gz .
+# (Written beside, then moved in: an archive growing inside the folder it packs
+# makes tar see the folder change.)
+archive=$(mktemp)
+tar czf "$archive" -C "$out" --exclude results.tar.gz . && chmod 644 "$archive" && mv "$archive" "$out/results.tar.gz"
 echo "measure.sh: wrote $out (results.tar.gz holds the trees)"
