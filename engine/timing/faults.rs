@@ -161,29 +161,6 @@ pub struct PartitionModel {
     pub workers: Option<Vec<u32>>,
 }
 
-impl Generator {
-    /// Whether any length is a count of rounds or steps (so realizing it needs the
-    /// scenario's [`SeverityUnits`]), with the field path of the first such.
-    pub fn first_relative(&self) -> Option<&'static str> {
-        let mut spans: Vec<(&'static str, Span)> = Vec::new();
-        if let Some(m) = &self.crashes {
-            spans.push(("failures.generate.crashes.mean_time_to_failure", m.mean_time_to_failure));
-            if let Some(repair) = m.mean_time_to_repair {
-                spans.push(("failures.generate.crashes.mean_time_to_repair", repair));
-            }
-        }
-        if let Some(m) = &self.stragglers {
-            spans.push(("failures.generate.stragglers.mean_interval", m.mean_interval));
-            spans.push(("failures.generate.stragglers.mean_duration", m.mean_duration));
-        }
-        if let Some(m) = &self.partitions {
-            spans.push(("failures.generate.partitions.mean_interval", m.mean_interval));
-            spans.push(("failures.generate.partitions.mean_duration", m.mean_duration));
-        }
-        spans.into_iter().find(|(_, s)| s.is_relative()).map(|(path, _)| path)
-    }
-}
-
 /// An exponential duration with the given mean, at least one nanosecond.
 fn exponential_time(rng: &mut SimRng, mean: SimTime) -> SimTime {
     let draw = rng.exponential(mean.as_nanos() as f64).round();
@@ -211,6 +188,27 @@ pub struct TooManyEvents {
 }
 
 impl Generator {
+    /// Whether any length is a count of rounds or steps (so realizing it needs the
+    /// scenario's [`SeverityUnits`]), with the field path of the first such.
+    pub fn first_relative(&self) -> Option<&'static str> {
+        let mut spans: Vec<(&'static str, Span)> = Vec::new();
+        if let Some(m) = &self.crashes {
+            spans.push(("failures.generate.crashes.mean_time_to_failure", m.mean_time_to_failure));
+            if let Some(repair) = m.mean_time_to_repair {
+                spans.push(("failures.generate.crashes.mean_time_to_repair", repair));
+            }
+        }
+        if let Some(m) = &self.stragglers {
+            spans.push(("failures.generate.stragglers.mean_interval", m.mean_interval));
+            spans.push(("failures.generate.stragglers.mean_duration", m.mean_duration));
+        }
+        if let Some(m) = &self.partitions {
+            spans.push(("failures.generate.partitions.mean_interval", m.mean_interval));
+            spans.push(("failures.generate.partitions.mean_duration", m.mean_duration));
+        }
+        spans.into_iter().find(|(_, s)| s.is_relative()).map(|(path, _)| path)
+    }
+
     /// Draws the episodes of every worker up to `horizon` under `seed`, giving up
     /// once more than `limit` events are drawn. Every worker's episodes come from
     /// its own stream in time order, so the draws up to an earlier horizon are a
