@@ -7,11 +7,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use faultline::base::time::SimTime;
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::LoadedScenario;
 use faultline::timing::queue::EventQueue;
 use faultline::timing::simulation::Simulation;
-use faultline::timing::time::SimTime;
 
 /// Hold model: a queue of `pending` events; each operation pops the earliest and
 /// pushes a successor a random time later (as a simulation does).

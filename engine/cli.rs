@@ -259,11 +259,13 @@ fn complain(message: &str) {
 fn load(path: Option<&Path>, sets: &[String]) -> Result<LoadedScenario, Failure> {
     let overrides = sets.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>();
     let overrides = overrides.map_err(|message| Failure::BadInput(format!("error: {message}")))?;
-    match path {
-        Some(path) => Ok(LoadedScenario::from_file_with(path, &overrides)?),
-        None if overrides.is_empty() => Ok(LoadedScenario::quickstart()),
-        None => Ok(LoadedScenario::quickstart_with(&overrides)?),
-    }
+    let loaded = match path {
+        Some(path) => LoadedScenario::from_file_with(path, &overrides)?,
+        None if overrides.is_empty() => LoadedScenario::quickstart(),
+        None => LoadedScenario::quickstart_with(&overrides)?,
+    };
+    crate::timing::severity::check_units(&loaded)?;
+    Ok(loaded)
 }
 
 /// manifest.json's `scenario_hash` of a scenario's resolved text.

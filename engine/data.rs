@@ -31,13 +31,14 @@
 mod digits;
 mod idx;
 pub mod partition;
+pub mod spec;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::rng::{Purpose, SimRng};
-use crate::scenario::{Data, Dataset as DatasetKind, Partition};
+use spec::{Data, Dataset as DatasetKind, Partition};
 
 pub use partition::{overlap_shards, partition_shards};
 

@@ -41,6 +41,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod base;
 pub mod cli;
 pub mod data;
 pub mod fingerprint;

@@ -5,8 +5,10 @@
 //! turns the engine's happenings into operations for a backend.
 
 pub mod backend;
+pub mod config;
 pub mod device;
 pub mod gpu;
 pub mod model;
 pub mod optim;
+pub mod program;
 pub mod wide;

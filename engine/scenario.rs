@@ -7,7 +7,7 @@
 
 mod budget;
 mod error;
-mod input;
+
 mod maps;
 mod overrides;
 mod spans;
@@ -24,18 +24,21 @@ use serde::{Deserialize, Serialize};
 pub(crate) use budget::nominal_samples;
 pub use budget::{MAX_RUN_BYTES, MemoryEstimate, human_bytes};
 pub use error::{ScenarioError, ScenarioErrors};
-pub use input::read_bounded as read_input;
+
 pub use overrides::Override;
 pub use training::{
-    Activation, AdaHessianConfig, CLASSES, CONTROL, Coupling, Data, Dataset, DirichletConfig, DynamicConfig,
-    LabelSortedConfig, ModelConfig, Optimizer, Partition, Recovery, SgdConfig, StalenessConfig, Strategy,
-    Training,
+    CONTROL, Coupling, DynamicConfig, ModelConfig, Recovery, StalenessConfig, Strategy, Training,
 };
+
+// The data and numerics settings are scenario fields too; they are defined beside
+// the code that uses them, below the scenario in the stack.
+pub use crate::data::spec::{CLASSES, Data, Dataset, DirichletConfig, LabelSortedConfig, Partition};
+pub use crate::numerics::config::{Activation, AdaHessianConfig, Optimizer, SgdConfig};
 pub use validate::is_folder_name;
 
-use crate::timing::faults::{FailureEvent, Generator};
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
+use crate::base::faults::{FailureEvent, Generator};
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
 
 /// The quickstart scenario, embedded in the binary: what `faultline run` runs with
 /// no scenario argument.
@@ -286,9 +289,13 @@ impl LoadedScenario {
     /// Reads a scenario file with `--set` overrides applied, then checks it.
     pub fn from_file_with(path: &Path, overrides: &[Override]) -> Result<LoadedScenario, ScenarioErrors> {
         let origin = path.display().to_string();
-        let bytes = input::read_bounded(path, input::MAX_SCENARIO_BYTES).map_err(|e| {
-            ScenarioErrors::single(ScenarioError::whole_file(&origin, format!("cannot read the file: {e}")))
-        })?;
+        let bytes =
+            crate::base::input::read_bounded(path, crate::base::input::MAX_SCENARIO_BYTES).map_err(|e| {
+                ScenarioErrors::single(ScenarioError::whole_file(
+                    &origin,
+                    format!("cannot read the file: {e}"),
+                ))
+            })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         Self::from_bytes_with(&bytes, &origin, &base_dir, stem, overrides)

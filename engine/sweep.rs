@@ -99,7 +99,7 @@ impl Grid {
     pub fn from_file(path: &Path) -> Result<Grid, ScenarioErrors> {
         let origin = path.display().to_string();
         let whole = |message: String| ScenarioErrors::single(ScenarioError::whole_file(&origin, message));
-        let bytes = crate::scenario::read_input(path, MAX_GRID_BYTES)
+        let bytes = crate::base::input::read_bounded(path, MAX_GRID_BYTES)
             .map_err(|e| whole(format!("cannot read the file: {e}")))?;
         let source = String::from_utf8(bytes).map_err(|_| whole("is not UTF-8 text".into()))?;
         Grid::from_text(path, source)
@@ -289,7 +289,9 @@ impl Grid {
     /// (a field the scenario does not have) at that path, the same for every point.
     pub fn load_point(&self, point: &Point) -> Result<LoadedScenario, ScenarioErrors> {
         let overrides = self.overrides(point);
-        LoadedScenario::from_file_with(&self.scenario, &overrides).map_err(|errors| {
+        let loaded = LoadedScenario::from_file_with(&self.scenario, &overrides);
+        let checked = loaded.and_then(|l| crate::timing::severity::check_units(&l).map(|()| l));
+        checked.map_err(|errors| {
             let note = format!("at grid point {} ({})", self.folder(point), self.origin);
             let at_path = |error: &ScenarioError, axis: usize| {
                 let mut moved = error.reanchored(&self.origin, &self.source, self.axes[axis].path_span);

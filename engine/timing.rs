@@ -7,13 +7,9 @@
 
 pub mod compute;
 pub mod disruptions;
-pub mod faults;
 pub mod network;
 pub mod observe;
 pub mod queue;
 pub mod schedule;
 pub mod severity;
 pub mod simulation;
-pub mod span;
-pub mod time;
-pub mod trace;

@@ -36,7 +36,7 @@
 
 pub mod driver;
 pub mod experiment;
-pub mod program;
+
 pub mod timeline;
 pub mod together;
 pub mod weighting;
@@ -44,16 +44,16 @@ pub mod weighting;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
 use crate::data::Sampler;
 use crate::numerics::backend::{Evaluation, RunId, TestSet};
 use crate::numerics::model::probe::probe_key;
+use crate::numerics::program::{EvaluationId, Params, Program, ScalarId, Slot};
 use crate::scenario::{Coupling, Optimizer};
 use crate::timing::disruptions::Disruptions;
 use crate::timing::observe::{Happening, Loss, Participant};
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
 use crate::training::weighting::{ExchangeContext, Reads, WeightingStrategy, Weights};
-use program::{EvaluationId, Params, Program, ScalarId, Slot};
 use timeline::Timeline;
 
 /// The center's metrics at the end of one round.

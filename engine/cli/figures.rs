@@ -113,7 +113,7 @@ fn read_sweep(dir: &Path) -> Result<Grid, Failure> {
         return Err(Failure::BadInput(format!("error: {shown}: no such folder; {expected}")));
     }
     let marker = dir.join("sweep.json");
-    let bytes = crate::scenario::read_input(&marker, 64 << 20).map_err(|_| {
+    let bytes = crate::base::input::read_bounded(&marker, 64 << 20).map_err(|_| {
         Failure::BadInput(format!(
             "error: {shown}: not a sweep folder (no sweep.json); {expected} (a run's results folder: `faultline plot`)"
         ))

@@ -16,6 +16,7 @@ pub fn validate(files: &[PathBuf]) -> Result<(), Failure> {
     let mut problems = String::new();
     for file in files {
         let checked = LoadedScenario::from_file(file).and_then(|mut loaded| {
+            crate::timing::severity::check_units(&loaded)?;
             if loaded.scenario.failures.generate.is_some() {
                 // Bounded: a long run's later draws are checked when it runs.
                 let stop = &mut loaded.scenario.stop;

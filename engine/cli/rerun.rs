@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::Failure;
 use super::run::{Plan, execute, select_strategies};
+use crate::base::trace::Trace;
 use crate::numerics::device::BackendChoice;
 use crate::scenario::LoadedScenario;
-use crate::timing::trace::Trace;
 
 /// Manifests are small; anything bigger is not one.
 const MAX_MANIFEST_BYTES: u64 = 64 << 20;
@@ -24,7 +24,7 @@ pub fn rerun(
 ) -> Result<(), Failure> {
     let shown = manifest.display();
     let bad = |message: String| Failure::BadInput(format!("error: {shown}: {message}"));
-    let bytes = crate::scenario::read_input(manifest, MAX_MANIFEST_BYTES)
+    let bytes = crate::base::input::read_bounded(manifest, MAX_MANIFEST_BYTES)
         .map_err(|e| bad(format!("cannot read it: {e}")))?;
     let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         Failure::BadInput(format!(
@@ -56,6 +56,7 @@ pub fn rerun(
         }
     }
     let loaded = LoadedScenario::from_bytes(source.as_bytes(), origin, &base_dir, Some(name))?;
+    crate::timing::severity::check_units(&loaded)?;
     let seeds = seeds(&json).map_err(bad)?;
     let dry_run = json.get("mode").and_then(|m| m.as_str()) == Some("dry-run");
     let labels = strategies(&json).map_err(bad)?;

@@ -9,10 +9,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::base::input::read_bounded;
 use crate::fingerprint::fnv1a;
 use crate::results::folder::{ResultsFolder, write_atomic};
 use crate::results::identity::Identity;
-use crate::scenario::read_input;
 use crate::training::experiment::RunOutcome;
 
 /// The records of one results folder's finished runs (none when the staging
@@ -30,7 +30,7 @@ impl Finished {
         let Ok(dir) = folder.done() else { return (Finished { dir: None }, Vec::new()) };
         let key = identity.json();
         let recorded: Option<serde_json::Value> =
-            read_input(&dir.join(KEY), 1 << 20).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            read_bounded(&dir.join(KEY), 1 << 20).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
         if recorded.as_ref() == Some(&key) {
             let runs = read(&dir);
             return (Finished { dir: Some(dir) }, runs);
@@ -62,7 +62,7 @@ fn read(dir: &Path) -> Vec<RunOutcome> {
     let mut runs: Vec<RunOutcome> = entries
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".run.json"))
-        .filter_map(|e| read_input(&e.path(), 1 << 30).ok())
+        .filter_map(|e| read_bounded(&e.path(), 1 << 30).ok())
         // A record that does not parse is simply trained again.
         .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
         .collect();

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::resume::Finished;
 use super::{BackendArg, Failure, load};
+use crate::base::trace::Trace;
 use crate::numerics::backend::BackendError;
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::derived;
@@ -17,7 +18,6 @@ use crate::results::report;
 use crate::results::{Choices, Results};
 use crate::scenario::{LoadedScenario, MemoryEstimate, Strategy, human_bytes};
 use crate::timing::schedule::{self, Schedule};
-use crate::timing::trace::Trace;
 use crate::training::experiment::{self, Experiment, ExperimentError, RunOutcome};
 use crate::training::together;
 

@@ -53,7 +53,7 @@ impl std::fmt::Display for Shard {
 
 /// The grid identity every sweep folder records: shards of one grid share it.
 pub(super) fn grid_id(grid: &Grid) -> String {
-    let base = crate::scenario::read_input(&grid.scenario, 64 << 20).unwrap_or_default();
+    let base = crate::base::input::read_bounded(&grid.scenario, 64 << 20).unwrap_or_default();
     format!("{:016x}", fnv1a(&[grid.source.as_bytes(), b"\0", &base].concat()))
 }
 
@@ -267,7 +267,7 @@ pub(super) fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
 /// Small JSON records (manifest.json, sweep.json) are read as every input file
 /// is: a regular file only (a FIFO would block), at most 64 MiB.
 pub(super) fn read_json(path: &Path) -> Option<serde_json::Value> {
-    serde_json::from_slice(&crate::scenario::read_input(path, 64 << 20).ok()?).ok()
+    serde_json::from_slice(&crate::base::input::read_bounded(path, 64 << 20).ok()?).ok()
 }
 
 /// Whether `out` can be this grid's sweep folder, found without changing it:
@@ -281,7 +281,7 @@ pub(super) fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> 
     }
     let marker = out.join("sweep.json");
     if fs::symlink_metadata(&marker).is_ok() {
-        let bytes = crate::scenario::read_input(&marker, 64 << 20)
+        let bytes = crate::base::input::read_bounded(&marker, 64 << 20)
             .map_err(|e| bad(format!("sweep.json: cannot read it: {e}")))?;
         let recorded: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if recorded["grid_id"] == id {

@@ -2,7 +2,7 @@
 //! from scikit-learn's `digits.csv.gz`. Features are scaled to [0, 1].
 
 use super::{RawData, Samples};
-use crate::scenario::Dataset;
+use crate::data::spec::Dataset;
 
 /// The gzipped CSV: 1797 lines of 64 pixel values and a label.
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{DataError, RawData, Samples};
-use crate::scenario::Dataset;
+use crate::data::spec::Dataset;
 
 /// Refuse a file, or a `.gz` inflated, beyond this (a corrupt or hostile file):
 /// Fashion-MNIST's largest is 47 MB, and each byte becomes a 4-byte float.
@@ -165,7 +165,8 @@ fn read_idx(path: &Path, kind: Idx, keep: Option<u32>) -> Result<Vec<u8>, String
 fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, String> {
     // A regular file of at most the limit, read as every input is: a FIFO or a
     // huge file is refused before anything is allocated for it.
-    let bytes = crate::scenario::read_input(path, MAX_INFLATED).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes =
+        crate::base::input::read_bounded(path, MAX_INFLATED).map_err(|e| format!("cannot read: {e}"))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&bytes[..])

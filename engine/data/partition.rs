@@ -31,8 +31,8 @@
 //!   draw leaves a worker empty the split is refused with an error naming β.
 
 use crate::data::Shards;
+use crate::data::spec::Partition;
 use crate::rng::{Purpose, SimRng};
-use crate::scenario::Partition;
 
 /// Most Dirichlet draws tried before a split leaving a worker without samples is
 /// refused.

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::data::SplitData;
-pub use crate::training::program::{EvaluationId, Op, Params, Program, ScalarId, Slot};
+pub use crate::numerics::program::{EvaluationId, Op, Params, Program, ScalarId, Slot};
 
 pub mod cpu;
 pub mod gpu;

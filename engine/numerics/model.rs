@@ -14,6 +14,7 @@
 //! ±1/√fan_in, drawn in layout order from the [`Purpose::Init`] stream of the seed
 //! (each value is `(2u − 1) · bound` with `u` a 53-bit uniform, rounded to `f32`).
 
+pub mod counts;
 mod gemm;
 mod passes;
 pub mod probe;
@@ -26,8 +27,8 @@ pub use passes::{
 };
 pub use real::Real;
 
+use crate::numerics::config::Activation;
 use crate::rng::{Purpose, SimRng};
-use crate::scenario::Activation;
 
 /// An MLP: `sizes[0]` inputs, hidden widths, `sizes[last]` classes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +124,7 @@ mod tests {
         assert_eq!(mlp.bias_offset(1), 64 * 32 + 32 + 320);
         assert_eq!(
             mlp.parameter_count() as u64,
-            crate::timing::compute::parameter_count(64, &[32], 10),
+            counts::parameter_count(64, &[32], 10),
             "the timing model counts the same parameters"
         );
     }

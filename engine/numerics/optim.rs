@@ -16,8 +16,8 @@
 //!
 //! SGD follows PyTorch: g' = g + wd·x; b ← μ·b + g' (b starts at 0); x ← x − η·b.
 
+use crate::numerics::config::{AdaHessianConfig, Optimizer};
 use crate::numerics::wide::wide;
-use crate::scenario::{AdaHessianConfig, Optimizer};
 
 /// The `f32` scalars of AdaHessian step `t` (1-based), shared by the CPU and GPU
 /// backends so both round them the same way.
@@ -147,7 +147,7 @@ impl LocalOptimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::SgdConfig;
+    use crate::numerics::config::SgdConfig;
 
     #[test]
     fn adahessian_matches_hand_computation() {

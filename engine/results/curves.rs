@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::timing::trace::Trace;
+use crate::base::trace::Trace;
 use crate::training::experiment::{Experiment, RunOutcome};
 
 /// One evaluation of the center.

@@ -9,11 +9,11 @@
 //! a common grid, holding each evaluation until the next one, and the failure
 //! windows of one seed (the first unless chosen) are shaded.
 
+use crate::base::faults::FailureEvent;
+use crate::base::trace::Trace;
 use crate::results::aggregate::{self, RoundStats};
 use crate::results::stats::{self, Spread};
 use crate::results::{Point, Results};
-use crate::timing::faults::FailureEvent;
-use crate::timing::trace::Trace;
 
 /// One point of a line, with the band around it (`low == high == y` for none).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -268,8 +268,8 @@ fn difference(results: &Results, seeds: &str) -> Figure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::time::SimTime;
     use crate::results::aggregate::tests::{curve, results};
-    use crate::timing::time::SimTime;
 
     #[test]
     fn five_figures_with_one_series_per_strategy() {

@@ -224,7 +224,8 @@ pub fn update_in_place(
     let failed =
         |e: &dyn std::fmt::Display| UpdateError::Failed(format!("error: cannot write into {shown}: {e}"));
     let refused = |e: &dyn std::fmt::Display| UpdateError::Refused(format!("error: {shown}: {e}"));
-    let bytes = crate::scenario::read_input(&out.join("manifest.json"), 64 << 20).map_err(|e| refused(&e))?;
+    let bytes =
+        crate::base::input::read_bounded(&out.join("manifest.json"), 64 << 20).map_err(|e| refused(&e))?;
     let mut manifest: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| refused(&e))?;
     if !manifest.is_object() {
         return Err(refused(&"manifest.json is not a JSON object"));
@@ -296,7 +297,7 @@ fn earlier_results(out: &Path) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let manifest: Option<serde_json::Value> =
-        crate::scenario::read_input(&out.join("manifest.json"), 64 << 20)
+        crate::base::input::read_bounded(&out.join("manifest.json"), 64 << 20)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .filter(|m: &serde_json::Value| m.get("faultline").is_some());

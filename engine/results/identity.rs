@@ -55,7 +55,7 @@ impl Identity {
 
     /// The identity of results computed under these traces (a rerun's, from its
     /// folder) rather than the ones the scenario realizes or replays.
-    pub fn replaying<'a>(&mut self, traces: impl Iterator<Item = &'a crate::timing::trace::Trace>) {
+    pub fn replaying<'a>(&mut self, traces: impl Iterator<Item = &'a crate::base::trace::Trace>) {
         let mut hash = crate::fingerprint::FNV_OFFSET;
         for trace in traces {
             hash = crate::fingerprint::extend(hash, trace.to_ron().as_bytes());

@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
+use crate::base::time::SimTime;
 use crate::timing::schedule::Schedule;
 use crate::timing::severity::{CALIBRATION_SEED, Calibration, WorkerSeverity};
 use crate::timing::simulation::RunSummary;
-use crate::timing::time::SimTime;
 
 /// A plain text table with right-aligned numeric columns.
 #[derive(Debug, Default)]

@@ -6,9 +6,9 @@
 //! `backend/cpu.rs`, `model/passes.rs`, `optim.rs`, `data.rs`) and errs on the
 //! high side; tests check it against real runs under an address-space limit.
 
+use super::Dataset;
 use super::Scenario;
-use super::training::Dataset;
-use crate::timing::compute::parameter_count;
+use crate::numerics::model::counts::parameter_count;
 
 /// Most memory one training run may need: scenarios above it are refused by
 /// `validate`, whatever the machine. At run time the parallel runs are also fitted

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::error::{FileKind, ScenarioError, parse_ron};
 use super::validate::{IntegerRange, SCENARIO_INTEGERS, TRACE_INTEGERS, integer_range};
 use super::{LoadedScenario, Scenario, parse_trace_text};
-use crate::timing::trace::Trace;
+use crate::base::trace::Trace;
 
 /// The one problem `text` has as a scenario.
 fn scenario_error(text: &str) -> ScenarioError {

@@ -7,12 +7,12 @@ use super::budget::{self, MAX_RUN_BYTES};
 use super::error::{FileKind, Positioner, ScenarioError, ScenarioErrors};
 use super::spans::{field, index};
 use super::{Latency, Scenario};
-use crate::scenario::training::{CLASSES, Dataset, Optimizer, Partition, Strategy};
-use crate::timing::faults::FailureEvent;
-use crate::timing::severity::Calibration;
-use crate::timing::span::Span;
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
+use crate::base::faults::FailureEvent;
+use crate::base::span::Span;
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
+use crate::scenario::training::Strategy;
+use crate::scenario::{CLASSES, Dataset, Optimizer, Partition};
 
 /// Most workers a scenario may have.
 pub const MAX_WORKERS: u32 = 100_000;
@@ -369,17 +369,6 @@ pub fn validate(
             c.nonzero_span("failures.generate.partitions.mean_duration", m.mean_duration);
             c.worker_list("failures.generate.partitions.workers", &m.workers);
         }
-        if let Some(path) = generator.first_relative()
-            && c.problems.is_empty()
-            && Calibration::measure(scenario).is_none()
-        {
-            c.fail(
-                path,
-                "a count of rounds or steps needs the failure-free run to complete rounds, and this \
-                 scenario's completes none",
-                "a time such as \"500ms\", or a scenario whose workers make progress",
-            );
-        }
     }
     let mut replay = None;
     if let Some(file) = &failures.replay {
@@ -462,7 +451,8 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
         c.integer(&index("training.model.hidden", i), u64::from(width));
     }
     let dataset = t.data.dataset;
-    let parameters = crate::timing::compute::parameter_count(dataset.input_dim(), widths, dataset.classes());
+    let parameters =
+        crate::numerics::model::counts::parameter_count(dataset.input_dim(), widths, dataset.classes());
     if parameters > MAX_PARAMETERS {
         c.fail(
             "training.model.hidden",
@@ -584,14 +574,14 @@ pub fn is_folder_name(name: &str) -> bool {
 /// Why a trace file could not be used.
 pub enum TraceLoadError {
     /// The file could not be read (or is not a regular file, or too big).
-    Unreadable(super::input::ReadError),
+    Unreadable(crate::base::input::ReadError),
     /// It was read but is not a valid trace for this scenario.
     Invalid(ScenarioErrors),
 }
 
 /// Reads, parses and checks a trace file for a scenario with `workers` workers.
 pub fn load_trace(path: &Path, workers: u32) -> Result<Trace, TraceLoadError> {
-    let bytes = super::input::read_bounded(path, super::input::MAX_TRACE_BYTES)
+    let bytes = crate::base::input::read_bounded(path, crate::base::input::MAX_TRACE_BYTES)
         .map_err(TraceLoadError::Unreadable)?;
     let origin = path.display().to_string();
     let source =

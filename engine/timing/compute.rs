@@ -8,28 +8,10 @@
 //! speed), times a lognormal jitter of median 1 (σ = `jitter`), times the straggler
 //! factor in force when the step starts. `step_time` replaces the FLOP-based cost.
 
+use crate::base::time::SimTime;
+use crate::numerics::model::counts::{step_flops, weight_count};
 use crate::rng::SimRng;
 use crate::scenario::{Optimizer, Scenario};
-use crate::timing::time::SimTime;
-
-/// Parameters of an MLP: per layer, weights (fan-in × fan-out) and biases.
-pub fn parameter_count(inputs: usize, hidden: &[u32], classes: usize) -> u64 {
-    layer_shapes(inputs, hidden, classes).map(|(i, o)| (i + 1) * o).sum()
-}
-
-/// Weights only (Σ fan-in × fan-out): what the multiply-adds scale with.
-pub fn weight_count(inputs: usize, hidden: &[u32], classes: usize) -> u64 {
-    layer_shapes(inputs, hidden, classes).map(|(i, o)| i * o).sum()
-}
-
-/// (fan-in, fan-out) of each layer, input to output.
-fn layer_shapes(inputs: usize, hidden: &[u32], classes: usize) -> impl Iterator<Item = (u64, u64)> + '_ {
-    let widths: Vec<u64> = std::iter::once(inputs as u64)
-        .chain(hidden.iter().map(|&h| u64::from(h)))
-        .chain(std::iter::once(classes as u64))
-        .collect();
-    (0..widths.len() - 1).map(move |l| (widths[l], widths[l + 1]))
-}
 
 /// Step durations for every worker.
 #[derive(Clone, Debug)]
@@ -57,8 +39,7 @@ impl ComputeModel {
             Optimizer::AdaHessian(a) => f64::from(a.probes),
             Optimizer::Sgd(_) => 0.0,
         };
-        let plain_flops = 6.0 * batch * weights;
-        let hessian_flops = plain_flops + 12.0 * batch * weights * probes;
+        let (plain_flops, hessian_flops) = step_flops(batch, weights, probes);
         let (plain_seconds, hessian_seconds) = match scenario.compute.step_time {
             Some(fixed) => (fixed.as_secs_f64(), fixed.as_secs_f64()),
             None => {
@@ -85,18 +66,5 @@ impl ComputeModel {
         let jitter = if self.jitter > 0.0 { rng.lognormal(1.0, self.jitter) } else { 1.0 };
         let seconds = base / self.speeds[worker as usize] * jitter * straggle;
         SimTime::from_secs_f64(seconds).max(SimTime(1))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_parameters_like_pytorch_linear_layers() {
-        // 64-32-10: 64·32 + 32 + 32·10 + 10
-        assert_eq!(parameter_count(64, &[32], 10), 2080 + 330);
-        assert_eq!(weight_count(64, &[32], 10), 2048 + 320);
-        assert_eq!(parameter_count(784, &[], 10), 7850);
     }
 }

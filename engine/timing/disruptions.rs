@@ -16,9 +16,9 @@
 //! Windows come from the failure trace; realized drops from the engine's `Lost`
 //! happenings, which precede the exchange they disrupt.
 
-use crate::timing::faults::FailureEvent;
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
+use crate::base::faults::FailureEvent;
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
 
 /// When each worker was disrupted.
 #[derive(Clone, Debug)]

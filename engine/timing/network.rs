@@ -2,9 +2,9 @@
 //! direction's distribution) + bytes ÷ bandwidth. A message carries the parameters
 //! (4 bytes each) plus a header; a fetch request carries the header alone.
 
+use crate::base::time::SimTime;
 use crate::rng::SimRng;
 use crate::scenario::{Latency, Scenario};
-use crate::timing::time::SimTime;
 
 /// Message times for both directions.
 #[derive(Clone, Debug)]

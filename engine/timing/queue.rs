@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::timing::time::SimTime;
+use crate::base::time::SimTime;
 
 /// A min-queue of events keyed by `(time, insertion sequence)`.
 ///

@@ -19,14 +19,14 @@
 //! the reach. Timing runs are cheap next to training, and most scenarios need one
 //! or two.
 
+use crate::base::faults::{self, FailureEvent};
+use crate::base::span::SeverityUnits;
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
 use crate::scenario::{LoadedScenario, ScenarioErrors};
-use crate::timing::faults::{self, FailureEvent};
 use crate::timing::observe::EventLog;
 use crate::timing::severity::{self, Calibration, WorkerSeverity};
 use crate::timing::simulation::{RunSummary, Simulation};
-use crate::timing::span::SeverityUnits;
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
 
 /// One seed's failures and timing, the same for every weighting strategy.
 #[derive(Clone, Debug)]
@@ -76,8 +76,10 @@ pub fn realize(loaded: &LoadedScenario, seed: u64) -> Result<Schedule, ScenarioE
         (None, None) => return Ok(time_it(scenario.failures.events.clone())),
         (None, Some(generator)) => generator,
     };
-    // Validation refused counts of rounds without a calibration; plain times
-    // need no units.
+    // Counts of rounds need a calibration; plain times need no units.
+    if let (None, Some(path)) = (&calibration, generator.first_relative()) {
+        return Err(severity::no_units_at(loaded, path));
+    }
     const NO_UNITS: SeverityUnits = SeverityUnits { round: SimTime::ZERO, step: SimTime::ZERO };
     let units = calibration.as_ref().map_or(NO_UNITS, |c| c.units);
     let explicit = &scenario.failures.events;

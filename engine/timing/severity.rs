@@ -17,12 +17,12 @@
 
 use serde::Serialize;
 
-use crate::scenario::Scenario;
+use crate::base::span::SeverityUnits;
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
+use crate::scenario::{LoadedScenario, Scenario, ScenarioErrors};
 use crate::timing::observe::EventLog;
 use crate::timing::simulation::{RunSummary, Simulation};
-use crate::timing::span::SeverityUnits;
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
 
 /// Rounds the calibration run simulates.
 pub const CALIBRATION_ROUNDS: u64 = 200;
@@ -69,6 +69,29 @@ impl Calibration {
             .collect();
         Some(Calibration { units: SeverityUnits { round, step }, exchange_period, rounds: summary.rounds })
     }
+}
+
+/// Checks what the scenario layer cannot: a generator duration given in rounds or
+/// steps needs a failure-free run that completes rounds. Every way into a run
+/// (the command line's loading, each grid point, [`crate::timing::schedule::realize`])
+/// calls it after the scenario validated, so the problem is reported at the field.
+pub fn check_units(loaded: &LoadedScenario) -> Result<(), ScenarioErrors> {
+    let generator = loaded.scenario.failures.generate.as_ref();
+    match generator.and_then(|g| g.first_relative()) {
+        Some(path) if Calibration::measure(&loaded.scenario).is_none() => Err(no_units_at(loaded, path)),
+        _ => Ok(()),
+    }
+}
+
+/// The located error for a count of rounds or steps that nothing can convert.
+pub(crate) fn no_units_at(loaded: &LoadedScenario, path: &str) -> ScenarioErrors {
+    loaded.error_at(
+        path,
+        "a count of rounds or steps needs the failure-free run to complete rounds, and this \
+         scenario's completes none"
+            .into(),
+        "a time such as \"500ms\", or a scenario whose workers make progress",
+    )
 }
 
 /// One worker's failures in a seed's timing run.

@@ -28,15 +28,16 @@ use std::ops::ControlFlow;
 
 pub use windows::{FailureWindows, Timeline};
 
+use crate::base::faults::FailureEvent;
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
+use crate::numerics::model::counts::parameter_count;
 use crate::rng::{Purpose, SimRng};
 use crate::scenario::{Coupling, Recovery, Scenario, Stop};
-use crate::timing::compute::{ComputeModel, parameter_count};
-use crate::timing::faults::FailureEvent;
+use crate::timing::compute::ComputeModel;
 use crate::timing::network::{NetworkModel, message_bytes};
 use crate::timing::observe::{Direction, Happening, Loss, Observer, Participant};
 use crate::timing::queue::EventQueue;
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
 
 /// Everything fixed about a run: the scenario's timing models and the trace.
 #[derive(Clone, Debug)]

@@ -10,14 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::data::{self, DataError, RawData, SplitData};
 
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
 use crate::numerics::backend::cpu::CpuBackend;
 use crate::numerics::backend::{Backend, BackendError};
 use crate::numerics::device::Device;
 use crate::numerics::model::Mlp;
 use crate::scenario::{LoadedScenario, Scenario, Strategy};
 use crate::timing::simulation::{RunSummary, StopReason};
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
 use crate::training::driver::{drive_alone, drive_together_watched};
 use crate::training::timeline::Timeline;
 use crate::training::together::{self, Share};
@@ -45,7 +45,7 @@ pub struct RunOutcome {
     /// Whether intermediate evaluations used the test subset.
     pub test_subset: bool,
     /// The fingerprint of everything the run recorded for the backend
-    /// ([`crate::training::program::Program::fingerprint`]). It depends only on
+    /// ([`crate::numerics::program::Program::fingerprint`]). It depends only on
     /// the scenario and seed for strategies that read no computed number; for
     /// the others it also depends on the numbers, hence on the backend.
     pub program: u64,

@@ -7,11 +7,11 @@
 
 use std::ops::{ControlFlow, Range};
 
+use crate::base::time::SimTime;
+use crate::base::trace::Trace;
 use crate::scenario::Scenario;
 use crate::timing::observe::{EventLog, Happening, Observer, Participant};
 use crate::timing::simulation::{RunSummary, Simulation};
-use crate::timing::time::SimTime;
-use crate::timing::trace::Trace;
 
 /// A happening with its barrier lists stored in the timeline's side tables.
 #[derive(Clone, Debug)]

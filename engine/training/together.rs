@@ -14,13 +14,13 @@ use std::time::Instant;
 use super::experiment::{
     self, Experiment, ExperimentError, Job, RunOutcome, SeedInputs, model_of, prepare_from, train_mixed,
 };
+use crate::base::trace::Trace;
 use crate::data::{self, DataError, RawData};
 use crate::numerics::backend::BackendError;
 use crate::numerics::backend::gpu::GpuBackend;
 use crate::numerics::gpu::GpuContext;
 use crate::numerics::model::Mlp;
 use crate::scenario::{Dataset, LoadedScenario, ModelConfig, Optimizer, Strategy, nominal_samples};
-use crate::timing::trace::Trace;
 use crate::training::weighting;
 
 /// The device memory the runs of one batch may take together. Past a few dozen

@@ -19,8 +19,8 @@
 //! }
 //! ```
 
+use crate::base::time::SimTime;
 use crate::scenario::Strategy;
-use crate::timing::time::SimTime;
 
 /// What a strategy knows when it decides one exchange.
 #[derive(Clone, Copy, Debug)]

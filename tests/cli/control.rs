@@ -122,7 +122,7 @@ fn an_outage_in_rounds_is_the_same_number_of_rounds_at_every_tau() {
             .events
             .iter()
             .filter_map(|e| match *e {
-                faultline::timing::faults::FailureEvent::Crash { worker, recover_after, .. } => {
+                faultline::base::faults::FailureEvent::Crash { worker, recover_after, .. } => {
                     Some((worker, recover_after?.as_secs_f64() / round))
                 }
                 _ => None,

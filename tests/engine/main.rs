@@ -1,6 +1,7 @@
 //! Integration tests of the event engine: exact timing, determinism, trace replay
 //! and the event queue. One test binary for the whole area keeps link time low.
 
+mod architecture;
 mod determinism;
 mod queue_property;
 mod replay;

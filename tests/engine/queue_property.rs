@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use faultline::base::time::SimTime;
 use faultline::rng::{Purpose, SimRng};
 use faultline::timing::queue::EventQueue;
-use faultline::timing::time::SimTime;
 
 #[test]
 fn queue_matches_shadow_model_over_millions_of_operations() {

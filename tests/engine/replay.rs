@@ -1,13 +1,13 @@
 //! A realized trace written as RON and replayed gives the identical run.
 
 use crate::determinism::STORMY;
+use faultline::base::faults::{self, FailureEvent};
+use faultline::base::time::SimTime;
+use faultline::base::trace::Trace;
 use faultline::rng::{Purpose, SimRng};
 use faultline::scenario::LoadedScenario;
-use faultline::timing::faults::{self, FailureEvent};
 use faultline::timing::observe::EventLog;
 use faultline::timing::simulation::Simulation;
-use faultline::timing::time::SimTime;
-use faultline::timing::trace::Trace;
 
 use crate::{realize, run, scenario, scenario_in};
 

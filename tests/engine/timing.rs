@@ -1,8 +1,8 @@
 //! Hand-checkable timing: constant latency, a fixed step time, no jitter, so the
 //! exchange counts and the virtual end time are known exactly.
 
+use faultline::base::time::SimTime;
 use faultline::timing::simulation::StopReason;
-use faultline::timing::time::SimTime;
 
 use crate::{run, scenario};
 

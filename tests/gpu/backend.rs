@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use faultline::base::trace::Trace;
 use faultline::data::{RawData, Samples, SplitData};
 use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::numerics::backend::gpu::GpuBackend;
@@ -26,7 +27,6 @@ use faultline::scenario::{
     Activation, AdaHessianConfig, Data as DataConfig, Dataset, LoadedScenario, Optimizer, SgdConfig,
 };
 use faultline::timing::schedule;
-use faultline::timing::trace::Trace;
 use faultline::training::experiment::{self, Job, RunOutcome, SeedInputs};
 
 use crate::{Data, gpu};

@@ -1,10 +1,10 @@
 //! Real training on the quickstart: learning happens, runs are bit-identical,
 //! replays are bit-identical, strategies share the schedule, divergence is caught.
 
+use faultline::base::trace::Trace;
 use faultline::numerics::device::Device;
 use faultline::scenario::{LoadedScenario, Strategy};
 use faultline::timing::schedule;
-use faultline::timing::trace::Trace;
 use faultline::training::experiment::{self, Experiment, RunOutcome};
 
 fn quickstart_with(edit: impl Fn(String) -> String) -> LoadedScenario {

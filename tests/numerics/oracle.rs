@@ -3,11 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use faultline::base::time::SimTime;
 use faultline::numerics::backend::Backend;
 use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::scenario::LoadedScenario;
 use faultline::timing::schedule;
-use faultline::timing::time::SimTime;
 use faultline::training::driver::drive_alone;
 use faultline::training::experiment;
 use faultline::training::timeline::Timeline;

@@ -3,12 +3,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use faultline::base::trace::Trace;
 use faultline::data::SplitData;
 use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::scenario::{LoadedScenario, Strategy};
 use faultline::timing::schedule;
 use faultline::timing::simulation::StopReason;
-use faultline::timing::trace::Trace;
 use faultline::training::experiment::{self, Job, RunOutcome, SeedInputs};
 use faultline::training::weighting::{ExchangeContext, Reads, Uniform, WeightingStrategy, Weights};
 

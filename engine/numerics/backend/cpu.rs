@@ -6,9 +6,9 @@
 
 use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, Slot, TestSet};
 use crate::data::SplitData;
+use crate::numerics::config::Optimizer;
 use crate::numerics::model::{Mlp, Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson};
 use crate::numerics::optim::LocalOptimizer;
-use crate::scenario::Optimizer;
 
 /// Rows evaluated per forward pass when measuring the center.
 const EVAL_CHUNK: usize = 512;

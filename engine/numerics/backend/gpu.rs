@@ -39,10 +39,10 @@ use scratch::{Capacity, Scratch, max_wave};
 
 use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, TestSet};
 use crate::data::{Samples, SplitData};
+use crate::numerics::config::Optimizer;
 use crate::numerics::gpu::reduce::partials_per_pair;
 use crate::numerics::gpu::{Features, GpuBuffer, GpuContext, GpuError, codes};
 use crate::numerics::model::Mlp;
-use crate::scenario::Optimizer;
 
 /// Rows per chunk of an evaluation, as the CPU backend's.
 const EVAL_CHUNK: usize = 512;

@@ -5,8 +5,8 @@
 use super::GpuError;
 use super::context::{GpuBuffer, Recording};
 use super::kernel::{Access, Kernel, groups, kernel, module};
+use crate::numerics::config::Optimizer;
 use crate::numerics::optim::AdaHessianScalars;
-use crate::scenario::Optimizer;
 
 #[derive(Debug)]
 pub(super) struct Pipelines {

@@ -13,7 +13,7 @@ use bytemuck::{Pod, Zeroable};
 use super::GpuError;
 use super::context::{GpuBuffer, Recording};
 use super::kernel::{Access, Kernel, groups, kernel, module};
-use crate::scenario::Activation;
+use crate::numerics::config::Activation;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]

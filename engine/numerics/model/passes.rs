@@ -22,8 +22,8 @@ use super::Mlp;
 use super::gemm::{Accumulate, Operand, gemm};
 use super::probe::rademacher;
 use super::real::Real;
+use crate::numerics::config::Activation;
 use crate::numerics::wide::wide;
-use crate::scenario::Activation;
 
 /// Scratch buffers for one batch size, reused across calls.
 #[derive(Clone, Debug)]

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::timing::faults::FailureEvent;
-use crate::timing::time::SimTime;
+use crate::base::faults::FailureEvent;
+use crate::base::time::SimTime;
 
 /// A piecewise-constant value over time, built from overlapping windows.
 #[derive(Clone, Debug, Default)]

@@ -5,13 +5,13 @@
 use super::scratch::Scratch;
 use super::{DeviceData, DeviceSet, EVAL_CHUNK, GpuRun, Place};
 use crate::numerics::backend::{Op, Params, Program};
+use crate::numerics::config::Optimizer;
 use crate::numerics::gpu::{
     ApplyDifference, BarrierAverage, BarrierUpdate, Batched, Copies, Gemm, GpuBuffer, GpuError, LayerShape,
     MasterUpdate, MatrixLayout, OptimizerBuffers, OptimizerStep, ProbeLayout, Recording, SoftmaxBuffers,
     Span, StateOffsets,
 };
 use crate::numerics::model::Mlp;
-use crate::scenario::Optimizer;
 
 /// One local step of a wave.
 pub(super) struct WaveStep<'w, 'd> {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Largest scenario file: scenarios are hand-written and small.
 pub const MAX_SCENARIO_BYTES: u64 = 4 << 20;
-/// Largest trace file: room for [`crate::timing::trace::Trace::MAX_EVENTS`] events.
+/// Largest trace file: room for [`crate::base::trace::Trace::MAX_EVENTS`] events.
 pub const MAX_TRACE_BYTES: u64 = 64 << 20;
 
 /// Why an input file was not read.

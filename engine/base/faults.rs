@@ -8,9 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::span::{SeverityUnits, Span};
+use crate::base::time::SimTime;
 use crate::rng::{Purpose, SimRng};
-use crate::timing::span::{SeverityUnits, Span};
-use crate::timing::time::SimTime;
 
 /// One failure in a scenario or a trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::timing::time::{MAX_INPUT_NS, SimTime};
+use crate::base::time::{MAX_INPUT_NS, SimTime};
 
 /// A length: a time, or a count of failure-free rounds or local steps.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::timing::faults::FailureEvent;
+use crate::base::faults::FailureEvent;
 
 /// Every failure of one run, in canonical order (start time, worker, kind).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ fn compact<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timing::time::SimTime;
+    use crate::base::time::SimTime;
 
     #[test]
     fn writes_exact_readable_ron() {
