@@ -52,3 +52,4 @@ pub mod scenario;
 pub mod sweep;
 pub mod timing;
 pub mod training;
+pub mod weighting;

@@ -26,14 +26,13 @@ pub use budget::{MAX_RUN_BYTES, MemoryEstimate, human_bytes};
 pub use error::{ScenarioError, ScenarioErrors};
 
 pub use overrides::Override;
-pub use training::{
-    CONTROL, Coupling, DynamicConfig, ModelConfig, Recovery, StalenessConfig, Strategy, Training,
-};
+pub use training::{Coupling, ModelConfig, Recovery, Training};
 
 // The data and numerics settings are scenario fields too; they are defined beside
 // the code that uses them, below the scenario in the stack.
 pub use crate::data::spec::{CLASSES, Data, Dataset, DirichletConfig, LabelSortedConfig, Partition};
 pub use crate::numerics::config::{Activation, AdaHessianConfig, Optimizer, SgdConfig};
+pub use crate::weighting::{CONTROL, DynamicConfig, StalenessConfig, Strategy};
 pub use validate::is_folder_name;
 
 use crate::base::faults::{FailureEvent, Generator};

@@ -39,7 +39,6 @@ pub mod experiment;
 
 pub mod timeline;
 pub mod together;
-pub mod weighting;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,7 +52,7 @@ use crate::numerics::program::{EvaluationId, Params, Program, ScalarId, Slot};
 use crate::scenario::{Coupling, Optimizer};
 use crate::timing::disruptions::Disruptions;
 use crate::timing::observe::{Happening, Loss, Participant};
-use crate::training::weighting::{ExchangeContext, Reads, WeightingStrategy, Weights};
+use crate::weighting::{ExchangeContext, Reads, WeightingStrategy, Weights};
 use timeline::Timeline;
 
 /// The center's metrics at the end of one round.

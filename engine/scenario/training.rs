@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::time::SimTime;
 use crate::data::spec::Data;
 use crate::numerics::config::{Activation, AdaHessianConfig, Optimizer};
+use crate::weighting::{DynamicConfig, Strategy};
 
 /// What is trained and how the workers are coupled.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -133,73 +134,5 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig { hidden: vec![32], activation: Activation::Relu }
-    }
-}
-
-/// The label of the failure-free control arm.
-pub const CONTROL: &str = "control";
-
-/// A weighting strategy: how (a_m, a_w) are chosen at each exchange.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Strategy {
-    /// Plain EASGD: a_m = a_w = α.
-    Uniform,
-    /// Xu & Carr's dynamic weighting by the parameter gap, as faultline
-    /// reconstructs it (the paper's formula is not available).
-    Dynamic(DynamicConfig),
-    /// Down-weight the master pull of stale workers.
-    Staleness(StalenessConfig),
-    /// Knows the true failure trace (an upper bound, not deployable).
-    Oracle,
-    /// The failure-free control arm: plain EASGD with every failure of the
-    /// scenario removed. Not a weighting strategy and never written in a
-    /// scenario: `training.control` adds it (see [`Training::arms`]).
-    #[serde(skip)]
-    Control,
-}
-
-impl Strategy {
-    /// The name used in tables and output folders: the kind, plus any non-default
-    /// parameters (`dynamic`, `dynamic-gm2-gw1`, `staleness-p0.5`).
-    pub fn label(&self) -> String {
-        match self {
-            Strategy::Uniform => "uniform".into(),
-            Strategy::Oracle => "oracle".into(),
-            Strategy::Control => CONTROL.into(),
-            Strategy::Dynamic(c) if *c == DynamicConfig::default() => "dynamic".into(),
-            Strategy::Dynamic(c) => format!("dynamic-gm{}-gw{}", c.gamma_m, c.gamma_w),
-            Strategy::Staleness(c) if *c == StalenessConfig::default() => "staleness".into(),
-            Strategy::Staleness(c) => format!("staleness-p{}", c.p),
-        }
-    }
-}
-
-/// Parameters of the dynamic strategy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DynamicConfig {
-    /// Exponent γ_m of the master-side down-weighting.
-    pub gamma_m: f64,
-    /// Exponent γ_w of the worker-side pull-back.
-    pub gamma_w: f64,
-}
-
-impl Default for DynamicConfig {
-    fn default() -> Self {
-        DynamicConfig { gamma_m: 1.0, gamma_w: 1.0 }
-    }
-}
-
-/// Parameters of the staleness strategy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StalenessConfig {
-    /// Exponent p of the staleness penalty.
-    pub p: f64,
-}
-
-impl Default for StalenessConfig {
-    fn default() -> Self {
-        StalenessConfig { p: 1.0 }
     }
 }

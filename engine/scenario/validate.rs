@@ -11,8 +11,8 @@ use crate::base::faults::FailureEvent;
 use crate::base::span::Span;
 use crate::base::time::SimTime;
 use crate::base::trace::Trace;
-use crate::scenario::training::Strategy;
 use crate::scenario::{CLASSES, Dataset, Optimizer, Partition};
+use crate::weighting::Strategy;
 
 /// Most workers a scenario may have.
 pub const MAX_WORKERS: u32 = 100_000;
@@ -541,18 +541,13 @@ fn check_training(c: &mut Checker, scenario: &Scenario, base_dir: &Path) {
         c.fail(
             "training.strategies",
             "no strategies listed",
-            "at least one of Uniform, Dynamic(), Staleness(), Oracle",
+            format!("at least one of {}", Strategy::SYNTAX.join(", ")),
         );
     }
     for (i, strategy) in t.strategies.iter().enumerate() {
         let path = index("training.strategies", i);
-        match strategy {
-            Strategy::Dynamic(d) => {
-                c.within(&field(&path, "gamma_m"), d.gamma_m, 0.0, 100.0, true);
-                c.within(&field(&path, "gamma_w"), d.gamma_w, 0.0, 100.0, true);
-            }
-            Strategy::Staleness(s) => c.within(&field(&path, "p"), s.p, 0.0, 100.0, true),
-            Strategy::Uniform | Strategy::Oracle | Strategy::Control => {}
+        for bound in strategy.registered().bounds() {
+            c.within(&field(&path, bound.field), bound.value, bound.min, bound.max, true);
         }
         if t.strategies[..i].iter().any(|other| other.label() == strategy.label()) {
             c.fail(&path, format!("strategy `{}` is listed twice", strategy.label()), "each strategy once");

@@ -21,8 +21,8 @@ use crate::timing::simulation::{RunSummary, StopReason};
 use crate::training::driver::{drive_alone, drive_together_watched};
 use crate::training::timeline::Timeline;
 use crate::training::together::{self, Share};
-use crate::training::weighting::{self, WeightingStrategy};
 use crate::training::{Divergence, RoundMetrics, Trainer, TrainerSettings};
+use crate::weighting::WeightingStrategy;
 
 /// One strategy under one seed.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -144,7 +144,7 @@ pub fn train_batch<'d, B: Backend<'d>>(
     backend: &mut B,
     jobs: &[Job<'d>],
 ) -> Result<Vec<RunOutcome>, BackendError> {
-    train_batch_with(loaded, backend, jobs, &|job| weighting::build(job.strategy))
+    train_batch_with(loaded, backend, jobs, &|job| job.strategy.build())
 }
 
 /// [`train_batch`] with the weighting strategy of each job made by `strategy`

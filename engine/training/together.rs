@@ -21,7 +21,6 @@ use crate::numerics::backend::gpu::GpuBackend;
 use crate::numerics::gpu::GpuContext;
 use crate::numerics::model::Mlp;
 use crate::scenario::{Dataset, LoadedScenario, ModelConfig, Optimizer, Strategy, nominal_samples};
-use crate::training::weighting;
 
 /// The device memory the runs of one batch may take together. Past a few dozen
 /// runs a wider batch no longer widens the waves (a wave holds at most about a
@@ -114,7 +113,7 @@ fn train_batch(
             .collect();
         let trained = backend_for(context, &prepared[0].1, &prepared[0].2).and_then(|mut backend| {
             let started = Instant::now();
-            let runs = train_mixed(&mut backend, &jobs, &|job| weighting::build(job.strategy), watch)?;
+            let runs = train_mixed(&mut backend, &jobs, &|job| job.strategy.build(), watch)?;
             Ok((runs, started.elapsed()))
         });
         match trained {

@@ -15,6 +15,7 @@ const STACK: &[&[&str]] = &[
     &["base"],
     &["data"],
     &["numerics"],
+    &["weighting"],
     &["scenario"],
     &["timing"],
     &["training"],

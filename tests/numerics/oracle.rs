@@ -11,8 +11,8 @@ use faultline::timing::schedule;
 use faultline::training::driver::drive_alone;
 use faultline::training::experiment;
 use faultline::training::timeline::Timeline;
-use faultline::training::weighting::{ExchangeContext, Oracle, WeightingStrategy, Weights};
 use faultline::training::{Trainer, TrainerSettings};
+use faultline::weighting::{ExchangeContext, Oracle, WeightingStrategy, Weights};
 
 /// One decided exchange: worker, when, since when, disrupted, weights.
 type Decision = (u32, SimTime, SimTime, bool, Weights);

@@ -10,7 +10,7 @@ use faultline::scenario::{LoadedScenario, Strategy};
 use faultline::timing::schedule;
 use faultline::timing::simulation::StopReason;
 use faultline::training::experiment::{self, Job, RunOutcome, SeedInputs};
-use faultline::training::weighting::{ExchangeContext, Reads, Uniform, WeightingStrategy, Weights};
+use faultline::weighting::{ExchangeContext, Reads, Uniform, WeightingStrategy, Weights};
 
 /// Each seed's split, trace and timeline, as `run` prepares them.
 fn prepare(loaded: &LoadedScenario, seeds: &[u64]) -> Vec<SeedInputs> {
