@@ -11,15 +11,11 @@ use clap::{Parser, Subcommand};
 use std::io::Write as _;
 
 /// `println!` to stdout that ignores a closed pipe (`faultline run | head`): the
-/// run goes on and its files are still written; only the printing stops. Says
-/// nothing inside [`silenced`].
+/// command goes on and its files are still written; only the printing stops.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if !$crate::cli::SILENT.load(std::sync::atomic::Ordering::Relaxed) {
-            let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-        }
-    }};
+    ($($arg:tt)*) => {
+        $crate::app::Voice::Full.say(format_args!($($arg)*))
+    };
 }
 
 mod devices;
@@ -28,24 +24,11 @@ mod inspect;
 mod merge;
 mod plot;
 mod rerun;
-mod resume;
 mod run;
-mod sweep;
 
-/// Set while a sweep runs its points: their per-run output would bury the
-/// sweep's own progress.
-static SILENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Runs `f` with `say!` silenced.
-fn silenced<T>(f: impl FnOnce() -> T) -> T {
-    SILENT.store(true, std::sync::atomic::Ordering::Relaxed);
-    let result = f();
-    SILENT.store(false, std::sync::atomic::Ordering::Relaxed);
-    result
-}
-
+pub use crate::app::Failure;
 use crate::numerics::device::BackendChoice;
-use crate::scenario::{LoadedScenario, Override, ScenarioErrors};
+use crate::scenario::{LoadedScenario, Override};
 
 /// `--backend`: where the numbers are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -125,7 +108,7 @@ enum Command {
         out: Option<PathBuf>,
         /// Run only the points numbered I modulo N (a Slurm array task), e.g. 0/4.
         #[arg(long, value_name = "I/N")]
-        shard: Option<sweep::Shard>,
+        shard: Option<crate::app::sweep::Shard>,
         /// CPU runs in parallel across the whole sweep (at least 1); default: the
         /// number of cores. When a point has fewer runs than N, several points run
         /// side by side and share them (N = 16, 4 runs a point: 4 points at a time).
@@ -178,21 +161,6 @@ enum Command {
     Devices,
 }
 
-/// Why a command failed, which decides the exit code.
-#[derive(Debug)]
-pub enum Failure {
-    /// Bad input or usage: exit code 2.
-    BadInput(String),
-    /// The run itself failed: exit code 1.
-    RunFailed(String),
-}
-
-impl From<ScenarioErrors> for Failure {
-    fn from(errors: ScenarioErrors) -> Self {
-        Failure::BadInput(errors.to_string())
-    }
-}
-
 /// Parses the arguments, runs the command and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
     quiet_mesa();
@@ -209,7 +177,7 @@ pub fn main() -> ExitCode {
             rerun::rerun(&manifest, out, jobs, backend.map(BackendChoice::from), quiet)
         }
         Command::Sweep { grid, out, shard, jobs, backend, quiet } => {
-            sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
+            crate::app::sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
         }
         Command::Merge { dirs, out, allow_partial, allow_mixed } => {
             merge::merge(&dirs, &out, allow_partial, allow_mixed)
@@ -266,9 +234,4 @@ fn load(path: Option<&Path>, sets: &[String]) -> Result<LoadedScenario, Failure>
     };
     crate::timing::severity::check_units(&loaded)?;
     Ok(loaded)
-}
-
-/// manifest.json's `scenario_hash` of a scenario's resolved text.
-fn scenario_hash(source: &str) -> String {
-    crate::fingerprint::hex(crate::fingerprint::fnv1a(source.as_bytes()))
 }

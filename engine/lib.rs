@@ -41,6 +41,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod base;
 pub mod cli;
 pub mod data;

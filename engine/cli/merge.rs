@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::Failure;
-use super::sweep::{
+use crate::app::sweep::{
     Shard, check_sweep_folder, create_sweep_folder, grid_id, has_all_files, read_json, read_manifest,
     write_grid_csv,
 };

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Failure;
-use super::run::{Plan, execute, select_strategies};
+use crate::app::{Plan, Voice, execute, select_strategies};
 use crate::base::trace::Trace;
 use crate::numerics::device::BackendChoice;
 use crate::scenario::LoadedScenario;
@@ -98,7 +98,7 @@ pub fn rerun(
         out,
         jobs,
         backend,
-        quiet,
+        voice: Voice::quiet_if(quiet),
         dry_run,
         choices,
         on_run: None,

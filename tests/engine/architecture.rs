@@ -21,6 +21,7 @@ const STACK: &[&[&str]] = &[
     &["training"],
     &["results"],
     &["sweep"],
+    &["app"],
     &["cli"],
 ];
 

@@ -1,4 +1,4 @@
-//! `faultline sweep GRID`: run every point of a grid (or one shard of them) into a
+//! A sweep (`faultline sweep GRID`): run every point of a grid (or one shard of them) into a
 //! sweep folder and resume where an interrupted sweep stopped; the sweep folder's
 //! own files (sweep.json, grid.csv, pooled.csv), which `merge` (merge.rs) shares.
 //!
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Failure;
-use super::run::{Plan, execute_on, execute_together};
+use super::memory::{check_fits, default_jobs};
+use super::{Failure, Plan, Voice, default_folder, execute_on, execute_together, no_adapter};
 use crate::fingerprint::fnv1a;
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::aggregate::cell;
@@ -52,7 +52,7 @@ impl std::fmt::Display for Shard {
 }
 
 /// The grid identity every sweep folder records: shards of one grid share it.
-pub(super) fn grid_id(grid: &Grid) -> String {
+pub fn grid_id(grid: &Grid) -> String {
     let base = crate::base::input::read_bounded(&grid.scenario, 64 << 20).unwrap_or_default();
     format!("{:016x}", fnv1a(&[grid.source.as_bytes(), b"\0", &base].concat()))
 }
@@ -69,15 +69,98 @@ pub fn sweep(
     let grid = Grid::from_file(grid_file)?;
     let out = match out {
         Some(out) => out,
-        None => Path::new("results").join(super::run::default_folder(&grid.name, &grid.origin)?),
+        None => Path::new("results").join(default_folder(&grid.name, &grid.origin)?),
     };
     let points: Vec<Point> =
         grid.points().into_iter().filter(|p| shard.is_none_or(|s| p.index % s.count == s.index)).collect();
-    // Check every point (its values and strategies) before writing anything.
-    // A problem is reported once, at the first point that has it.
+    let plans = load_points(&grid, &points)?;
+    let id = grid_id(&grid);
+    // Held for the whole sweep: a second sweep (or merge) into the same folder
+    // is refused now, not after both have trained.
+    let _claim = output::lock(&out).map_err(Failure::BadInput)?;
+    let fresh = check_sweep_folder(&out, &id)?;
+    // Chosen once, before anything is written: every point runs on it, and a
+    // point done on another backend or device is not taken as done.
+    let chosen = Device::choose(backend).map_err(|e| no_adapter(&e))?;
+    let mut resumed = 0;
+    let (mut total_runs, mut done_runs) = (0, 0);
+    let mut pending = Vec::new();
+    for (point, loaded, strategies) in plans {
+        let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
+        let runs = (seeds.len() * strategies.len()) as u64;
+        total_runs += runs;
+        let name = grid.folder(point);
+        let folder = out.join(&name);
+        if is_complete(&folder, &Identity::of(&loaded, &chosen), &seeds) {
+            resumed += 1;
+            done_runs += runs;
+            continue;
+        }
+        // A point too large for this machine is refused now, not when its
+        // turn comes hours into the sweep.
+        check_fits(&loaded.scenario.estimate_memory(), &format!("grid point {name}"))?;
+        pending.push((
+            Plan {
+                loaded,
+                seeds,
+                strategies,
+                out: folder,
+                jobs: None,
+                backend,
+                voice: Voice::Silent,
+                dry_run: false,
+                choices: crate::results::Choices::default(),
+                on_run: None,
+                traces: None,
+            },
+            runs,
+        ));
+    }
+    if fresh {
+        create_sweep_folder(&out, &id, &grid, shard)?;
+    }
+    let bar = progress_bar(&grid.name, total_runs, quiet);
+    bar.inc(done_runs);
+    let outcomes = if matches!(chosen.device, Device::Gpu(_)) {
+        // One device: every point's runs in shared batches, all finishing
+        // near the end, so the bar follows the work done, not runs finished.
+        let plans = pending.into_iter().map(|(plan, _)| plan).collect();
+        execute_together(plans, &chosen, &|runs| bar.set_position(done_runs + runs as u64))
+    } else {
+        side_by_side(pending, jobs, &chosen, &bar)
+    };
+    bar.finish_and_clear();
+    let mut failed = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::RunFailed(message)) => failed.push(message),
+            Err(bad) => return Err(bad),
+        }
+    }
+    write_grid_csv(&out, &grid)?;
+    Voice::quiet_if(quiet).say(format_args!(
+        "swept {} point(s) of {} into {}{}",
+        points.len(),
+        grid.origin,
+        out.display(),
+        if resumed > 0 { format!(" ({resumed} already done, resumed)") } else { String::new() }
+    ));
+    failed.sort();
+    // A device that failed fails every point of its batch alike: say it once.
+    failed.dedup();
+    if failed.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failed.join("\n"))) }
+}
+
+/// A grid point with its scenario and the strategies it trains.
+type LoadedPoint<'p> = (&'p Point, crate::scenario::LoadedScenario, Vec<crate::scenario::Strategy>);
+
+/// Every point's scenario and strategies, checked before anything is written. A
+/// problem is reported once, at the first point that has it.
+fn load_points<'p>(grid: &Grid, points: &'p [Point]) -> Result<Vec<LoadedPoint<'p>>, Failure> {
     let mut plans = Vec::with_capacity(points.len());
     let mut problems: Vec<crate::scenario::ScenarioError> = Vec::new();
-    for point in &points {
+    for point in points {
         let checked = grid.load_point(point).and_then(|loaded| {
             let strategies = grid.strategies(point, &loaded)?;
             Ok((loaded, strategies))
@@ -99,52 +182,12 @@ pub fn sweep(
     if !problems.is_empty() {
         return Err(Failure::BadInput(crate::scenario::ScenarioErrors(problems).to_string()));
     }
-    let id = grid_id(&grid);
-    // Held for the whole sweep: a second sweep (or merge) into the same folder
-    // is refused now, not after both have trained.
-    let _claim = output::lock(&out).map_err(Failure::BadInput)?;
-    let fresh = check_sweep_folder(&out, &id)?;
-    // Chosen once, before anything is written: every point runs on it, and a
-    // point done on another backend or device is not taken as done.
-    let chosen = Device::choose(backend).map_err(|e| super::run::no_adapter(&e))?;
-    let mut resumed = 0;
-    let (mut total_runs, mut done_runs) = (0, 0);
-    let mut pending = Vec::new();
-    for (point, loaded, strategies) in plans {
-        let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
-        let runs = (seeds.len() * strategies.len()) as u64;
-        total_runs += runs;
-        let name = grid.folder(point);
-        let folder = out.join(&name);
-        if is_complete(&folder, &Identity::of(&loaded, &chosen), &seeds) {
-            resumed += 1;
-            done_runs += runs;
-            continue;
-        }
-        // A point too large for this machine is refused now, not when its
-        // turn comes hours into the sweep.
-        super::run::check_fits(&loaded.scenario.estimate_memory(), &format!("grid point {name}"))?;
-        pending.push((
-            Plan {
-                loaded,
-                seeds,
-                strategies,
-                out: folder,
-                jobs: None,
-                backend,
-                quiet: true,
-                dry_run: false,
-                choices: crate::results::Choices::default(),
-                on_run: None,
-                traces: None,
-            },
-            runs,
-        ));
-    }
-    if fresh {
-        create_sweep_folder(&out, &id, &grid, shard)?;
-    }
-    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total_runs) };
+    Ok(plans)
+}
+
+/// The sweep's progress bar over `total` runs (hidden when `quiet`).
+fn progress_bar(name: &str, total: u64, quiet: bool) -> indicatif::ProgressBar {
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total) };
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
@@ -152,39 +195,8 @@ pub fn sweep(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    bar.set_prefix(format!("sweep {}", grid.name));
-    bar.inc(done_runs);
-    let outcomes = super::silenced(|| {
-        if matches!(chosen.device, Device::Gpu(_)) {
-            // One device: every point's runs in shared batches, all finishing
-            // near the end, so the bar follows the work done, not runs finished.
-            let plans = pending.into_iter().map(|(plan, _)| plan).collect();
-            execute_together(plans, &chosen, &|runs| bar.set_position(done_runs + runs as u64))
-        } else {
-            side_by_side(pending, jobs, &chosen, &bar)
-        }
-    });
-    bar.finish_and_clear();
-    let mut failed = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            Ok(()) => {}
-            Err(Failure::RunFailed(message)) => failed.push(message),
-            Err(bad) => return Err(bad),
-        }
-    }
-    write_grid_csv(&out, &grid)?;
-    say!(
-        "swept {} point(s) of {} into {}{}",
-        points.len(),
-        grid.origin,
-        out.display(),
-        if resumed > 0 { format!(" ({resumed} already done, resumed)") } else { String::new() }
-    );
-    failed.sort();
-    // A device that failed fails every point of its batch alike: say it once.
-    failed.dedup();
-    if failed.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failed.join("\n"))) }
+    bar.set_prefix(format!("sweep {}", name));
+    bar
 }
 
 /// On the CPU: points side by side when one point has fewer runs than there
@@ -197,7 +209,7 @@ fn side_by_side(
     chosen: &Chosen,
     bar: &indicatif::ProgressBar,
 ) -> Vec<Result<(), Failure>> {
-    let cores = jobs.map_or_else(super::run::default_jobs, |j| j.get());
+    let cores = jobs.map_or_else(default_jobs, |j| j.get());
     let per_point = pending.iter().map(|(_, runs)| *runs as usize).max().unwrap_or(1).max(1);
     let side_by_side = (cores / per_point).clamp(1, pending.len().max(1));
     let threads_each = std::num::NonZeroUsize::new((cores / side_by_side).max(1));
@@ -252,7 +264,7 @@ fn is_complete(folder: &Path, identity: &Identity, seeds: &[u64]) -> bool {
 /// Whether a point folder holds every file its manifest names. Within sweep
 /// folders of one grid (same grid_id) that is enough for `merge`: it need not
 /// load the scenario, whose dataset the merging machine may lack.
-pub(super) fn has_all_files(folder: &Path) -> bool {
+pub fn has_all_files(folder: &Path) -> bool {
     read_manifest(folder).is_some_and(|manifest| {
         manifest["files"]
             .as_array()
@@ -260,20 +272,21 @@ pub(super) fn has_all_files(folder: &Path) -> bool {
     })
 }
 
-pub(super) fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
+/// A folder's manifest.json, if it has a readable one.
+pub fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
     read_json(&folder.join("manifest.json"))
 }
 
 /// Small JSON records (manifest.json, sweep.json) are read as every input file
 /// is: a regular file only (a FIFO would block), at most 64 MiB.
-pub(super) fn read_json(path: &Path) -> Option<serde_json::Value> {
+pub fn read_json(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_slice(&crate::base::input::read_bounded(path, 64 << 20).ok()?).ok()
 }
 
 /// Whether `out` can be this grid's sweep folder, found without changing it:
 /// `Ok(true)` when it is still to be made (new or empty), `Ok(false)` when it
 /// already is one of the same grid (an earlier shard or an interrupted sweep).
-pub(super) fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
+pub fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
     let shown = out.display();
     let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
     if out.is_file() {
@@ -301,12 +314,7 @@ pub(super) fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> 
 }
 
 /// Makes `out` (checked by [`check_sweep_folder`]) a sweep folder of this grid.
-pub(super) fn create_sweep_folder(
-    out: &Path,
-    id: &str,
-    grid: &Grid,
-    shard: Option<Shard>,
-) -> Result<(), Failure> {
+pub fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shard>) -> Result<(), Failure> {
     let shown = out.display();
     let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
     let marker = out.join("sweep.json");
@@ -333,7 +341,7 @@ pub(super) fn create_sweep_folder(
 /// Points compare the same quantities unless an axis changes `early_rounds`;
 /// the columns are those of every point, a point lacking one leaves it empty.
 /// Beside it, pooled.csv (see [`crate::results::pooled`]).
-pub(super) fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
+pub fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
     let mut points = Vec::new();
     for point in grid.points() {
         let folder = grid.folder(&point);

@@ -1,0 +1,82 @@
+//! A dry run: timing only, per seed the per-worker table; files: the traces and
+//! timing.csv.
+
+use std::time::Instant;
+
+use super::write::{write_failed, write_manifest};
+use super::{Failure, Voice};
+use crate::results::folder::ResultsFolder;
+use crate::results::report;
+use crate::scenario::LoadedScenario;
+use crate::timing::schedule::Schedule;
+
+/// Timing only: per seed, the per-worker table; files: traces and timing.csv.
+pub(super) fn dry_run(
+    loaded: &LoadedScenario,
+    schedules: &[Schedule],
+    mut folder: ResultsFolder,
+    started: Instant,
+    voice: Voice,
+) -> Result<(), Failure> {
+    let scenario = &loaded.scenario;
+    let wall = started.elapsed().as_secs_f64();
+    let mut csv = String::from(report::TIMING_CSV_HEADER);
+    let mut hashes = Vec::new();
+    for schedule in schedules {
+        let (seed, trace, summary) = (schedule.trace.seed, &schedule.trace, &schedule.summary);
+        voice.say(format_args!(
+            "{} seed {seed}: {} workers, tau {}, {:?}, {} failure events (timing only)",
+            loaded.name(),
+            scenario.workers,
+            scenario.training.tau,
+            scenario.training.coupling,
+            trace.events.len()
+        ));
+        voice.say(format_args!(
+            "virtual time {} s: {} ({} rounds, {} master updates, {} events); event log {:016x}",
+            report::seconds(summary.end),
+            summary.reason.describe(),
+            summary.rounds,
+            summary.updates,
+            summary.events,
+            schedule.event_log
+        ));
+        if voice.details() {
+            voice.say(format_args!("{}", report::timing_table(summary)));
+            if !trace.events.is_empty() {
+                voice.say(format_args!("{}", report::severity_table(&schedule.severity())));
+            }
+        }
+        csv.push_str(&report::timing_csv_rows(seed, summary));
+        hashes.push(serde_json::json!({"seed": seed, "event_log": format!("{:016x}", schedule.event_log)}));
+    }
+    if voice.details() {
+        voice.say(format_args!(
+            "{}",
+            report::units_line(schedules.first().and_then(|s| s.calibration.as_ref()))
+        ));
+    }
+    let out = folder.out().to_path_buf();
+    let written = (|| {
+        for schedule in schedules {
+            folder.write(
+                &format!("trace-seed-{}.ron", schedule.trace.seed),
+                schedule.trace.to_ron().as_bytes(),
+            )?;
+        }
+        folder.write("timing.csv", csv.as_bytes())?;
+        write_manifest(
+            &mut folder,
+            loaded,
+            serde_json::json!({
+                "mode": "dry-run",
+                "seeds": hashes,
+                "severity": report::severity_json(schedules),
+            }),
+        )?;
+        folder.commit()
+    })();
+    written.map_err(|e| write_failed(&out, &e))?;
+    voice.say(format_args!("wrote {} ({wall:.3} s of timing simulation)", out.display()));
+    Ok(())
+}

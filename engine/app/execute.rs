@@ -1,0 +1,275 @@
+//! Executing a plan: realize the schedules, stage the folder (taking the runs an
+//! interrupted invocation finished), train, and write the results.
+
+use std::time::Instant;
+
+use super::memory::{default_jobs, fit_jobs};
+use super::plan::realize;
+use super::resume::Finished;
+use super::write::{prepare_out, write_failed, write_manifest};
+use super::{Failure, OnRun, Plan, Voice, dry_run};
+use crate::base::trace::Trace;
+use crate::numerics::backend::BackendError;
+use crate::numerics::device::{Chosen, Device};
+use crate::results::derived;
+use crate::results::folder::ResultsFolder;
+use crate::results::identity::Identity;
+use crate::results::report;
+use crate::results::{Choices, Results};
+use crate::scenario::{LoadedScenario, Strategy};
+use crate::training::experiment::{self, Experiment, ExperimentError, RunOutcome};
+use crate::training::together;
+
+/// Realizes every seed's schedule, then trains (or reports the timing) and
+/// writes the results folder.
+pub fn execute(plan: Plan) -> Result<(), Failure> {
+    if plan.dry_run {
+        let started = Instant::now();
+        let schedules = realize(&plan)?;
+        let folder = prepare_out(&plan.out, &schedules, 0, plan.voice)?;
+        return dry_run::dry_run(&plan.loaded, &schedules, folder, started, plan.voice);
+    }
+    let chosen = Device::choose(plan.backend).map_err(|e| no_adapter(&e))?;
+    execute_on(plan, &chosen)
+}
+
+/// [`execute`] (not a dry run) on a device already chosen.
+pub fn execute_on(plan: Plan, chosen: &Chosen) -> Result<(), Failure> {
+    let mut staged = stage(plan, chosen)?;
+    let done = std::mem::take(&mut staged.done);
+    let result = experiment::run_all_resuming(
+        &staged.loaded,
+        (&staged.seeds, &staged.traces),
+        &staged.strategies,
+        done,
+        (staged.jobs, &chosen.device),
+        &|run| staged.progress(run),
+    );
+    staged.finish(result, chosen)
+}
+
+/// Plans (not dry runs; a sweep's points) trained together on `chosen`'s GPU:
+/// every run that can share a backend in the same batches (see
+/// [`crate::training::together`]). One result per plan, in order; each folder is
+/// what [`execute_on`] would write. `advance` is told how many runs' worth of
+/// work is done as training goes.
+pub fn execute_together(
+    plans: Vec<Plan>,
+    chosen: &Chosen,
+    advance: &dyn Fn(f64),
+) -> Vec<Result<(), Failure>> {
+    let Device::Gpu(context) = &chosen.device else {
+        return plans.into_iter().map(|plan| execute_on(plan, chosen)).collect();
+    };
+    let mut results: Vec<Option<Result<(), Failure>>> = plans.iter().map(|_| None).collect();
+    let (mut staged, mut done) = (Vec::new(), Vec::new());
+    for (index, plan) in plans.into_iter().enumerate() {
+        match stage(plan, chosen) {
+            Ok(mut point) => {
+                done.push(std::mem::take(&mut point.done));
+                staged.push((index, point));
+            }
+            Err(failure) => results[index] = Some(Err(failure)),
+        }
+    }
+    // One closure per point, all of one type.
+    let progress: Vec<_> =
+        staged.iter().map(|(_, point)| move |run: &RunOutcome| point.progress(run)).collect();
+    let shares = staged
+        .iter()
+        .zip(&progress)
+        .zip(done)
+        .map(|(((_, point), progress), done)| together::Share {
+            loaded: &point.loaded,
+            seeds: &point.seeds,
+            traces: &point.traces,
+            strategies: &point.strategies,
+            done,
+            progress,
+        })
+        .collect();
+    // Each point is written as soon as its batch is done, so an interruption
+    // loses only the batch in training.
+    together::run_on_gpu(context, shares, advance, &mut |share, experiment| {
+        let (index, point) = &staged[share];
+        results[*index] = Some(point.finish(experiment, chosen));
+    });
+    results.into_iter().map(|r| r.expect("every plan has its result")).collect()
+}
+
+/// The message for `--backend gpu` without an adapter (`run` and `sweep`).
+pub fn no_adapter(error: &impl std::fmt::Display) -> Failure {
+    Failure::BadInput(format!(
+        "error: the gpu backend needs a GPU adapter: {error}\n  = `faultline devices` lists the adapters; \
+         `--backend cpu` runs without one"
+    ))
+}
+
+/// A results folder about to be trained: schedules realized, output staged,
+/// the runs an interrupted invocation finished read back.
+struct Staged {
+    loaded: LoadedScenario,
+    seeds: Vec<u64>,
+    traces: Vec<Trace>,
+    /// What the results are computed from (manifest.json's `identity`).
+    identity: Identity,
+    /// What manifest.json records of the failures' severity.
+    severity: serde_json::Value,
+    strategies: Vec<Strategy>,
+    /// Runs side by side on the CPU.
+    jobs: usize,
+    choices: Choices,
+    on_run: Option<OnRun>,
+    /// Taken by [`Staged::finish`] (behind a lock: progress is told from other
+    /// threads while the folder waits).
+    folder: std::sync::Mutex<Option<ResultsFolder>>,
+    finished: Finished,
+    /// Outcomes taken from the interrupted invocation's records.
+    done: Vec<RunOutcome>,
+    voice: Voice,
+    started: Instant,
+}
+
+/// Realizes the schedules, fits the runs into memory, stages the output folder
+/// and says what is about to train.
+fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
+    let schedules = realize(&plan)?;
+    let replays_recorded = plan.traces.is_some();
+    let Plan { loaded, seeds, strategies, out, jobs, voice, choices, on_run, .. } = plan;
+    let estimate = loaded.scenario.estimate_memory();
+    let jobs = fit_jobs(&estimate, jobs.map_or_else(default_jobs, |j| j.get()), voice)?;
+    let runs = seeds.len() * strategies.len();
+    let folder = prepare_out(&out, &schedules, runs, voice)?;
+    let scenario = &loaded.scenario;
+    if voice.details() {
+        voice.say(format_args!(
+            "{}: {} workers, tau {}, {:?}, {} seed(s) x {} strateg{} on {} ({})",
+            loaded.name(),
+            scenario.workers,
+            scenario.training.tau,
+            scenario.training.coupling,
+            seeds.len(),
+            strategies.len(),
+            if strategies.len() == 1 { "y" } else { "ies" },
+            chosen.device,
+            chosen.why
+        ));
+    }
+    let mut identity = Identity::of(&loaded, chosen);
+    if replays_recorded {
+        identity.replaying(schedules.iter().map(|s| &s.trace));
+    }
+    let (finished, done) = Finished::open(&folder, &identity);
+    if !done.is_empty() && voice.details() {
+        voice.say(format_args!(
+            "  resuming: {} of {runs} runs were finished by an interrupted run into {}",
+            done.len(),
+            folder.out().display()
+        ));
+    }
+    let severity = report::severity_json(&schedules);
+    let traces: Vec<Trace> = schedules.into_iter().map(|s| s.trace).collect();
+    let started = Instant::now();
+    Ok(Staged {
+        loaded,
+        seeds,
+        traces,
+        identity,
+        severity,
+        strategies,
+        jobs,
+        choices,
+        on_run,
+        folder: std::sync::Mutex::new(Some(folder)),
+        finished,
+        done,
+        voice,
+        started,
+    })
+}
+
+impl Staged {
+    /// Records a finished run, tells the caller and says so.
+    fn progress(&self, run: &RunOutcome) {
+        self.finished.record(run);
+        if let Some(tell) = &self.on_run {
+            tell();
+        }
+        if self.voice.details() {
+            self.voice.say(format_args!(
+                "  {:<12} seed {:<4} {:>4} rounds  final accuracy {:.4}  ({})",
+                run.strategy,
+                run.seed,
+                run.rounds(),
+                run.final_accuracy(),
+                run.status()
+            ));
+        }
+    }
+
+    /// Writes the results of training (or the failure), prints the comparison
+    /// and reports any run that diverged.
+    fn finish(&self, trained: Result<Experiment, ExperimentError>, chosen: &Chosen) -> Result<(), Failure> {
+        let Staged { loaded, seeds, strategies, choices, started, severity, identity, voice, .. } = self;
+        let mut folder = self
+            .folder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("a staged folder is finished once");
+        let result = trained.map_err(|e| match e {
+            ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
+            // A limit of the device (a dataset it cannot bind): like bad input.
+            ExperimentError::Backend(BackendError::Unsupported(message)) => {
+                Failure::BadInput(format!("error: {message}"))
+            }
+            e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
+        })?;
+        let training = &loaded.scenario.training;
+        let target = training.target_accuracy;
+        let results = Results::of(loaded.name(), &result, (target, training.early_rounds), choices);
+        let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
+        let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
+            for trace in &result.traces {
+                folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
+            }
+            for run in &result.runs {
+                folder.write(&experiment::metrics_path(run), experiment::metrics_csv(run).as_bytes())?;
+            }
+            folder.write("summary.csv", experiment::summary_csv(&result, target).as_bytes())?;
+            for (name, contents) in &derived {
+                folder.write(name, contents)?;
+            }
+            let [(b, baseline), (s, shaded)] = results.choices_json();
+            let manifest = serde_json::json!({
+                "seeds": seeds,
+                "target_accuracy": target,
+                "early_rounds": training.early_rounds,
+                "control": training.control,
+                b: baseline,
+                s: shaded,
+                "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
+                "backend": chosen.device.backend(),
+                "adapter": chosen.device.adapter(),
+                "severity": severity,
+                "identity": identity.json(),
+                "runs": result.runs.iter().map(|r| serde_json::json!({
+                    "strategy": r.strategy,
+                    "seed": r.seed,
+                    "status": r.status(),
+                    "rounds": r.rounds(),
+                    "event_log": format!("{:016x}", r.event_log),
+                    "wall_s": (r.wall_s * 1000.0).round() / 1000.0,
+                })).collect::<Vec<_>>(),
+            });
+            write_manifest(folder, loaded, manifest)
+        };
+        let out = folder.out().to_path_buf();
+        write(&mut folder).and_then(|()| folder.commit()).map_err(|e| write_failed(&out, &e))?;
+        voice.say(format_args!("\n{}", comparison.tables()));
+        voice.say(format_args!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64()));
+        let failures: Vec<String> =
+            result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();
+        if failures.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failures.join("\n"))) }
+    }
+}
