@@ -183,24 +183,6 @@ pub fn input_files(data: &Data, base_dir: &Path) -> Vec<PathBuf> {
     }
 }
 
-/// For tests: Fashion-MNIST from its standard place (Debian's
-/// `dataset-fashion-mnist`), or `None` with a note on stderr when it is not
-/// installed. With `FAULTLINE_REQUIRE_DATA` set a missing dataset panics
-/// instead, so CI cannot silently skip the tests on real data.
-pub fn fashion_mnist_or_skip() -> Option<RawData> {
-    let dir = DatasetKind::FashionMnist.default_dir().expect("Fashion-MNIST has a standard place");
-    if !Path::new(dir).is_dir() {
-        assert!(
-            std::env::var_os("FAULTLINE_REQUIRE_DATA").is_none(),
-            "FAULTLINE_REQUIRE_DATA is set but {dir} is missing (apt-get install dataset-fashion-mnist)"
-        );
-        eprintln!("skipped: {dir} is not installed (apt-get install dataset-fashion-mnist)");
-        return None;
-    }
-    let data = Data { dataset: DatasetKind::FashionMnist, ..Data::default() };
-    Some(load(&data, Path::new(".")).unwrap_or_else(|e| panic!("{e}")))
-}
-
 impl RawData {
     /// The split, shards and evaluation sample of one seed.
     pub fn split(&self, data: &Data, workers: usize, seed: u64) -> Result<SplitData, DataError> {

@@ -25,7 +25,7 @@ pub mod reduce;
 
 pub use context::{
     AdapterSelection, AdapterSummary, GpuBuffer, GpuContext, GpuError, Recording, backend_env_problem,
-    gpu_or_skip, list_adapters,
+    list_adapters,
 };
 pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, MasterUpdate};
 pub use elementwise::{Batched, LayerShape};

@@ -216,7 +216,7 @@ fn every_op_matches_the_cpu_with_adahessian_tanh() {
 fn every_op_matches_the_cpu_on_fashion_mnist() {
     let config =
         DataConfig { dataset: Dataset::FashionMnist, test_subset: Some(512), ..DataConfig::default() };
-    let Some(raw) = faultline::data::fashion_mnist_or_skip() else { return };
+    let Some(raw) = crate::skip::fashion_mnist() else { return };
     let data = raw.split(&config, 4, 1).unwrap();
     assert!(data.train.x.len() * 4 > 128 << 20);
     let ada = Optimizer::AdaHessian(AdaHessianConfig { lr: 0.01, ..Default::default() });
@@ -373,36 +373,4 @@ fn the_first_adahessian_step_is_as_accurate_as_the_cpus() {
             "{activation:?}: GPU {gpu_error:e}, CPU {cpu_error:e}"
         );
     }
-}
-
-/// Wall time of the whole quickstart (100 rounds, uniform and dynamic, seeds 1
-/// to 5, one `train_batch` each) on the GPU and on the CPU. Not a check: run
-/// with `cargo test --test gpu -- --ignored --nocapture quickstart_wall_time`.
-#[test]
-#[ignore]
-fn quickstart_wall_time() {
-    let Some(context) = gpu() else { return };
-    let loaded = quickstart(100);
-    let seeds = prepare(&loaded, &[1, 2, 3, 4, 5]);
-    let strategies = &loaded.scenario.training.strategies;
-    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| s.job(k))).collect();
-    let start = std::time::Instant::now();
-    let on_gpu = train_on_gpu(context, &loaded, &jobs);
-    let gpu_s = start.elapsed().as_secs_f64();
-    let t = &loaded.scenario.training;
-    let start = std::time::Instant::now();
-    let mut cpu =
-        CpuBackend::new(experiment::model_of(&loaded, &seeds[0].data), &t.optimizer, t.data.batch as usize);
-    let on_cpu = experiment::train_batch(&loaded, &mut cpu, &jobs).unwrap();
-    let cpu_s = start.elapsed().as_secs_f64();
-    let worst = on_gpu
-        .iter()
-        .zip(&on_cpu)
-        .map(|(g, c)| (g.final_accuracy() - c.final_accuracy()).abs())
-        .fold(0.0, f64::max);
-    eprintln!(
-        "quickstart, {} runs: GPU ({}) {gpu_s:.1} s, CPU {cpu_s:.1} s; largest final-accuracy gap {worst:.4}",
-        jobs.len(),
-        context.adapter().name
-    );
 }

@@ -19,13 +19,16 @@ mod reduce;
 
 use std::sync::{Arc, OnceLock};
 
-use faultline::numerics::gpu::{GpuContext, gpu_or_skip};
+use faultline::numerics::gpu::GpuContext;
+
+#[path = "../support/skip.rs"]
+mod skip;
 
 /// One context for the whole test binary (device creation and kernel compilation
 /// are the slow part on a software driver).
 pub fn gpu() -> Option<&'static Arc<GpuContext>> {
     static CONTEXT: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
-    CONTEXT.get_or_init(|| gpu_or_skip().map(Arc::new)).as_ref()
+    CONTEXT.get_or_init(|| skip::gpu_context().map(Arc::new)).as_ref()
 }
 
 /// A small deterministic generator for test data (SplitMix64).

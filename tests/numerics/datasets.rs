@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use faultline::data::{RawData, Sampler, Samples, fashion_mnist_or_skip, load, overlap_shards};
+use faultline::data::{RawData, Sampler, Samples, load, overlap_shards};
 use faultline::scenario::{Data, Dataset};
 
 use crate::digits;
@@ -162,7 +162,7 @@ fn an_empty_training_or_test_set_is_refused_before_training() {
 /// FAULTLINE_REQUIRE_DATA=1, so there this test cannot skip.
 #[test]
 fn real_fashion_mnist_when_installed() {
-    let Some(raw) = fashion_mnist_or_skip() else { return };
+    let Some(raw) = crate::skip::fashion_mnist() else { return };
     assert_eq!((raw.train.len(), raw.test.len(), raw.inputs), (60_000, 10_000, 784));
     let mut counts = [0usize; 10];
     raw.test.y.iter().for_each(|&y| counts[y as usize] += 1);

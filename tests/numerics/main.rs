@@ -10,6 +10,9 @@ mod oracle;
 mod partitions;
 mod programs;
 
+#[path = "../support/skip.rs"]
+mod skip;
+
 use faultline::data::{RawData, SplitData};
 use faultline::scenario::{Data, Dataset};
 

@@ -745,23 +745,3 @@ impl<T> GpuBuffer<T> {
         &self.label
     }
 }
-
-/// For tests: a context on any adapter (software included) from the environment,
-/// or `None` with a note on stderr when there is none. With
-/// `FAULTLINE_REQUIRE_GPU=1` a missing adapter or a failing context panics instead,
-/// so CI cannot silently skip the GPU tests.
-pub fn gpu_or_skip() -> Option<GpuContext> {
-    let required = std::env::var("FAULTLINE_REQUIRE_GPU").is_ok_and(|v| v == "1");
-    match GpuContext::new(&AdapterSelection::from_env()) {
-        Ok(context) => Some(context),
-        Err(error) if required => panic!(
-            "FAULTLINE_REQUIRE_GPU=1 but no GPU context could be created: {error}\n\
-             (on a machine without a GPU: apt-get install mesa-vulkan-drivers libvulkan1, and set \
-             WGPU_BACKEND=vulkan)"
-        ),
-        Err(error) => {
-            eprintln!("skipping GPU test: {error}");
-            None
-        }
-    }
-}
