@@ -251,45 +251,6 @@ fn train_on_gpu<'d>(context: &Arc<GpuContext>, loaded: &LoadedScenario, jobs: &[
     experiment::train_batch(loaded, &mut backend, jobs).unwrap()
 }
 
-fn csvs(runs: &[RunOutcome]) -> Vec<String> {
-    runs.iter().map(experiment::metrics_csv).collect()
-}
-
-#[test]
-fn two_gpu_runs_are_bit_identical() {
-    let Some(context) = gpu() else { return };
-    let loaded = quickstart(25);
-    let seeds = prepare(&loaded, &[1]);
-    let strategies = &loaded.scenario.training.strategies;
-    let jobs: Vec<Job> = strategies.iter().map(|s| seeds[0].job(s)).collect();
-    let first = train_on_gpu(context, &loaded, &jobs);
-    let second = train_on_gpu(context, &loaded, &jobs);
-    assert_eq!(csvs(&first), csvs(&second));
-    assert!(first.iter().all(|r| r.status() == "ok"));
-}
-
-#[test]
-fn batching_is_invisible_on_the_gpu() {
-    let Some(context) = gpu() else { return };
-    let loaded = quickstart(25);
-    let seeds = prepare(&loaded, &[1, 2]);
-    let strategies = &loaded.scenario.training.strategies;
-    let jobs: Vec<Job> = seeds.iter().flat_map(|s| strategies.iter().map(move |k| s.job(k))).collect();
-    assert_eq!(jobs.len(), 4);
-    let together = train_on_gpu(context, &loaded, &jobs);
-    for (job, batched) in jobs.iter().zip(&together) {
-        let alone = train_on_gpu(context, &loaded, &[*job]);
-        assert_eq!(
-            experiment::metrics_csv(&alone[0]),
-            experiment::metrics_csv(batched),
-            "{} seed {}",
-            job.strategy.label(),
-            job.seed
-        );
-        assert_eq!(alone[0].program, batched.program);
-    }
-}
-
 #[test]
 fn the_quickstart_reaches_the_cpu_accuracy() {
     let Some(context) = gpu() else { return };

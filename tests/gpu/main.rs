@@ -24,6 +24,24 @@ use faultline::numerics::gpu::GpuContext;
 #[path = "../support/skip.rs"]
 mod skip;
 
+#[path = "../support/behaviour.rs"]
+mod behaviour;
+
+/// The behaviour every backend must have, on the GPU backend (shorter runs:
+/// lavapipe is slow).
+mod gpu_behaviour {
+    use std::sync::Arc;
+
+    use crate::behaviour::{Subject, behaviour_suite};
+    use faultline::numerics::device::Device;
+
+    behaviour_suite!(crate::gpu().map(|c| Subject {
+        device: Device::Gpu(Arc::clone(c)),
+        rounds: 25,
+        learned: 0.5
+    }));
+}
+
 /// One context for the whole test binary (device creation and kernel compilation
 /// are the slow part on a software driver).
 pub fn gpu() -> Option<&'static Arc<GpuContext>> {

@@ -13,6 +13,17 @@ mod programs;
 #[path = "../support/skip.rs"]
 mod skip;
 
+#[path = "../support/behaviour.rs"]
+mod behaviour;
+
+/// The behaviour every backend must have, on the CPU reference backend.
+mod cpu_behaviour {
+    use crate::behaviour::{Subject, behaviour_suite};
+    use faultline::numerics::device::Device;
+
+    behaviour_suite!(Some(Subject { device: Device::Cpu, rounds: 100, learned: 0.85 }));
+}
+
 use faultline::data::{RawData, SplitData};
 use faultline::scenario::{Data, Dataset};
 
