@@ -20,9 +20,9 @@ accuracy up to the seed's time budget, control − uniform), the strategy's own
 cost, the share of uniform's cost it recovers with Fieller's 95 % interval, and
 its paired difference to uniform in the AUC over the first 50 rounds.
 
-    python3 docs/results/table.py results/grid-iid results/grid-iid-more
+    python3 docs/results/table.py results/grid-iid
     python3 docs/results/table.py --strategies results/grid-context
-    python3 docs/results/table.py --wall results/grid-iid results/grid-iid-more
+    python3 docs/results/table.py --wall results/grid-iid
     python3 docs/results/table.py --control results/severity/outage15-down50
 """
 
@@ -174,8 +174,15 @@ def main(args):
     if args and args[0] in modes:
         mode = modes[args[0]]
         args = args[1:]
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__)
+        return
     if not args:
         sys.exit(__doc__)
+    missing = [a for a in args if not pathlib.Path(a).is_dir()]
+    if missing:
+        sys.stderr.write(f"error: not a folder: {', '.join(missing)}\n")
+        sys.exit(2)
     mode(points_of(args))
 
 
