@@ -14,9 +14,11 @@ mod dry_run;
 mod execute;
 mod failure;
 pub mod memory;
+pub mod merge;
 mod plan;
 pub mod resume;
 pub mod sweep;
+pub mod sweep_record;
 mod voice;
 pub mod write;
 

@@ -21,7 +21,6 @@ macro_rules! say {
 mod devices;
 mod figures;
 mod inspect;
-mod merge;
 mod plot;
 mod rerun;
 mod run;
@@ -180,7 +179,17 @@ pub fn main() -> ExitCode {
             crate::app::sweep::sweep(&grid, out, shard, jobs, backend.into(), quiet)
         }
         Command::Merge { dirs, out, allow_partial, allow_mixed } => {
-            merge::merge(&dirs, &out, allow_partial, allow_mixed)
+            crate::app::merge::merge(&dirs, &out, allow_partial, allow_mixed).map(|merged| {
+                for warning in &merged.warnings {
+                    complain(warning);
+                }
+                say!(
+                    "merged {} folder(s) into {} ({} point(s) copied)",
+                    dirs.len(),
+                    out.display(),
+                    merged.copied
+                );
+            })
         }
         Command::Figures(args) => figures::figures(&args),
         Command::Plot { dir, choices } => plot::plot(&dir, &choices.choices()),

@@ -12,10 +12,12 @@ pub mod folder;
 pub mod grid_table;
 pub mod identity;
 mod lock;
+pub mod manifest;
 pub mod plot;
 pub mod pooled;
 pub mod report;
+pub mod run_files;
 pub mod stats;
 pub mod sweep_figures;
 
-pub use curves::{Choices, Curve, Point, Results, parse_metrics, read};
+pub use curves::{Choices, Curve, Point, Results, read};

@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::write::{write_failed, write_manifest};
 use super::{Failure, Voice};
 use crate::results::folder::ResultsFolder;
+use crate::results::manifest::{Manifest, Mode, SeedEventLog};
 use crate::results::report;
 use crate::scenario::LoadedScenario;
 use crate::timing::schedule::Schedule;
@@ -21,7 +22,7 @@ pub(super) fn dry_run(
     let scenario = &loaded.scenario;
     let wall = started.elapsed().as_secs_f64();
     let mut csv = String::from(report::TIMING_CSV_HEADER);
-    let mut hashes = Vec::new();
+    let mut event_logs = Vec::new();
     for schedule in schedules {
         let (seed, trace, summary) = (schedule.trace.seed, &schedule.trace, &schedule.summary);
         voice.say(format_args!(
@@ -48,7 +49,7 @@ pub(super) fn dry_run(
             }
         }
         csv.push_str(&report::timing_csv_rows(seed, summary));
-        hashes.push(serde_json::json!({"seed": seed, "event_log": format!("{:016x}", schedule.event_log)}));
+        event_logs.push(SeedEventLog { seed, event_log: format!("{:016x}", schedule.event_log) });
     }
     if voice.details() {
         voice.say(format_args!(
@@ -65,15 +66,14 @@ pub(super) fn dry_run(
             )?;
         }
         folder.write("timing.csv", csv.as_bytes())?;
-        write_manifest(
-            &mut folder,
-            loaded,
-            serde_json::json!({
-                "mode": "dry-run",
-                "seeds": hashes,
-                "severity": report::severity_json(schedules),
-            }),
-        )?;
+        let manifest = Manifest {
+            mode: Some(Mode::DryRun),
+            seeds: Some(event_logs.iter().map(|e| e.seed).collect()),
+            event_logs,
+            severity: Some(report::severity_json(schedules)),
+            ..Manifest::new()
+        };
+        write_manifest(&mut folder, loaded, manifest)?;
         folder.commit()
     })();
     written.map_err(|e| write_failed(&out, &e))?;

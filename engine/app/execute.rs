@@ -11,11 +11,12 @@ use super::{Failure, OnRun, Plan, Voice, dry_run};
 use crate::base::trace::Trace;
 use crate::numerics::backend::BackendError;
 use crate::numerics::device::{Chosen, Device};
-use crate::results::derived;
 use crate::results::folder::ResultsFolder;
 use crate::results::identity::Identity;
+use crate::results::manifest::{Manifest, RunRecord};
 use crate::results::report;
 use crate::results::{Choices, Results};
+use crate::results::{derived, run_files};
 use crate::scenario::{LoadedScenario, Strategy};
 use crate::training::experiment::{self, Experiment, ExperimentError, RunOutcome};
 use crate::training::together;
@@ -234,34 +235,26 @@ impl Staged {
                 folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
             }
             for run in &result.runs {
-                folder.write(&experiment::metrics_path(run), experiment::metrics_csv(run).as_bytes())?;
+                folder.write(&run_files::metrics_path(run), run_files::metrics_csv(run).as_bytes())?;
             }
-            folder.write("summary.csv", experiment::summary_csv(&result, target).as_bytes())?;
+            folder.write("summary.csv", run_files::summary_csv(&result, target).as_bytes())?;
             for (name, contents) in &derived {
                 folder.write(name, contents)?;
             }
-            let [(b, baseline), (s, shaded)] = results.choices_json();
-            let manifest = serde_json::json!({
-                "seeds": seeds,
-                "target_accuracy": target,
-                "early_rounds": training.early_rounds,
-                "control": training.control,
-                b: baseline,
-                s: shaded,
-                "strategies": strategies.iter().map(Strategy::label).collect::<Vec<_>>(),
-                "backend": chosen.device.backend(),
-                "adapter": chosen.device.adapter(),
-                "severity": severity,
-                "identity": identity.json(),
-                "runs": result.runs.iter().map(|r| serde_json::json!({
-                    "strategy": r.strategy,
-                    "seed": r.seed,
-                    "status": r.status(),
-                    "rounds": r.rounds(),
-                    "event_log": format!("{:016x}", r.event_log),
-                    "wall_s": (r.wall_s * 1000.0).round() / 1000.0,
-                })).collect::<Vec<_>>(),
-            });
+            let mut manifest = Manifest {
+                seeds: Some(seeds.clone()),
+                target_accuracy: Some(target),
+                early_rounds: training.early_rounds,
+                control: Some(training.control),
+                strategies: Some(strategies.iter().map(Strategy::label).collect()),
+                backend: Some(chosen.device.backend().to_string()),
+                adapter: Some(chosen.device.adapter()),
+                severity: Some(severity.clone()),
+                identity: Some(identity.clone()),
+                runs: result.runs.iter().map(run_record).collect(),
+                ..Manifest::new()
+            };
+            results.record_choices(&mut manifest);
             write_manifest(folder, loaded, manifest)
         };
         let out = folder.out().to_path_buf();
@@ -271,5 +264,17 @@ impl Staged {
         let failures: Vec<String> =
             result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();
         if failures.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failures.join("\n"))) }
+    }
+}
+
+/// A run's line of manifest.json.
+fn run_record(run: &experiment::RunOutcome) -> RunRecord {
+    RunRecord {
+        strategy: run.strategy.clone(),
+        seed: run.seed,
+        status: run.status().to_string(),
+        rounds: run.rounds(),
+        event_log: format!("{:016x}", run.event_log),
+        wall_s: (run.wall_s * 1000.0).round() / 1000.0,
     }
 }

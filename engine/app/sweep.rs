@@ -7,21 +7,20 @@
 //! strategy from the point's own comparison. grid.csv is computed from the point folders alone, so a merged
 //! sweep's is byte-identical to an unsharded one's.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::memory::{check_fits, default_jobs};
+use super::sweep_record::{self, SweepRecord};
 use super::{Failure, Plan, Voice, default_folder, execute_on, execute_together, no_adapter};
 use crate::fingerprint::fnv1a;
 use crate::numerics::device::{BackendChoice, Chosen, Device};
-use crate::results::aggregate::cell;
-use crate::results::control::ControlComparison;
 use crate::results::folder as output;
 use crate::results::identity::Identity;
-use crate::results::{self, compare, pooled};
+use crate::results::manifest::Manifest;
+use crate::results::{self, compare, grid_table, pooled};
 use crate::sweep::{Grid, Point};
 
 /// `--shard I/N`: this machine runs the points whose number is I modulo N.
@@ -256,31 +255,17 @@ fn with_ticks(
 /// file) with the same seeds and [`Identity`]: scenario text, input files,
 /// faultline build, backend and device (what `run` resumes by, too).
 fn is_complete(folder: &Path, identity: &Identity, seeds: &[u64]) -> bool {
-    let Some(manifest) = read_manifest(folder) else { return false };
-    let same_identity = Identity::from_json(&manifest["identity"]).as_ref() == Some(identity);
-    same_identity && manifest["seeds"] == serde_json::json!(seeds) && has_all_files(folder)
+    let Ok(manifest) = Manifest::read_in(folder) else { return false };
+    manifest.identity.as_ref() == Some(identity)
+        && manifest.seeds.as_deref() == Some(seeds)
+        && has_all_files(folder)
 }
 
 /// Whether a point folder holds every file its manifest names. Within sweep
 /// folders of one grid (same grid_id) that is enough for `merge`: it need not
 /// load the scenario, whose dataset the merging machine may lack.
 pub fn has_all_files(folder: &Path) -> bool {
-    read_manifest(folder).is_some_and(|manifest| {
-        manifest["files"]
-            .as_array()
-            .is_some_and(|files| files.iter().all(|f| f.as_str().is_some_and(|f| folder.join(f).is_file())))
-    })
-}
-
-/// A folder's manifest.json, if it has a readable one.
-pub fn read_manifest(folder: &Path) -> Option<serde_json::Value> {
-    read_json(&folder.join("manifest.json"))
-}
-
-/// Small JSON records (manifest.json, sweep.json) are read as every input file
-/// is: a regular file only (a FIFO would block), at most 64 MiB.
-pub fn read_json(path: &Path) -> Option<serde_json::Value> {
-    serde_json::from_slice(&crate::base::input::read_bounded(path, 64 << 20).ok()?).ok()
+    Manifest::read_in(folder).is_ok_and(|manifest| manifest.files.iter().all(|f| folder.join(f).is_file()))
 }
 
 /// Whether `out` can be this grid's sweep folder, found without changing it:
@@ -292,17 +277,14 @@ pub fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
     if out.is_file() {
         return Err(bad("is a file, not a folder".into()));
     }
-    let marker = out.join("sweep.json");
-    if fs::symlink_metadata(&marker).is_ok() {
-        let bytes = crate::base::input::read_bounded(&marker, 64 << 20)
-            .map_err(|e| bad(format!("sweep.json: cannot read it: {e}")))?;
-        let recorded: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        if recorded["grid_id"] == id {
+    if fs::symlink_metadata(out.join(sweep_record::FILE)).is_ok() {
+        let recorded = SweepRecord::read_in(out).map_err(Failure::BadInput)?;
+        if recorded.grid_id == id {
             return Ok(false);
         }
         return Err(bad(format!(
             "holds a sweep of another grid ({}); choose another --out",
-            recorded["grid"].as_str().unwrap_or("unknown")
+            recorded.grid.display()
         )));
     }
     if fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some()) {
@@ -316,36 +298,29 @@ pub fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
 /// Makes `out` (checked by [`check_sweep_folder`]) a sweep folder of this grid.
 pub fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shard>) -> Result<(), Failure> {
     let shown = out.display();
-    let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
-    let marker = out.join("sweep.json");
-    fs::create_dir_all(out).map_err(|e| bad(format!("cannot create it: {e}")))?;
-    let record = serde_json::json!({
-        "faultline": env!("CARGO_PKG_VERSION"),
-        // Absolute, so `merge` finds it from anywhere.
-        "grid": std::path::absolute(&grid.origin).unwrap_or_else(|_| PathBuf::from(&grid.origin)),
-        "grid_id": id,
-        "grid_text": grid.source,
-        "scenario": grid.scenario,
-        "points": grid.points().iter().map(|p| grid.folder(p)).collect::<Vec<_>>(),
+    fs::create_dir_all(out)
+        .map_err(|e| Failure::BadInput(format!("error: --out {shown}: cannot create it: {e}")))?;
+    let record = SweepRecord {
+        faultline: env!("CARGO_PKG_VERSION").into(),
+        grid: std::path::absolute(&grid.origin).unwrap_or_else(|_| PathBuf::from(&grid.origin)),
+        grid_id: id.into(),
+        grid_text: grid.source.clone(),
+        scenario: grid.scenario.clone(),
+        points: grid.points().iter().map(|p| grid.folder(p)).collect(),
         // The shard it was made for, so `merge` can say which shard a missing point needs.
-        "shard": shard.map(|s| s.to_string()),
-    });
-    output::write_atomic(&marker, format!("{record:#}\n").as_bytes())
-        .map_err(|e| bad(format!("cannot write sweep.json: {e}")))
+        shard: shard.map(|s| s.to_string()),
+        ..SweepRecord::default()
+    };
+    record.write_in(out).map_err(Failure::BadInput)
 }
 
-/// grid.csv: a row per point present and strategy, with the point's own
-/// comparison (see compare.rs): mean ± std over seeds of each quantity, the
-/// paired difference to the baseline with its 95 % interval, and, for points
-/// with a failure-free control, each strategy's failure cost and recovered share.
-/// Points compare the same quantities unless an axis changes `early_rounds`;
-/// the columns are those of every point, a point lacking one leaves it empty.
-/// Beside it, pooled.csv (see [`crate::results::pooled`]).
+/// Writes grid.csv ([`grid_table::write`]) of the points present, and beside it
+/// pooled.csv ([`crate::results::pooled`]).
 pub fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
     let mut points = Vec::new();
     for point in grid.points() {
         let folder = grid.folder(&point);
-        if !out.join(&folder).join("manifest.json").is_file() {
+        if !out.join(&folder).join(crate::results::manifest::FILE).is_file() {
             continue; // another shard's point
         }
         let read_back = results::read(&out.join(&folder), &results::Choices::default());
@@ -353,66 +328,17 @@ pub fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
         let comparison = compare::compare(&results);
         points.push((point, folder, results, comparison));
     }
-    let mut quantities: Vec<String> = Vec::new();
-    for (.., comparison) in &points {
-        for name in &comparison.quantities {
-            if !quantities.contains(name) {
-                quantities.push(name.clone());
-            }
-        }
-    }
-    let with_control = points.iter().any(|(.., c)| c.control.is_some());
-    let mut csv = String::from("point,folder");
-    for axis in &grid.axes {
-        let _ = write!(csv, ",{}", axis.path);
-    }
-    csv.push_str(",strategy,seeds,diverged,baseline");
-    for name in &quantities {
-        let _ = write!(
-            csv,
-            ",{name}_mean,{name}_std,diff_{name}_mean,diff_{name}_ci95_low,diff_{name}_ci95_high"
-        );
-    }
-    if with_control {
-        let _ = write!(csv, ",{}", ControlComparison::csv_header().join(","));
-    }
-    csv.push('\n');
-    for (point, folder, _, comparison) in &points {
-        for s in &comparison.strategies {
-            let _ = write!(csv, "{},{folder}", point.index);
-            for (axis, &j) in grid.axes.iter().zip(&point.choice) {
-                let _ = write!(csv, ",\"{}\"", axis.values[j].replace('"', "\"\""));
-            }
-            let _ = write!(csv, ",{},{},{},{}", s.strategy, s.seeds, s.diverged, comparison.baseline);
-            for name in &quantities {
-                let Some(i) = comparison.quantities.iter().position(|q| q == name) else {
-                    csv.push_str(",,,,,");
-                    continue;
-                };
-                let q = s.quantities[i];
-                let diff = s.paired.as_ref().map(|p| p[i].diff);
-                let (low, high) = diff.and_then(|d| d.bounds()).unwrap_or((f64::NAN, f64::NAN));
-                let mean = diff.map_or(f64::NAN, |d| d.mean);
-                let _ = write!(
-                    csv,
-                    ",{},{},{},{},{}",
-                    cell(q.mean),
-                    cell(q.std),
-                    cell(mean),
-                    cell(low),
-                    cell(high)
-                );
-            }
-            if with_control {
-                let cells = match &comparison.control {
-                    Some(control) => control.csv_cells(&s.strategy),
-                    None => vec![String::new(); ControlComparison::csv_header().len()],
-                };
-                let _ = write!(csv, ",{}", cells.join(","));
-            }
-            csv.push('\n');
-        }
-    }
+    let axes: Vec<&str> = grid.axes.iter().map(|a| a.path.as_str()).collect();
+    let rows: Vec<grid_table::PointRow> = points
+        .iter()
+        .map(|(point, folder, _, comparison)| grid_table::PointRow {
+            index: point.index,
+            folder,
+            values: grid.axes.iter().zip(&point.choice).map(|(a, &j)| a.values[j].as_str()).collect(),
+            comparison,
+        })
+        .collect();
+    let csv = grid_table::write(&axes, &rows);
     let write = |name: &str, contents: &str| {
         let path = out.join(name);
         output::write_atomic(&path, contents.as_bytes())

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{Failure, Voice};
 use crate::results::folder::{self as output, ResultsFolder};
+use crate::results::manifest::{self, Manifest};
 use crate::scenario::LoadedScenario;
 use crate::timing::schedule::Schedule;
 
@@ -38,32 +39,22 @@ pub(super) fn write_failed(out: &Path, error: &std::io::Error) -> Failure {
     ))
 }
 
-/// Writes manifest.json, last: version and scenario identity, every file of the
-/// folder, plus the run's `fields`.
+/// Writes manifest.json, last: `manifest` with the version, the scenario's
+/// identity and text, and every file of the folder filled in.
 pub(super) fn write_manifest(
     folder: &mut ResultsFolder,
     loaded: &LoadedScenario,
-    fields: serde_json::Value,
+    mut manifest: Manifest,
 ) -> std::io::Result<()> {
-    let mut manifest = serde_json::json!({
-        "faultline": env!("CARGO_PKG_VERSION"),
-        "scenario": loaded.name(),
-        "scenario_source": loaded.origin,
-        "scenario_hash": scenario_hash(&loaded.source),
-        "overrides": loaded.overrides.iter().map(|o| o.argument()).collect::<Vec<_>>(),
-        "git_commit": Some(env!("FAULTLINE_GIT_COMMIT")).filter(|c| !c.is_empty()),
-        // What `faultline rerun` needs to run the very same scenario again.
-        "scenario_text": loaded.source,
-        "scenario_base_dir": std::path::absolute(&loaded.base_dir).unwrap_or_else(|_| loaded.base_dir.clone()),
-    });
-    if let (Some(all), serde_json::Value::Object(extra)) = (manifest.as_object_mut(), fields) {
-        all.extend(extra);
-        all.insert("files".into(), serde_json::json!(folder.files()));
-    }
-    folder.write("manifest.json", format!("{manifest:#}\n").as_bytes())
-}
-
-/// manifest.json's `scenario_hash` of a scenario's resolved text.
-pub fn scenario_hash(source: &str) -> String {
-    crate::fingerprint::hex(crate::fingerprint::fnv1a(source.as_bytes()))
+    manifest.scenario = Some(loaded.name().to_string());
+    manifest.scenario_source = Some(loaded.origin.clone());
+    manifest.scenario_hash = Some(manifest::scenario_hash(&loaded.source));
+    manifest.overrides = loaded.overrides.iter().map(|o| o.argument()).collect();
+    manifest.git_commit = Some(env!("FAULTLINE_GIT_COMMIT")).filter(|c| !c.is_empty()).map(str::to_string);
+    // What `faultline rerun` needs to run the very same scenario again.
+    manifest.scenario_text = Some(loaded.source.clone());
+    manifest.scenario_base_dir =
+        Some(std::path::absolute(&loaded.base_dir).unwrap_or_else(|_| loaded.base_dir.clone()));
+    manifest.files = folder.files().to_vec();
+    folder.write(manifest::FILE, manifest.to_text().as_bytes())
 }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Failure;
+use crate::app::sweep_record::{self, SweepRecord};
 use crate::results::folder::write_atomic;
 use crate::results::grid_table::GridTable;
 use crate::results::sweep_figures::{self, Axis, Compared, Layout, PanelFigure, PanelInput};
@@ -112,21 +113,23 @@ fn read_sweep(dir: &Path) -> Result<Grid, Failure> {
     if !dir.is_dir() {
         return Err(Failure::BadInput(format!("error: {shown}: no such folder; {expected}")));
     }
-    let marker = dir.join("sweep.json");
-    let bytes = crate::base::input::read_bounded(&marker, 64 << 20).map_err(|_| {
-        Failure::BadInput(format!(
-            "error: {shown}: not a sweep folder (no sweep.json); {expected} (a run's results folder: `faultline plot`)"
-        ))
-    })?;
-    let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let (Some(path), Some(text)) = (record["grid"].as_str(), record["grid_text"].as_str()) else {
+    if !dir.join(sweep_record::FILE).exists() {
         return Err(Failure::BadInput(format!(
-            "error: {}: no `grid` and `grid_text`; {expected}",
-            marker.display()
+            "error: {shown}: not a sweep folder (no sweep.json); {expected} (a run's results folder: `faultline plot`)"
         )));
-    };
-    Grid::from_text(Path::new(path), text.to_string()).map_err(|e| {
-        Failure::BadInput(format!("{e}  = note: the grid text recorded in {}", marker.display()))
+    }
+    let record = SweepRecord::read_in(dir).map_err(Failure::BadInput)?;
+    if record.grid_text.is_empty() {
+        return Err(Failure::BadInput(format!(
+            "error: {}: no `grid_text`; {expected}",
+            dir.join(sweep_record::FILE).display()
+        )));
+    }
+    Grid::from_text(&record.grid, record.grid_text).map_err(|e| {
+        Failure::BadInput(format!(
+            "{e}  = note: the grid text recorded in {}",
+            dir.join(sweep_record::FILE).display()
+        ))
     })
 }
 
@@ -147,7 +150,7 @@ fn panels(
         };
         let folder = grid.folder(point);
         let path = dir.join(&folder);
-        if !path.join("manifest.json").is_file() {
+        if !path.join(crate::results::manifest::FILE).is_file() {
             notes.push(format!(
                 "note: point {folder} is not in {} (a partial sweep?); its panel says so",
                 dir.display()

@@ -14,7 +14,7 @@ pub fn plot(dir: &Path, choices: &Choices) -> Result<(), Failure> {
     let started = Instant::now();
     let results = results::read(dir, choices).map_err(Failure::BadInput)?;
     let (files, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
-    output::update_in_place(dir, &files, &results.choices_json()).map_err(|e| match e {
+    output::update_in_place(dir, &files, |m| results.record_choices(m)).map_err(|e| match e {
         output::UpdateError::Refused(message) => Failure::BadInput(message),
         output::UpdateError::Failed(message) => Failure::RunFailed(message),
     })?;

@@ -8,10 +8,8 @@ use super::Failure;
 use crate::app::{Plan, Voice, execute, select_strategies};
 use crate::base::trace::Trace;
 use crate::numerics::device::BackendChoice;
+use crate::results::manifest::Manifest;
 use crate::scenario::LoadedScenario;
-
-/// Manifests are small; anything bigger is not one.
-const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
 /// Reruns what `manifest` describes into `out` (default: the folder beside it,
 /// named `<folder>-rerun`).
@@ -22,60 +20,50 @@ pub fn rerun(
     backend: Option<BackendChoice>,
     quiet: bool,
 ) -> Result<(), Failure> {
-    let shown = manifest.display();
+    let shown = manifest.display().to_string();
     let bad = |message: String| Failure::BadInput(format!("error: {shown}: {message}"));
-    let bytes = crate::base::input::read_bounded(manifest, MAX_MANIFEST_BYTES)
-        .map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Failure::BadInput(format!(
-            "error: {shown}:{}:{}: not a faultline manifest: {e}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let text = |field: &str| -> Result<&str, Failure> {
-        json.get(field).and_then(|v| v.as_str()).ok_or_else(|| {
+    let record = Manifest::read(manifest).map_err(Failure::BadInput)?;
+    let text = |field: &str, value: Option<&str>| -> Result<String, Failure> {
+        value.map(str::to_string).ok_or_else(|| {
             bad(format!(
-                "field `{field}` is missing or not text\n  = note: manifests written before faultline could rerun \
+                "field `{field}` is missing\n  = note: manifests written before faultline could rerun \
                  (or by a dry run of an older version) lack it; rerun the original command instead"
             ))
         })
     };
-    let source = text("scenario_text")?;
-    let origin = text("scenario_source")?;
-    let base_dir = PathBuf::from(text("scenario_base_dir")?);
-    let name = text("scenario")?.to_string();
+    let source = text("scenario_text", record.scenario_text.as_deref())?;
+    let origin = text("scenario_source", record.scenario_source.as_deref())?;
+    let base_dir =
+        record.scenario_base_dir.clone().ok_or_else(|| bad("field `scenario_base_dir` is missing".into()))?;
+    let name = text("scenario", record.scenario.as_deref())?;
     // The text must be the one the results came from.
-    if let Some(recorded) = json.get("scenario_hash") {
-        let hash = crate::fingerprint::hex(crate::fingerprint::fnv1a(source.as_bytes()));
-        if recorded.as_str() != Some(hash.as_str()) {
+    if let Some(recorded) = &record.scenario_hash {
+        let hash = crate::results::manifest::scenario_hash(&source);
+        if *recorded != hash {
             return Err(bad(format!(
                 "`scenario_text` does not match `scenario_hash` ({recorded} recorded, {hash} of the text): \
                  the manifest was edited; it no longer says what these results were made from"
             )));
         }
     }
-    let loaded = LoadedScenario::from_bytes(source.as_bytes(), origin, &base_dir, Some(name))?;
+    let loaded = LoadedScenario::from_bytes(source.as_bytes(), &origin, &base_dir, Some(name))?;
     crate::timing::severity::check_units(&loaded)?;
-    let seeds = seeds(&json).map_err(bad)?;
-    let dry_run = json.get("mode").and_then(|m| m.as_str()) == Some("dry-run");
-    let labels = strategies(&json).map_err(bad)?;
+    let seeds = record.required_seeds(&shown).map_err(Failure::BadInput)?.to_vec();
+    let dry_run = record.is_dry_run();
+    let labels = record.distinct_strategies(&shown).map_err(Failure::BadInput)?.to_vec();
     if labels.is_empty() && !dry_run {
         return Err(bad("field `strategies` is missing or empty".into()));
     }
     let strategies = select_strategies(&loaded, &labels)?;
     // The backend the results came from, unless told otherwise.
-    let recorded_backend = match json.get("backend") {
-        None | Some(serde_json::Value::Null) => BackendChoice::Cpu,
-        Some(value) => match value.as_str() {
-            Some("cpu") => BackendChoice::Cpu,
-            Some("gpu") => BackendChoice::Gpu,
-            _ => {
-                return Err(bad(format!(
-                    "field `backend`: {value} is not a backend; expected \"cpu\" or \"gpu\""
-                )));
-            }
-        },
+    let recorded_backend = match record.backend.as_deref() {
+        None | Some("cpu") => BackendChoice::Cpu,
+        Some("gpu") => BackendChoice::Gpu,
+        Some(other) => {
+            return Err(bad(format!(
+                "field `backend`: {other:?} is not a backend; expected \"cpu\" or \"gpu\""
+            )));
+        }
     };
     let backend = backend.unwrap_or(recorded_backend);
     let folder = manifest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -89,7 +77,7 @@ pub fn rerun(
         folder.with_file_name(format!("{name}-rerun"))
     });
     // Presented as the original was.
-    let choices = crate::results::Choices::from_manifest(&json);
+    let choices = crate::results::Choices::from_manifest(&record);
     let traces = Some(traces);
     execute(Plan {
         loaded,
@@ -104,41 +92,6 @@ pub fn rerun(
         on_run: None,
         traces,
     })
-}
-
-/// The manifest's seeds: a list of distinct seeds, each a number or (dry runs)
-/// an object with a `seed` number.
-fn seeds(json: &serde_json::Value) -> Result<Vec<u64>, String> {
-    let list =
-        json.get("seeds").and_then(|s| s.as_array()).ok_or("field `seeds` is missing or not a list")?;
-    let mut seeds = Vec::new();
-    for (i, entry) in list.iter().enumerate() {
-        let seed = entry.get("seed").unwrap_or(entry).as_u64().ok_or_else(|| {
-            format!("field `seeds[{i}]`: {entry} is not a seed (expected a whole number from 0 to 2^64 - 1)")
-        })?;
-        if seeds.contains(&seed) {
-            return Err(format!("field `seeds[{i}]`: seed {seed} is listed twice"));
-        }
-        seeds.push(seed);
-    }
-    if seeds.is_empty() {
-        return Err("field `seeds` is empty".into());
-    }
-    Ok(seeds)
-}
-
-/// The manifest's strategy labels (none in a dry run's manifest).
-fn strategies(json: &serde_json::Value) -> Result<Vec<String>, String> {
-    let Some(value) = json.get("strategies") else { return Ok(Vec::new()) };
-    let list = value.as_array().ok_or_else(|| format!("field `strategies`: {value} is not a list"))?;
-    list.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            s.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| format!("field `strategies[{i}]`: {s} is not a label"))
-        })
-        .collect()
 }
 
 /// Each seed's `trace-seed-N.ron` beside the manifest, checked against the

@@ -8,6 +8,8 @@
 use std::fs;
 use std::path::Path;
 
+use super::manifest::{self, Manifest};
+use super::run_files::{parse_metrics, parse_summary};
 use crate::base::trace::Trace;
 use crate::training::experiment::{Experiment, RunOutcome};
 
@@ -97,11 +99,8 @@ pub struct Choices {
 
 impl Choices {
     /// The choices a manifest.json records (none where it records none).
-    pub fn from_manifest(manifest: &serde_json::Value) -> Choices {
-        Choices {
-            baseline: manifest.get("baseline").and_then(|b| b.as_str()).map(str::to_string),
-            shaded_seed: manifest.get("shaded_seed").and_then(serde_json::Value::as_u64),
-        }
+    pub fn from_manifest(manifest: &Manifest) -> Choices {
+        Choices { baseline: manifest.baseline.clone(), shaded_seed: manifest.shaded_seed }
     }
 
     /// Checks the choices (given as flags) against the strategies and seeds that
@@ -177,9 +176,10 @@ impl Results {
         self.shaded_seed = choices.shaded_seed.or_else(|| self.traces.first().map(|t| t.seed));
     }
 
-    /// The choices these results are presented with, as manifest.json records them.
-    pub fn choices_json(&self) -> [(&'static str, serde_json::Value); 2] {
-        [("baseline", serde_json::json!(self.baseline)), ("shaded_seed", serde_json::json!(self.shaded_seed))]
+    /// Records the choices these results are presented with in `manifest`.
+    pub fn record_choices(&self, manifest: &mut Manifest) {
+        manifest.baseline = Some(self.baseline.clone());
+        manifest.shaded_seed = self.shaded_seed;
     }
 
     /// The run of `strategy` under `seed`, if there is one.
@@ -205,66 +205,34 @@ const DEFAULT_TARGET: f64 = 0.9;
 pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
     let manifest = read_manifest(dir)?;
     let at = |name: &str| dir.join(name).display().to_string();
-    if manifest.get("mode").and_then(|m| m.as_str()) == Some("dry-run") {
+    let shown = at(manifest::FILE);
+    if manifest.is_dry_run() {
         return Err(format!(
-            "error: {}: these are the results of a dry run (timing only); there is no training to plot",
-            at("manifest.json")
+            "error: {shown}: these are the results of a dry run (timing only); there is no training to plot"
         ));
     }
-    let field = |name: &str| {
-        manifest.get(name).ok_or_else(|| format!("error: {}: no `{name}` field", at("manifest.json")))
-    };
-    let scenario = field("scenario")?.as_str().unwrap_or_default().to_string();
-    let seeds: Vec<u64> = serde_json::from_value(field("seeds")?.clone())
-        .map_err(|e| format!("error: {}: `seeds`: {e}; expected a list of seeds", at("manifest.json")))?;
-    let strategies: Vec<String> = serde_json::from_value(field("strategies")?.clone()).map_err(|e| {
-        format!("error: {}: `strategies`: {e}; expected a list of strategy labels", at("manifest.json"))
-    })?;
-    let duplicate = |i: usize| seeds[..i].contains(&seeds[i]);
-    if let Some(i) = (0..seeds.len()).find(|&i| duplicate(i)) {
-        return Err(format!(
-            "error: {}: `seeds[{i}]`: seed {} is listed twice",
-            at("manifest.json"),
-            seeds[i]
-        ));
+    let scenario = manifest.scenario.clone().ok_or_else(|| format!("error: {shown}: no `scenario` field"))?;
+    let seeds = manifest.required_seeds(&shown)?.to_vec();
+    if manifest.strategies.is_none() {
+        return Err(format!("error: {shown}: no `strategies` field"));
     }
-    if let Some(i) = (0..strategies.len()).find(|&i| strategies[..i].contains(&strategies[i])) {
-        return Err(format!(
-            "error: {}: `strategies[{i}]`: `{}` is listed twice",
-            at("manifest.json"),
-            strategies[i]
-        ));
-    }
-    // Optional fields (older manifests lack them), but of the right type when there.
-    let wrong = |name: &str, value: &serde_json::Value, expected: &str| {
-        format!("error: {}: `{name}`: {value} is not {expected}", at("manifest.json"))
+    let strategies = manifest.distinct_strategies(&shown)?.to_vec();
+    // Optional fields (older manifests lack them), but in range when there.
+    let wrong = |name: &str, value: &dyn std::fmt::Display, expected: &str| {
+        format!("error: {shown}: `{name}`: {value} is not {expected}")
     };
-    let target_accuracy = match manifest.get("target_accuracy") {
-        None | Some(serde_json::Value::Null) => DEFAULT_TARGET,
-        Some(value) => value
-            .as_f64()
-            .filter(|t| (0.0..=1.0).contains(t))
-            .ok_or_else(|| wrong("target_accuracy", value, "an accuracy in [0, 1]"))?,
+    let target_accuracy = match manifest.target_accuracy {
+        None => DEFAULT_TARGET,
+        Some(t) if (0.0..=1.0).contains(&t) => t,
+        Some(t) => return Err(wrong("target_accuracy", &t, "an accuracy in [0, 1]")),
     };
-    for (name, expected, fits) in [
-        ("baseline", "a strategy label", serde_json::Value::is_string as fn(&serde_json::Value) -> bool),
-        ("shaded_seed", "a seed", serde_json::Value::is_u64),
-    ] {
-        if let Some(value) = manifest.get(name).filter(|v| !v.is_null() && !fits(v)) {
-            return Err(wrong(name, value, expected));
-        }
-    }
-    let early_rounds = match manifest.get("early_rounds") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(value) => Some(
-            value
-                .as_u64()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| wrong("early_rounds", value, "a round count above 0"))?,
-        ),
+    let early_rounds = match manifest.early_rounds {
+        Some(0) => return Err(wrong("early_rounds", &0, "a round count above 0")),
+        n => n,
     };
     let mut runs = Vec::new();
-    for (strategy, seed, status) in read_summary(dir, &seeds, &strategies)? {
+    let summary = read_text(dir, "summary.csv")?;
+    for (strategy, seed, status) in parse_summary(&summary, &at("summary.csv"), &seeds, &strategies)? {
         let path = format!("{strategy}/seed-{seed}/metrics.csv");
         let points = parse_metrics(&read_text(dir, &path)?, &at(&path))?;
         runs.push(Curve { strategy, seed, status, points });
@@ -285,7 +253,7 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
     let recorded = Choices::from_manifest(&manifest);
     recorded
         .check_recorded(&strategies, &seeds)
-        .map_err(|e| format!("{}: {}", at("manifest.json"), e.trim_start_matches("error: ")))?;
+        .map_err(|e| format!("{shown}: {}", e.trim_start_matches("error: ")))?;
     choices.check(&strategies, &seeds)?;
     let chosen = Choices {
         baseline: choices.baseline.clone().or(recorded.baseline),
@@ -319,169 +287,17 @@ fn read_text(dir: &Path, relative: &str) -> Result<String, String> {
     fs::read_to_string(&path).map_err(|e| format!("error: {shown}: {e}"))
 }
 
-fn read_manifest(dir: &Path) -> Result<serde_json::Value, String> {
+fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     let shown = dir.display();
     if !dir.is_dir() {
         return Err(format!(
             "error: {shown}: no such folder; expected a results folder written by `faultline run`"
         ));
     }
-    let path = dir.join("manifest.json");
-    if !path.is_file() {
+    if !dir.join(manifest::FILE).is_file() {
         return Err(format!(
             "error: {shown}: not a results folder (no manifest.json); expected a folder written by `faultline run`"
         ));
     }
-    let text = read_text(dir, "manifest.json")?;
-    let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "error: {}:{}:{}: {e}; expected the JSON manifest of a faultline run",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
-    if manifest.get("faultline").is_none() {
-        return Err(format!("error: {}: not a faultline manifest (no `faultline` field)", path.display()));
-    }
-    Ok(manifest)
-}
-
-/// The runs summary.csv lists, as (strategy, seed, status), each checked against
-/// the manifest's seeds and strategies.
-fn read_summary(
-    dir: &Path,
-    seeds: &[u64],
-    strategies: &[String],
-) -> Result<Vec<(String, u64, String)>, String> {
-    let shown = dir.join("summary.csv").display().to_string();
-    let text = read_text(dir, "summary.csv")?;
-    let mut lines = text.lines().enumerate();
-    expect_header(lines.next(), "strategy,seed,status", &shown)?;
-    let mut runs = Vec::new();
-    for (i, line) in lines {
-        let cells: Vec<&str> = line.split(',').collect();
-        let bad = |what: &str| format!("error: {shown}:{}: {what}", i + 1);
-        let [strategy, seed, status, ..] = cells.as_slice() else {
-            return Err(bad("expected at least strategy,seed,status"));
-        };
-        let seed: u64 = seed.parse().map_err(|_| bad(&format!("seed `{seed}` is not a whole number")))?;
-        if !seeds.contains(&seed) || !strategies.iter().any(|s| s == strategy) {
-            return Err(bad(&format!(
-                "strategy `{strategy}` seed {seed} is not among the manifest's strategies and seeds"
-            )));
-        }
-        if runs.iter().any(|(s, n, _)| s == strategy && *n == seed) {
-            return Err(bad(&format!("strategy `{strategy}` seed {seed} is listed twice")));
-        }
-        runs.push((strategy.to_string(), seed, status.to_string()));
-    }
-    if runs.is_empty() {
-        return Err(format!("error: {shown}: lists no runs"));
-    }
-    Ok(runs)
-}
-
-fn expect_header(line: Option<(usize, &str)>, begins: &str, shown: &str) -> Result<(), String> {
-    match line {
-        Some((_, header)) if header.starts_with(begins) => Ok(()),
-        _ => Err(format!("error: {shown}:1: expected a header beginning `{begins}`")),
-    }
-}
-
-/// The columns metrics.csv begins with, in order.
-const METRICS_COLUMNS: &str = "round,virtual_time_s,test_accuracy,test_loss,train_loss";
-
-/// The points of a metrics.csv (`shown` names it in errors).
-pub fn parse_metrics(text: &str, shown: &str) -> Result<Vec<Point>, String> {
-    let mut lines = text.lines().enumerate();
-    expect_header(lines.next(), METRICS_COLUMNS, shown)?;
-    let mut points: Vec<Point> = Vec::new();
-    for (i, line) in lines {
-        let bad = |what: String| format!("error: {shown}:{}: {what}", i + 1);
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() < 5 {
-            return Err(bad(format!("expected {METRICS_COLUMNS}, found `{line}`")));
-        }
-        let number = |c: usize| {
-            cells[c].parse::<f64>().map_err(|_| {
-                let column = METRICS_COLUMNS.split(',').nth(c).unwrap_or_default();
-                bad(format!("{column} `{}` is not a number", cells[c]))
-            })
-        };
-        let round: u64 =
-            cells[0].parse().map_err(|_| bad(format!("round `{}` is not a whole number", cells[0])))?;
-        let point = Point {
-            round,
-            time_s: number(1)?,
-            test_accuracy: number(2)?,
-            test_loss: number(3)?,
-            train_loss: number(4)?,
-        };
-        // What faultline writes is finite (a run that diverges stops before the
-        // round it diverged in); anything else was edited or corrupted, and
-        // averaging it would poison every statistic.
-        let values = [
-            ("virtual_time_s", point.time_s),
-            ("test_loss", point.test_loss),
-            ("train_loss", point.train_loss),
-        ];
-        if let Some((column, value)) = values.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
-            return Err(bad(format!("{column} `{value}` is not a finite number of at least 0")));
-        }
-        if !(0.0..=1.0).contains(&point.test_accuracy) {
-            return Err(bad(format!("test_accuracy `{}` is not in [0, 1]", point.test_accuracy)));
-        }
-        if points.last().is_some_and(|p| p.round >= round || p.time_s > point.time_s) {
-            return Err(bad("rounds and times must increase from line to line".into()));
-        }
-        points.push(point);
-    }
-    Ok(points)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_parse_and_errors_name_the_line() {
-        let text = "round,virtual_time_s,test_accuracy,test_loss,train_loss,master_updates\n\
-                    1,0.5,0.25,2.0,2.1,4\n2,1,0.5,1.5,1.4,8\n";
-        let points = parse_metrics(text, "m.csv").unwrap();
-        assert_eq!(points.len(), 2);
-        assert_eq!(
-            points[1],
-            Point { round: 2, time_s: 1.0, test_accuracy: 0.5, test_loss: 1.5, train_loss: 1.4 }
-        );
-        let error =
-            parse_metrics("round,virtual_time_s,test_accuracy,test_loss,train_loss\n1,0.5,x,1,1\n", "m.csv")
-                .unwrap_err();
-        assert_eq!(error, "error: m.csv:2: test_accuracy `x` is not a number");
-        assert!(
-            parse_metrics("a,b\n", "m.csv").unwrap_err().starts_with("error: m.csv:1: expected a header")
-        );
-        let error = parse_metrics(
-            "round,virtual_time_s,test_accuracy,test_loss,train_loss\n2,1,1,1,1\n1,2,1,1,1\n",
-            "m.csv",
-        )
-        .unwrap_err();
-        assert!(error.starts_with("error: m.csv:3: rounds and times must increase"), "{error}");
-        let header = "round,virtual_time_s,test_accuracy,test_loss,train_loss\n";
-        for (row, message) in [
-            ("1,0.5,NaN,1,1", "test_accuracy `NaN` is not in [0, 1]"),
-            ("1,0.5,1.5,1,1", "test_accuracy `1.5` is not in [0, 1]"),
-            ("1,0.5,0.5,inf,1", "test_loss `inf` is not a finite number of at least 0"),
-            ("1,-1,0.5,1,1", "virtual_time_s `-1` is not a finite number of at least 0"),
-            ("1,0.5,0.5,1,NaN", "train_loss `NaN` is not a finite number of at least 0"),
-        ] {
-            let error = parse_metrics(&format!("{header}{row}\n"), "m.csv").unwrap_err();
-            assert_eq!(error, format!("error: m.csv:2: {message}"));
-        }
-        assert!(
-            parse_metrics("round,virtual_time_s,test_accuracy,test_loss,train_loss\n1,2\n", "m.csv")
-                .unwrap_err()
-                .starts_with("error: m.csv:2: expected")
-        );
-    }
+    Manifest::read_in(dir)
 }

@@ -18,6 +18,8 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
+use super::manifest::{self, Manifest};
+
 pub use super::lock::{FolderLock, lock};
 
 /// Files a results folder may hold without a manifest listing them: what older
@@ -211,32 +213,23 @@ pub enum UpdateError {
 }
 
 /// Adds or rewrites `files` (relative path, contents) in the committed results
-/// folder `out` and sets `fields` of its manifest.json, as one transaction: the
+/// folder `out` and applies `edit` to its manifest.json, as one transaction: the
 /// folder is staged whole (its other files copied), then swapped into place like
 /// a run's. Interrupted or failing at any moment (an unwritable `plots/`), it
 /// leaves `out` as it was. It holds `out`'s lock, so it never races a `run`.
 pub fn update_in_place(
     out: &Path,
     files: &[(String, Vec<u8>)],
-    fields: &[(&str, serde_json::Value)],
+    edit: impl FnOnce(&mut Manifest),
 ) -> Result<(), UpdateError> {
     let shown = out.display();
     let failed =
         |e: &dyn std::fmt::Display| UpdateError::Failed(format!("error: cannot write into {shown}: {e}"));
-    let refused = |e: &dyn std::fmt::Display| UpdateError::Refused(format!("error: {shown}: {e}"));
-    let bytes =
-        crate::base::input::read_bounded(&out.join("manifest.json"), 64 << 20).map_err(|e| refused(&e))?;
-    let mut manifest: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| refused(&e))?;
-    if !manifest.is_object() {
-        return Err(refused(&"manifest.json is not a JSON object"));
-    }
+    let mut manifest = Manifest::read_in(out).map_err(UpdateError::Refused)?;
     let mut folder = prepare(out, 0).map_err(UpdateError::Refused)?;
     // The files in the order the manifest lists them, then any it does not
     // (older versions listed none), then the new ones.
-    let mut order: Vec<String> = manifest["files"]
-        .as_array()
-        .map(|list| list.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
+    let mut order = manifest.files.clone();
     let mut present = Vec::new();
     list_files(out, "", 0, &mut present).map_err(|e| failed(&e))?;
     present.sort();
@@ -256,11 +249,9 @@ pub fn update_in_place(
                 None => {}
             }
         }
-        for (name, value) in fields {
-            manifest[*name] = value.clone();
-        }
-        manifest["files"] = serde_json::json!(folder.files());
-        folder.write("manifest.json", format!("{manifest:#}\n").as_bytes())?;
+        edit(&mut manifest);
+        manifest.files = folder.files().to_vec();
+        folder.write(manifest::FILE, manifest.to_text().as_bytes())?;
         folder.commit()
     })();
     staged.map_err(|e| failed(&e))
@@ -296,25 +287,23 @@ fn earlier_results(out: &Path) -> Result<Option<String>, String> {
     if files.is_empty() {
         return Ok(None);
     }
-    let manifest: Option<serde_json::Value> =
-        crate::base::input::read_bounded(&out.join("manifest.json"), 64 << 20)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .filter(|m: &serde_json::Value| m.get("faultline").is_some());
-    let Some(manifest) = manifest else {
+    let manifest = Manifest::read_in(out);
+    if let Err(unreadable) = &manifest
+        && out.join(manifest::FILE).is_file()
+    {
+        return Err(format!(
+            "{unreadable}\n  = help: --out {shown} is not a results folder this faultline can replace; \
+             move it away, or choose another --out"
+        ));
+    }
+    let Ok(manifest) = manifest else {
         return Err(format!(
             "error: --out {shown}: the folder holds files that no faultline run wrote (no manifest.json), e.g. {}\n  \
              = help: move them away, or choose another --out; faultline only replaces its own results",
             files.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
         ));
     };
-    let listed: Vec<&str> = manifest
-        .get("files")
-        .and_then(|f| f.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.as_str())
-        .collect();
+    let listed: Vec<&str> = manifest.files.iter().map(String::as_str).collect();
     let foreign: Vec<&String> = files
         .iter()
         .filter(|f| f.as_str() != "manifest.json" && !listed.contains(&f.as_str()) && !is_legacy_result(f))
@@ -327,15 +316,8 @@ fn earlier_results(out: &Path) -> Result<Option<String>, String> {
             foreign.iter().take(3).map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let seeds: Vec<String> = manifest
-        .get("seeds")
-        .and_then(|s| s.as_array())
-        .into_iter()
-        .flatten()
-        .map(|s| s.get("seed").unwrap_or(s).to_string())
-        .collect();
-    let kind =
-        if manifest.get("mode").and_then(|m| m.as_str()) == Some("dry-run") { "dry run" } else { "run" };
+    let seeds: Vec<String> = manifest.seed_list().iter().map(u64::to_string).collect();
+    let kind = if manifest.is_dry_run() { "dry run" } else { "run" };
     Ok(Some(format!("the results of an earlier {kind} (seeds {}; {} files)", seeds.join(", "), files.len())))
 }
 
@@ -506,7 +488,7 @@ mod tests {
         first.commit().unwrap();
         let files =
             [("plots/a.svg".to_string(), b"<svg/>".to_vec()), ("summary.csv".to_string(), b"new".to_vec())];
-        update_in_place(&out, &files, &[]).unwrap();
+        update_in_place(&out, &files, |_| {}).unwrap();
         assert_eq!(
             contents(&out),
             ["manifest.json", "plots/a.svg", "summary.csv"],

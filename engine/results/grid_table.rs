@@ -1,9 +1,14 @@
-//! grid.csv read back: a sweep's table of a row per point and strategy, every
-//! cell found by its column's name (never its position, so columns added later
-//! change nothing), and the interval columns that go with a quantity.
+//! grid.csv, a sweep's table of a row per point and strategy: its writer, and its
+//! reader, which finds every cell by its column's name (never its position, so
+//! columns added later change nothing) and the interval columns of a quantity.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
+
+use super::aggregate::cell;
+use super::compare::Comparison;
+use super::control::ControlComparison;
 
 /// grid.csv as read: the header and the rows, cells unquoted.
 #[derive(Clone, Debug, PartialEq)]
@@ -182,6 +187,88 @@ fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, usize> {
         records.push((start, record));
     }
     Ok(records)
+}
+
+/// One grid point's rows of grid.csv: where it is and what it compared.
+pub struct PointRow<'a> {
+    /// The point's index in the grid.
+    pub index: usize,
+    /// Its folder's name.
+    pub folder: &'a str,
+    /// Its value on each axis, in the axes' order.
+    pub values: Vec<&'a str>,
+    /// Its comparison (see compare.rs).
+    pub comparison: &'a Comparison,
+}
+
+/// grid.csv: a row per point and strategy, with the point's axis values, the
+/// mean ± std over seeds of each quantity and the paired difference to the
+/// baseline with its 95 % interval, and, for points with a failure-free control,
+/// each strategy's failure cost and recovered share. Points compare the same
+/// quantities unless an axis changes `early_rounds`; the columns are those of
+/// every point, a point lacking one leaves it empty.
+pub fn write(axes: &[&str], points: &[PointRow]) -> String {
+    let mut quantities: Vec<String> = Vec::new();
+    for PointRow { comparison, .. } in points {
+        for name in &comparison.quantities {
+            if !quantities.contains(name) {
+                quantities.push(name.clone());
+            }
+        }
+    }
+    let with_control = points.iter().any(|p| p.comparison.control.is_some());
+    let mut csv = String::from("point,folder");
+    for axis in axes {
+        let _ = write!(csv, ",{axis}");
+    }
+    csv.push_str(",strategy,seeds,diverged,baseline");
+    for name in &quantities {
+        let _ = write!(
+            csv,
+            ",{name}_mean,{name}_std,diff_{name}_mean,diff_{name}_ci95_low,diff_{name}_ci95_high"
+        );
+    }
+    if with_control {
+        let _ = write!(csv, ",{}", ControlComparison::csv_header().join(","));
+    }
+    csv.push('\n');
+    for PointRow { index, folder, values, comparison } in points {
+        for s in &comparison.strategies {
+            let _ = write!(csv, "{index},{folder}");
+            for value in values {
+                let _ = write!(csv, ",\"{}\"", value.replace('"', "\"\""));
+            }
+            let _ = write!(csv, ",{},{},{},{}", s.strategy, s.seeds, s.diverged, comparison.baseline);
+            for name in &quantities {
+                let Some(i) = comparison.quantities.iter().position(|q| q == name) else {
+                    csv.push_str(",,,,,");
+                    continue;
+                };
+                let q = s.quantities[i];
+                let diff = s.paired.as_ref().map(|p| p[i].diff);
+                let (low, high) = diff.and_then(|d| d.bounds()).unwrap_or((f64::NAN, f64::NAN));
+                let mean = diff.map_or(f64::NAN, |d| d.mean);
+                let _ = write!(
+                    csv,
+                    ",{},{},{},{},{}",
+                    cell(q.mean),
+                    cell(q.std),
+                    cell(mean),
+                    cell(low),
+                    cell(high)
+                );
+            }
+            if with_control {
+                let cells = match &comparison.control {
+                    Some(control) => control.csv_cells(&s.strategy),
+                    None => vec![String::new(); ControlComparison::csv_header().len()],
+                };
+                let _ = write!(csv, ",{}", cells.join(","));
+            }
+            csv.push('\n');
+        }
+    }
+    csv
 }
 
 #[cfg(test)]

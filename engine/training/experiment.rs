@@ -4,7 +4,6 @@
 //! Runs are independent and each is deterministic, so the results (and the files)
 //! are the same whatever the number of threads or the order they finish in.
 
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -430,75 +429,4 @@ impl Experiment {
         }
         experiment
     }
-}
-
-/// The header of metrics.csv.
-pub const METRICS_HEADER: &str = "round,virtual_time_s,test_accuracy,test_loss,train_loss,master_updates,mean_master_weight,workers_down\n";
-
-/// One run's metrics.csv: a row per evaluated round. When the scenario has a test
-/// subset a last column, `test_set`, says whether the row measured the `full` test
-/// set or the `subset` (without one every row is `full` and the column is left
-/// out, so such files stay as they were).
-pub fn metrics_csv(run: &RunOutcome) -> String {
-    let mut csv = String::from(METRICS_HEADER);
-    if run.test_subset {
-        csv.insert_str(csv.len() - 1, ",test_set");
-    }
-    for m in &run.metrics {
-        let e = &m.evaluation;
-        let _ = write!(
-            csv,
-            "{},{},{},{},{},{},{},{}",
-            m.round,
-            m.time.as_secs_f64(),
-            e.test_accuracy,
-            e.test_loss,
-            e.train_loss,
-            m.updates,
-            m.mean_master_weight,
-            m.workers_down
-        );
-        if run.test_subset {
-            let _ = write!(csv, ",{}", m.test_set.name());
-        }
-        csv.push('\n');
-    }
-    csv
-}
-
-/// summary.csv: a row per strategy × seed.
-pub fn summary_csv(experiment: &Experiment, target: f64) -> String {
-    let mut csv = String::from(
-        "strategy,seed,status,rounds,virtual_time_s,final_test_accuracy,best_test_accuracy,final_test_loss,\
-         final_train_loss,rounds_to_target,time_to_target_s,event_log\n",
-    );
-    for run in &experiment.runs {
-        let last = run.metrics.last().map(|m| m.evaluation);
-        let (rounds_to, time_to) = match run.reached(target) {
-            Some((round, time)) => (round.to_string(), time.as_secs_f64().to_string()),
-            None => (String::new(), String::new()),
-        };
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{:016x}",
-            run.strategy,
-            run.seed,
-            run.status(),
-            run.rounds(),
-            run.summary.end.as_secs_f64(),
-            run.final_accuracy(),
-            run.best_accuracy(),
-            last.map_or(f64::NAN, |e| e.test_loss),
-            last.map_or(f64::NAN, |e| e.train_loss),
-            rounds_to,
-            time_to,
-            run.event_log
-        );
-    }
-    csv
-}
-
-/// Where a run's metrics go inside the results folder.
-pub fn metrics_path(run: &RunOutcome) -> String {
-    format!("{}/seed-{}/metrics.csv", run.strategy, run.seed)
 }

@@ -115,11 +115,19 @@ fn bad_results_folders_are_refused_with_the_file_and_line() {
             serde_json::json!(["uniform", "uniform"]),
             "`strategies[1]`: `uniform` is listed twice",
         ),
-        ("target_accuracy", serde_json::json!("high"), "`target_accuracy`: \"high\" is not an accuracy"),
+        (
+            "target_accuracy",
+            serde_json::json!("high"),
+            "`target_accuracy`: invalid type: string \"high\", expected a number",
+        ),
         ("target_accuracy", serde_json::json!(1.5), "`target_accuracy`: 1.5 is not an accuracy"),
-        ("baseline", serde_json::json!(3), "`baseline`: 3 is not a strategy label"),
+        ("baseline", serde_json::json!(3), "`baseline`: invalid type: integer `3`, expected a string"),
         ("baseline", serde_json::json!("nosuch"), "`baseline`: nosuch: not a strategy of these results"),
-        ("shaded_seed", serde_json::json!("1"), "`shaded_seed`: \"1\" is not a seed"),
+        (
+            "shaded_seed",
+            serde_json::json!("1"),
+            "`shaded_seed`: invalid type: string \"1\", expected a whole number",
+        ),
         ("early_rounds", serde_json::json!(0), "`early_rounds`: 0 is not a round count above 0"),
     ] {
         let mut manifest = original.clone();

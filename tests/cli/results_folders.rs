@@ -191,7 +191,7 @@ fn devices_and_pipes_are_refused_not_read() {
         (&["trace", "/dev/zero"], "it is not a regular file (a device, pipe or socket)"),
         (&["run", "--out", "out", "--quiet"], "--out out"),
         (&["plot", "out"], "manifest.json"),
-        (&["figures", "sweep"], "not a sweep folder"),
+        (&["figures", "sweep"], "sweep.json: cannot read it: it is not a regular file"),
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
             .args(args)

@@ -3,6 +3,7 @@
 
 use faultline::numerics::backend::TestSet;
 use faultline::numerics::device::Device;
+use faultline::results::run_files;
 use faultline::scenario::LoadedScenario;
 use faultline::timing::schedule;
 use faultline::training::experiment::{self, RunOutcome};
@@ -51,7 +52,7 @@ fn evaluate_every_keeps_every_nth_round_and_the_last() {
     assert_eq!((sparse.rounds(), sparse.final_accuracy()), (23, every_round.final_accuracy()));
     // A row's mean a_m covers the rounds since the previous row (uniform: all α).
     assert!(sparse.metrics.iter().all(|m| (m.mean_master_weight - 0.9 / 4.0).abs() < 1e-12));
-    assert!(!experiment::metrics_csv(&sparse).contains("test_set"));
+    assert!(!run_files::metrics_csv(&sparse).contains("test_set"));
 }
 
 #[test]
@@ -76,7 +77,7 @@ fn the_test_subset_is_seeded_and_the_last_row_is_on_the_full_set() {
     let full = uniform(&quickstart_with(|t| t), 1);
     let a = uniform(&loaded, 1);
     let b = uniform(&loaded, 1);
-    assert_eq!(experiment::metrics_csv(&a), experiment::metrics_csv(&b));
+    assert_eq!(run_files::metrics_csv(&a), run_files::metrics_csv(&b));
     assert_eq!(a.metrics.len(), 100);
     let (last, rest) = a.metrics.split_last().unwrap();
     assert_eq!((last.test_set, last.evaluation), (TestSet::Full, full.metrics[99].evaluation));
@@ -88,7 +89,7 @@ fn the_test_subset_is_seeded_and_the_last_row_is_on_the_full_set() {
     assert!(rest.iter().zip(&full.metrics).any(|(s, f)| s.evaluation != f.evaluation));
     // The training loss is on the same training sample either way.
     assert!(rest.iter().zip(&full.metrics).all(|(s, f)| s.evaluation.train_loss == f.evaluation.train_loss));
-    let csv = experiment::metrics_csv(&a);
+    let csv = run_files::metrics_csv(&a);
     assert!(csv.starts_with("round,virtual_time_s,test_accuracy,test_loss,train_loss,"));
     assert!(csv.lines().next().unwrap().ends_with(",test_set"));
     assert!(csv.lines().nth(1).unwrap().ends_with(",subset") && csv.trim_end().ends_with(",full"));

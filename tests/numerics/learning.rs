@@ -4,6 +4,7 @@
 
 use faultline::base::trace::Trace;
 use faultline::numerics::device::Device;
+use faultline::results::run_files;
 use faultline::scenario::{LoadedScenario, Strategy};
 use faultline::timing::schedule;
 use faultline::training::experiment::{self, Experiment, RunOutcome};
@@ -82,7 +83,7 @@ fn without_failures_dynamic_and_uniform_agree_within_a_point() {
 fn golden_quickstart_metrics_on_the_cpu() {
     let loaded = quickstart_with(|t| t);
     let result = run(&loaded, &[1]);
-    let csv: String = result.runs.iter().map(experiment::metrics_csv).collect();
+    let csv: String = result.runs.iter().map(run_files::metrics_csv).collect();
     let hash = faultline::fingerprint::fnv1a(csv.as_bytes());
     assert_eq!(format!("{hash:016x}"), GOLDEN_QUICKSTART, "the CPU's numbers changed");
 }

@@ -19,6 +19,7 @@ use faultline::base::trace::Trace;
 use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::numerics::backend::gpu::GpuBackend;
 use faultline::numerics::device::Device;
+use faultline::results::run_files;
 use faultline::scenario::{LoadedScenario, Strategy};
 use faultline::timing::schedule;
 use faultline::timing::simulation::StopReason;
@@ -92,7 +93,7 @@ type Written = (String, String, u64, Option<String>, StopReason);
 
 fn written(run: &RunOutcome) -> Written {
     let divergence = run.divergence.as_ref().map(ToString::to_string);
-    let csv = experiment::metrics_csv(run);
+    let csv = run_files::metrics_csv(run);
     (run.strategy.clone(), csv, run.event_log, divergence, run.summary.reason)
 }
 
@@ -128,7 +129,7 @@ pub fn invocations_and_job_counts_change_no_bit(subject: &Subject) {
         assert_eq!(files(x), files(y), "{}: 1 job against 3", x.strategy);
         assert_eq!(files(x), files(z), "{}: two invocations", x.strategy);
     }
-    assert_eq!(experiment::summary_csv(&a, 0.9), experiment::summary_csv(&b, 0.9));
+    assert_eq!(run_files::summary_csv(&a, 0.9), run_files::summary_csv(&b, 0.9));
 }
 
 pub fn a_run_replayed_from_its_written_trace_is_the_same_run(subject: &Subject) {

@@ -9,14 +9,21 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::Failure;
-use crate::app::sweep::{
-    Shard, check_sweep_folder, create_sweep_folder, grid_id, has_all_files, read_json, read_manifest,
-    write_grid_csv,
-};
+use super::sweep::{Shard, check_sweep_folder, create_sweep_folder, grid_id, has_all_files, write_grid_csv};
+use super::sweep_record::SweepRecord;
 use crate::results;
 use crate::results::folder as output;
 use crate::results::identity::Identity;
+use crate::results::manifest::{self, Manifest};
 use crate::sweep::{Grid, Point};
+
+/// What a merge did, for the command line to print.
+pub struct Merged {
+    /// Point folders copied into `out` (those already there and equal are not).
+    pub copied: usize,
+    /// Warnings for stderr (points left out with --allow-partial, mixed builds).
+    pub warnings: Vec<String>,
+}
 
 /// Joins sweep folders of one grid (shards) into `out`. A grid point that none
 /// of them (nor `out`) has complete fails the merge, naming it, unless
@@ -24,16 +31,23 @@ use crate::sweep::{Grid, Point};
 /// that two folders hold with different results (or identities) is refused, so
 /// the result never depends on the order of the folders; points of different
 /// builds, backends or devices are refused unless `allow_mixed`, which records it.
-pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: bool) -> Result<(), Failure> {
-    let mut records: Vec<serde_json::Value> = Vec::new();
+pub fn merge(
+    dirs: &[PathBuf],
+    out: &Path,
+    allow_partial: bool,
+    allow_mixed: bool,
+) -> Result<Merged, Failure> {
+    let mut records: Vec<SweepRecord> = Vec::new();
+    let mut warnings = Vec::new();
     for dir in dirs {
-        let record: serde_json::Value = read_json(&dir.join("sweep.json")).ok_or_else(|| {
-            Failure::BadInput(format!(
-                "error: {}: not a sweep folder (no readable sweep.json)",
+        if !dir.join(super::sweep_record::FILE).exists() {
+            return Err(Failure::BadInput(format!(
+                "error: {}: not a sweep folder (no sweep.json)",
                 dir.display()
-            ))
-        })?;
-        if records.first().is_some_and(|first| first["grid_id"] != record["grid_id"]) {
+            )));
+        }
+        let record = SweepRecord::read_in(dir).map_err(Failure::BadInput)?;
+        if records.first().is_some_and(|first| first.grid_id != record.grid_id) {
             return Err(Failure::BadInput(format!(
                 "error: {}: a sweep of another grid than {}; merge only shards of one grid",
                 dir.display(),
@@ -45,12 +59,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: boo
     let Some(record) = records.first() else {
         return Err(Failure::BadInput("error: merge needs at least one folder".into()));
     };
-    let grid_path = PathBuf::from(record["grid"].as_str().unwrap_or_default());
+    let grid_path = record.grid.clone();
     let grid = Grid::from_file(&grid_path).map_err(|e| {
         Failure::BadInput(format!("{e}  = note: merge reads the grid file the sweep was made from"))
     })?;
     let id = grid_id(&grid);
-    if id != record["grid_id"] {
+    if id != record.grid_id {
         return Err(Failure::BadInput(format!(
             "error: {}: the grid file or its scenario changed since the sweep; rerun the sweep",
             grid_path.display()
@@ -82,7 +96,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: boo
             None => missing.push(point),
         }
     }
-    let mixed = check_not_mixed(&sources, allow_mixed)?;
+    let mixed = check_not_mixed(&sources, allow_mixed, &mut warnings)?;
     // Every point read back before anything is written: a corrupt shard is
     // refused whole, instead of leaving a half-merged --out behind.
     for (_, source) in &sources {
@@ -110,7 +124,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: boo
                 grid_path.display()
             )));
         }
-        super::complain(&format!(
+        warnings.push(format!(
             "warning: {} of {total} grid points are in none of the folders merged; grid.csv leaves them \
              out (--allow-partial):\n{list}",
             missing.len()
@@ -131,16 +145,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_partial: bool, allow_mixed: boo
         record_mixed(out, &mixed)?;
     }
     write_grid_csv(out, &grid)?;
-    say!("merged {} folder(s) into {} ({copied} point(s) copied)", dirs.len(), out.display());
-    Ok(())
+    Ok(Merged { copied, warnings })
 }
 
 /// The missing points, a line each, with the `--shard` that runs each when the
 /// merged folders all recorded the same shard count (then also `true`).
-fn missing_points(grid: &Grid, missing: &[Point], records: &[serde_json::Value]) -> (String, bool) {
+fn missing_points(grid: &Grid, missing: &[Point], records: &[SweepRecord]) -> (String, bool) {
     const SHOWN: usize = 20;
     let counts: std::collections::BTreeSet<usize> =
-        records.iter().filter_map(|r| r["shard"].as_str()?.parse::<Shard>().ok()).map(|s| s.count).collect();
+        records.iter().filter_map(|r| r.shard.as_deref()?.parse::<Shard>().ok()).map(|s| s.count).collect();
     let count = match (counts.len(), counts.first()) {
         (1, Some(&n)) => Some(n),
         _ => None,
@@ -161,23 +174,25 @@ fn missing_points(grid: &Grid, missing: &[Point], records: &[serde_json::Value])
 /// Whether two point folders hold the same results: the same identity and the
 /// same summary.csv (the manifests' wall times differ between machines).
 fn same_point(a: &Path, b: &Path) -> bool {
-    let identity = |p: &Path| read_manifest(p).and_then(|m| Identity::from_json(&m["identity"]));
     identity(a) == identity(b) && fs::read(a.join("summary.csv")).ok() == fs::read(b.join("summary.csv")).ok()
 }
 
 /// Records in `out`'s sweep.json that its points come from `kinds` of build,
 /// backend and device (a merge with --allow-mixed).
 fn record_mixed(out: &Path, kinds: &[String]) -> Result<(), Failure> {
-    let marker = out.join("sweep.json");
-    let mut record = read_json(&marker).unwrap_or_default();
-    record["mixed"] = serde_json::json!(kinds);
-    output::write_atomic(&marker, format!("{record:#}\n").as_bytes())
-        .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", marker.display())))
+    let mut record = SweepRecord::read_in(out).map_err(Failure::RunFailed)?;
+    record.mixed = kinds.to_vec();
+    record.write_in(out).map_err(Failure::RunFailed)
+}
+
+/// A point folder's recorded identity (none: unreadable, or written before
+/// faultline recorded one).
+fn identity(point: &Path) -> Option<Identity> {
+    Manifest::read_in(point).ok()?.identity
 }
 
 /// What differs between two point folders, in words.
 fn point_differences(a: &Path, b: &Path) -> String {
-    let identity = |p: &Path| read_manifest(p).and_then(|m| Identity::from_json(&m["identity"]));
     match (identity(a), identity(b)) {
         (Some(x), Some(y)) if x != y => x.differences(&y).join(", "),
         (Some(_), None) | (None, Some(_)) => {
@@ -189,11 +204,14 @@ fn point_differences(a: &Path, b: &Path) -> String {
 
 /// Refuses points of different builds, backends or devices, unless allowed;
 /// then says so and gives the kinds (`build …, backend on device`) to record.
-fn check_not_mixed(sources: &[(String, PathBuf)], allow_mixed: bool) -> Result<Vec<String>, Failure> {
+fn check_not_mixed(
+    sources: &[(String, PathBuf)],
+    allow_mixed: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>, Failure> {
     let mut kinds: std::collections::BTreeMap<String, Vec<&str>> = std::collections::BTreeMap::new();
     for (name, source) in sources {
-        let identity = read_manifest(source).and_then(|m| Identity::from_json(&m["identity"]));
-        let kind = identity.map_or_else(
+        let kind = identity(source).map_or_else(
             || "an unknown build (no identity recorded)".to_string(),
             |i| format!("build {}, {} on {}", i.build, i.backend, i.adapter),
         );
@@ -212,7 +230,7 @@ fn check_not_mixed(sources: &[(String, PathBuf)], allow_mixed: bool) -> Result<V
              may differ; pass --allow-mixed to merge them anyway (it is recorded in sweep.json)"
         )));
     }
-    super::complain(&format!(
+    warnings.push(format!(
         "warning: merging points of different builds, backends or devices (--allow-mixed):\n{list}"
     ));
     Ok(kinds.into_keys().collect())
@@ -220,14 +238,10 @@ fn check_not_mixed(sources: &[(String, PathBuf)], allow_mixed: bool) -> Result<V
 
 /// Copies one point folder through a staged results folder.
 fn copy_point(from: &Path, to: &Path) -> Result<(), Failure> {
-    let manifest: serde_json::Value = fs::read(from.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let files = Manifest::read_in(from).map_err(Failure::BadInput)?.files;
     let mut folder = output::prepare(to, 0).map_err(Failure::BadInput)?;
-    let files = manifest["files"].as_array().cloned().unwrap_or_default();
     let copy = |folder: &mut output::ResultsFolder| -> std::io::Result<()> {
-        for file in files.iter().filter_map(|f| f.as_str()).chain(["manifest.json"]) {
+        for file in files.iter().map(String::as_str).chain([manifest::FILE]) {
             folder.write(file, &fs::read(from.join(file))?)?;
         }
         Ok(())
