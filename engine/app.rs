@@ -1,7 +1,7 @@
 //! What the commands do, between the command line and the library.
 //!
 //! The command line ([`crate::cli`]) parses arguments into a [`Plan`] (or a grid
-//! and its options), calls this layer and turns its [`Failure`] into an exit
+//! and its options), calls this layer and turns its [`Diagnostic`] into an exit
 //! code. This layer plans (strategies, memory, the default folder), stages the
 //! folder (resuming what an interrupted invocation finished), executes on one
 //! device chosen once, and writes the results with one [`Identity`]. What it
@@ -12,7 +12,6 @@
 
 mod dry_run;
 mod execute;
-mod failure;
 pub mod memory;
 pub mod merge;
 mod plan;
@@ -22,7 +21,7 @@ pub mod sweep_record;
 mod voice;
 pub mod write;
 
+pub use crate::base::diagnostic::{Diagnostic, Exit};
 pub use execute::{execute, execute_on, execute_together, no_adapter};
-pub use failure::Failure;
 pub use plan::{OnRun, Plan, default_folder, select_strategies};
 pub use voice::Voice;

@@ -25,7 +25,7 @@ mod plot;
 mod rerun;
 mod run;
 
-pub use crate::app::Failure;
+pub use crate::app::Diagnostic;
 use crate::numerics::device::BackendChoice;
 use crate::scenario::{LoadedScenario, Override};
 
@@ -199,13 +199,9 @@ pub fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::BadInput(message)) => {
-            complain(&message);
-            ExitCode::from(2)
-        }
-        Err(Failure::RunFailed(message)) => {
-            complain(&message);
-            ExitCode::from(1)
+        Err(problem) => {
+            complain(&problem.to_string());
+            ExitCode::from(problem.exit.code())
         }
     }
 }
@@ -233,9 +229,9 @@ fn complain(message: &str) {
 
 /// The scenario at `path`, or the embedded quickstart, with `--set` arguments
 /// applied.
-fn load(path: Option<&Path>, sets: &[String]) -> Result<LoadedScenario, Failure> {
+fn load(path: Option<&Path>, sets: &[String]) -> Result<LoadedScenario, Diagnostic> {
     let overrides = sets.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>();
-    let overrides = overrides.map_err(|message| Failure::BadInput(format!("error: {message}")))?;
+    let overrides = overrides.map_err(Diagnostic::bad_input)?;
     let loaded = match path {
         Some(path) => LoadedScenario::from_file_with(path, &overrides)?,
         None if overrides.is_empty() => LoadedScenario::quickstart(),

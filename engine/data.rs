@@ -33,6 +33,7 @@ mod idx;
 pub mod partition;
 pub mod spec;
 
+use crate::base::diagnostic::Diagnostic;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -143,7 +144,13 @@ pub struct DataError {
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}: {}\n  = help: {}", self.path, self.message, self.hint)
+        Diagnostic::from(self).fmt(f)
+    }
+}
+
+impl From<&DataError> for Diagnostic {
+    fn from(error: &DataError) -> Diagnostic {
+        Diagnostic::bad_input(error.message.clone()).at(&error.path).help(&error.hint)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::write::{write_failed, write_manifest};
-use super::{Failure, Voice};
+use super::{Diagnostic, Voice};
 use crate::results::folder::ResultsFolder;
 use crate::results::manifest::{Manifest, Mode, SeedEventLog};
 use crate::results::report;
@@ -18,7 +18,7 @@ pub(super) fn dry_run(
     mut folder: ResultsFolder,
     started: Instant,
     voice: Voice,
-) -> Result<(), Failure> {
+) -> Result<(), Diagnostic> {
     let scenario = &loaded.scenario;
     let wall = started.elapsed().as_secs_f64();
     let mut csv = String::from(report::TIMING_CSV_HEADER);

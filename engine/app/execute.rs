@@ -7,7 +7,7 @@ use super::memory::{default_jobs, fit_jobs};
 use super::plan::realize;
 use super::resume::Finished;
 use super::write::{prepare_out, write_failed, write_manifest};
-use super::{Failure, OnRun, Plan, Voice, dry_run};
+use super::{Diagnostic, Exit, OnRun, Plan, Voice, dry_run};
 use crate::base::trace::Trace;
 use crate::numerics::backend::BackendError;
 use crate::numerics::device::{Chosen, Device};
@@ -23,7 +23,7 @@ use crate::training::together;
 
 /// Realizes every seed's schedule, then trains (or reports the timing) and
 /// writes the results folder.
-pub fn execute(plan: Plan) -> Result<(), Failure> {
+pub fn execute(plan: Plan) -> Result<(), Diagnostic> {
     if plan.dry_run {
         let started = Instant::now();
         let schedules = realize(&plan)?;
@@ -35,7 +35,7 @@ pub fn execute(plan: Plan) -> Result<(), Failure> {
 }
 
 /// [`execute`] (not a dry run) on a device already chosen.
-pub fn execute_on(plan: Plan, chosen: &Chosen) -> Result<(), Failure> {
+pub fn execute_on(plan: Plan, chosen: &Chosen) -> Result<(), Diagnostic> {
     let mut staged = stage(plan, chosen)?;
     let done = std::mem::take(&mut staged.done);
     let result = experiment::run_all_resuming(
@@ -58,11 +58,11 @@ pub fn execute_together(
     plans: Vec<Plan>,
     chosen: &Chosen,
     advance: &dyn Fn(f64),
-) -> Vec<Result<(), Failure>> {
+) -> Vec<Result<(), Diagnostic>> {
     let Device::Gpu(context) = &chosen.device else {
         return plans.into_iter().map(|plan| execute_on(plan, chosen)).collect();
     };
-    let mut results: Vec<Option<Result<(), Failure>>> = plans.iter().map(|_| None).collect();
+    let mut results: Vec<Option<Result<(), Diagnostic>>> = plans.iter().map(|_| None).collect();
     let (mut staged, mut done) = (Vec::new(), Vec::new());
     for (index, plan) in plans.into_iter().enumerate() {
         match stage(plan, chosen) {
@@ -99,11 +99,9 @@ pub fn execute_together(
 }
 
 /// The message for `--backend gpu` without an adapter (`run` and `sweep`).
-pub fn no_adapter(error: &impl std::fmt::Display) -> Failure {
-    Failure::BadInput(format!(
-        "error: the gpu backend needs a GPU adapter: {error}\n  = `faultline devices` lists the adapters; \
-         `--backend cpu` runs without one"
-    ))
+pub fn no_adapter(error: &impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::bad_input(format!("the gpu backend needs a GPU adapter: {error}"))
+        .help("`faultline devices` lists the adapters; `--backend cpu` runs without one")
 }
 
 /// A results folder about to be trained: schedules realized, output staged,
@@ -133,7 +131,7 @@ struct Staged {
 
 /// Realizes the schedules, fits the runs into memory, stages the output folder
 /// and says what is about to train.
-fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Failure> {
+fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Diagnostic> {
     let schedules = realize(&plan)?;
     let replays_recorded = plan.traces.is_some();
     let Plan { loaded, seeds, strategies, out, jobs, voice, choices, on_run, .. } = plan;
@@ -210,7 +208,11 @@ impl Staged {
 
     /// Writes the results of training (or the failure), prints the comparison
     /// and reports any run that diverged.
-    fn finish(&self, trained: Result<Experiment, ExperimentError>, chosen: &Chosen) -> Result<(), Failure> {
+    fn finish(
+        &self,
+        trained: Result<Experiment, ExperimentError>,
+        chosen: &Chosen,
+    ) -> Result<(), Diagnostic> {
         let Staged { loaded, seeds, strategies, choices, started, severity, identity, voice, .. } = self;
         let mut folder = self
             .folder
@@ -219,17 +221,15 @@ impl Staged {
             .take()
             .expect("a staged folder is finished once");
         let result = trained.map_err(|e| match e {
-            ExperimentError::Data(e) => Failure::BadInput(e.to_string()),
+            ExperimentError::Data(e) => Diagnostic::from(&e),
             // A limit of the device (a dataset it cannot bind): like bad input.
-            ExperimentError::Backend(BackendError::Unsupported(message)) => {
-                Failure::BadInput(format!("error: {message}"))
-            }
-            e @ ExperimentError::Backend(_) => Failure::RunFailed(e.to_string()),
+            ExperimentError::Backend(BackendError::Unsupported(message)) => Diagnostic::bad_input(message),
+            ExperimentError::Backend(e) => Diagnostic::failed(e.to_string()),
         })?;
         let training = &loaded.scenario.training;
         let target = training.target_accuracy;
         let results = Results::of(loaded.name(), &result, (target, training.early_rounds), choices);
-        let (derived, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
+        let (derived, comparison) = derived::files(&results).map_err(|e| e.with_exit(Exit::Failed))?;
         let write = |folder: &mut ResultsFolder| -> std::io::Result<()> {
             for trace in &result.traces {
                 folder.write(&format!("trace-seed-{}.ron", trace.seed), trace.to_ron().as_bytes())?;
@@ -261,9 +261,11 @@ impl Staged {
         write(&mut folder).and_then(|()| folder.commit()).map_err(|e| write_failed(&out, &e))?;
         voice.say(format_args!("\n{}", comparison.tables()));
         voice.say(format_args!("wrote {} ({:.1} s)", out.display(), started.elapsed().as_secs_f64()));
-        let failures: Vec<String> =
-            result.runs.iter().filter_map(|r| r.divergence.as_ref()).map(|d| format!("error: {d}")).collect();
-        if failures.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failures.join("\n"))) }
+        let diverged = result.runs.iter().filter_map(|r| r.divergence.as_ref());
+        match Diagnostic::all(diverged.map(|d| Diagnostic::failed(d.to_string())).collect()) {
+            None => Ok(()),
+            Some(problems) => Err(problems),
+        }
     }
 }
 

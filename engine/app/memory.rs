@@ -1,7 +1,7 @@
 //! How many runs fit side by side: the cores asked for, and the memory the
 //! machine has available.
 
-use super::{Failure, Voice};
+use super::{Diagnostic, Voice};
 use crate::scenario::{MemoryEstimate, human_bytes};
 
 /// Runs side by side by default: one per core.
@@ -11,7 +11,7 @@ pub fn default_jobs() -> usize {
 
 /// How many runs go side by side: at most `jobs`, and only as many as the
 /// memory the machine has available holds.
-pub(super) fn fit_jobs(estimate: &MemoryEstimate, jobs: usize, voice: Voice) -> Result<usize, Failure> {
+pub(super) fn fit_jobs(estimate: &MemoryEstimate, jobs: usize, voice: Voice) -> Result<usize, Diagnostic> {
     check_fits(estimate, "this scenario")?;
     let Some(available) = available_memory() else { return Ok(jobs) };
     let first = estimate.total();
@@ -32,20 +32,20 @@ pub(super) fn fit_jobs(estimate: &MemoryEstimate, jobs: usize, voice: Voice) -> 
 
 /// Refuses `what` (a scenario, a grid point) when one of its runs needs more
 /// memory than the machine has available.
-pub fn check_fits(estimate: &MemoryEstimate, what: &str) -> Result<(), Failure> {
+pub fn check_fits(estimate: &MemoryEstimate, what: &str) -> Result<(), Diagnostic> {
     fits_in(estimate, what, available_memory())
 }
 
 /// [`check_fits`] with `available` bytes (none: unknown, so anything fits).
-fn fits_in(estimate: &MemoryEstimate, what: &str, available: Option<u64>) -> Result<(), Failure> {
+fn fits_in(estimate: &MemoryEstimate, what: &str, available: Option<u64>) -> Result<(), Diagnostic> {
     let needed = estimate.total();
     match available {
-        Some(available) if needed > available => Err(Failure::BadInput(format!(
-            "error: a run of {what} needs about {} of memory; this machine has {} available\n  \
-             = help: use a smaller model, batch or fewer workers, or free some memory",
+        Some(available) if needed > available => Err(Diagnostic::bad_input(format!(
+            "a run of {what} needs about {} of memory; this machine has {} available",
             human_bytes(needed),
             human_bytes(available)
-        ))),
+        ))
+        .help("use a smaller model, batch or fewer workers, or free some memory")),
         _ => Ok(()),
     }
 }
@@ -67,10 +67,11 @@ mod tests {
         let estimate = MemoryEstimate { model_state: 3 << 30, data: 1 << 30, ..MemoryEstimate::default() };
         assert!(fits_in(&estimate, "grid point 004_tau=2", Some(5 << 30)).is_ok());
         assert!(fits_in(&estimate, "grid point 004_tau=2", None).is_ok());
-        let Err(Failure::BadInput(message)) = fits_in(&estimate, "grid point 004_tau=2", Some(3 << 30))
-        else {
+        let Err(problem) = fits_in(&estimate, "grid point 004_tau=2", Some(3 << 30)) else {
             panic!("4 GiB does not fit in 3 GiB");
         };
+        assert_eq!(problem.exit.code(), 2);
+        let message = problem.to_string();
         assert!(message.starts_with("error: a run of grid point 004_tau=2 needs about 4.0 GiB"), "{message}");
         assert!(message.contains("this machine has 3.0 GiB available"), "{message}");
     }

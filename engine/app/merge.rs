@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::Failure;
 use super::sweep::{Shard, check_sweep_folder, create_sweep_folder, grid_id, has_all_files, write_grid_csv};
 use super::sweep_record::SweepRecord;
+use super::{Diagnostic, Exit};
 use crate::results;
 use crate::results::folder as output;
 use crate::results::identity::Identity;
@@ -36,41 +36,37 @@ pub fn merge(
     out: &Path,
     allow_partial: bool,
     allow_mixed: bool,
-) -> Result<Merged, Failure> {
+) -> Result<Merged, Diagnostic> {
     let mut records: Vec<SweepRecord> = Vec::new();
     let mut warnings = Vec::new();
     for dir in dirs {
         if !dir.join(super::sweep_record::FILE).exists() {
-            return Err(Failure::BadInput(format!(
-                "error: {}: not a sweep folder (no sweep.json)",
-                dir.display()
-            )));
+            return Err(Diagnostic::bad_input("not a sweep folder (no sweep.json)").at(dir.display()));
         }
-        let record = SweepRecord::read_in(dir).map_err(Failure::BadInput)?;
+        let record = SweepRecord::read_in(dir)?;
         if records.first().is_some_and(|first| first.grid_id != record.grid_id) {
-            return Err(Failure::BadInput(format!(
-                "error: {}: a sweep of another grid than {}; merge only shards of one grid",
-                dir.display(),
+            return Err(Diagnostic::bad_input(format!(
+                "a sweep of another grid than {}; merge only shards of one grid",
                 dirs[0].display()
-            )));
+            ))
+            .at(dir.display()));
         }
         records.push(record);
     }
     let Some(record) = records.first() else {
-        return Err(Failure::BadInput("error: merge needs at least one folder".into()));
+        return Err(Diagnostic::bad_input("merge needs at least one folder"));
     };
     let grid_path = record.grid.clone();
-    let grid = Grid::from_file(&grid_path).map_err(|e| {
-        Failure::BadInput(format!("{e}  = note: merge reads the grid file the sweep was made from"))
-    })?;
+    let grid = Grid::from_file(&grid_path)
+        .map_err(|e| Diagnostic::from(e).note("merge reads the grid file the sweep was made from"))?;
     let id = grid_id(&grid);
     if id != record.grid_id {
-        return Err(Failure::BadInput(format!(
-            "error: {}: the grid file or its scenario changed since the sweep; rerun the sweep",
-            grid_path.display()
-        )));
+        return Err(Diagnostic::bad_input(
+            "the grid file or its scenario changed since the sweep; rerun the sweep",
+        )
+        .at(grid_path.display()));
     }
-    let _claim = output::lock(out).map_err(Failure::BadInput)?;
+    let _claim = output::lock(out)?;
     let fresh = check_sweep_folder(out, &id)?;
     // Each point from the first folder that has it complete; one that only
     // `out` has (an earlier merge) stays.
@@ -82,13 +78,13 @@ pub fn merge(
         match having.split_first() {
             Some((first, rest)) => {
                 if let Some(other) = rest.iter().find(|other| !same_point(first, other)) {
-                    return Err(Failure::BadInput(format!(
-                        "error: grid point {name} is in {} and in {} with different results ({})\n  = note: \
-                         merge only one of them",
+                    return Err(Diagnostic::bad_input(format!(
+                        "grid point {name} is in {} and in {} with different results ({})",
                         first.display(),
                         other.display(),
                         point_differences(first, other)
-                    )));
+                    ))
+                    .note("merge only one of them"));
                 }
                 sources.push((name, first.clone()));
             }
@@ -100,12 +96,8 @@ pub fn merge(
     // Every point read back before anything is written: a corrupt shard is
     // refused whole, instead of leaving a half-merged --out behind.
     for (_, source) in &sources {
-        results::read(source, &results::Choices::default()).map_err(|e| {
-            Failure::BadInput(format!(
-                "{e}\n  = note: nothing was merged; fix or leave out {}",
-                source.display()
-            ))
-        })?;
+        results::read(source, &results::Choices::default())
+            .map_err(|e| e.note(format!("nothing was merged; fix or leave out {}", source.display())))?;
     }
     if !missing.is_empty() {
         let (list, known_shards) = missing_points(&grid, &missing, &records);
@@ -116,11 +108,14 @@ pub fn merge(
             } else {
                 "with --shard I/N, point P is in shard I = P mod N"
             };
-            return Err(Failure::RunFailed(format!(
-                "error: {} of {total} grid points are in none of the folders merged:\n{list}  = note: run \
-                 them with `faultline sweep {}` ({how}) and merge again, or pass --allow-partial to merge \
-                 the points there are",
+            return Err(Diagnostic::failed(format!(
+                "{} of {total} grid points are in none of the folders merged:\n{}",
                 missing.len(),
+                list.trim_end()
+            ))
+            .note(format!(
+                "run them with `faultline sweep {}` ({how}) and merge again, or pass --allow-partial to merge \
+                 the points there are",
                 grid_path.display()
             )));
         }
@@ -179,10 +174,10 @@ fn same_point(a: &Path, b: &Path) -> bool {
 
 /// Records in `out`'s sweep.json that its points come from `kinds` of build,
 /// backend and device (a merge with --allow-mixed).
-fn record_mixed(out: &Path, kinds: &[String]) -> Result<(), Failure> {
-    let mut record = SweepRecord::read_in(out).map_err(Failure::RunFailed)?;
+fn record_mixed(out: &Path, kinds: &[String]) -> Result<(), Diagnostic> {
+    let mut record = SweepRecord::read_in(out).map_err(|e| e.with_exit(Exit::Failed))?;
     record.mixed = kinds.to_vec();
-    record.write_in(out).map_err(Failure::RunFailed)
+    record.write_in(out).map_err(|e| e.with_exit(Exit::Failed))
 }
 
 /// A point folder's recorded identity (none: unreadable, or written before
@@ -208,7 +203,7 @@ fn check_not_mixed(
     sources: &[(String, PathBuf)],
     allow_mixed: bool,
     warnings: &mut Vec<String>,
-) -> Result<Vec<String>, Failure> {
+) -> Result<Vec<String>, Diagnostic> {
     let mut kinds: std::collections::BTreeMap<String, Vec<&str>> = std::collections::BTreeMap::new();
     for (name, source) in sources {
         let kind = identity(source).map_or_else(
@@ -225,10 +220,11 @@ fn check_not_mixed(
         .map(|(kind, points)| format!("  {kind}: {} point(s), e.g. {}\n", points.len(), points[0]))
         .collect();
     if !allow_mixed {
-        return Err(Failure::BadInput(format!(
-            "error: the points come from different builds, backends or devices:\n{list}  = note: their last bits \
-             may differ; pass --allow-mixed to merge them anyway (it is recorded in sweep.json)"
-        )));
+        return Err(Diagnostic::bad_input(format!(
+            "the points come from different builds, backends or devices:\n{}",
+            list.trim_end()
+        ))
+        .note("their last bits may differ; pass --allow-mixed to merge them anyway (it is recorded in sweep.json)"));
     }
     warnings.push(format!(
         "warning: merging points of different builds, backends or devices (--allow-mixed):\n{list}"
@@ -237,16 +233,16 @@ fn check_not_mixed(
 }
 
 /// Copies one point folder through a staged results folder.
-fn copy_point(from: &Path, to: &Path) -> Result<(), Failure> {
-    let files = Manifest::read_in(from).map_err(Failure::BadInput)?.files;
-    let mut folder = output::prepare(to, 0).map_err(Failure::BadInput)?;
+fn copy_point(from: &Path, to: &Path) -> Result<(), Diagnostic> {
+    let files = Manifest::read_in(from)?.files;
+    let mut folder = output::prepare(to, 0)?;
     let copy = |folder: &mut output::ResultsFolder| -> std::io::Result<()> {
         for file in files.iter().map(String::as_str).chain([manifest::FILE]) {
             folder.write(file, &fs::read(from.join(file))?)?;
         }
         Ok(())
     };
-    copy(&mut folder).and_then(|()| folder.commit()).map_err(|e| {
-        Failure::RunFailed(format!("error: cannot copy {} to {}: {e}", from.display(), to.display()))
-    })
+    copy(&mut folder)
+        .and_then(|()| folder.commit())
+        .map_err(|e| Diagnostic::failed(format!("cannot copy {} to {}: {e}", from.display(), to.display())))
 }

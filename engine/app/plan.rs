@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{Failure, Voice};
+use super::{Diagnostic, Voice};
 use crate::base::trace::Trace;
 use crate::numerics::device::BackendChoice;
 use crate::results::Choices;
@@ -43,7 +43,7 @@ pub type OnRun = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// The arms to train: the strategies `wanted` (by label; all the scenario
 /// lists when none), plus the failure-free control when the scenario asks for one.
-pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<Vec<Strategy>, Failure> {
+pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<Vec<Strategy>, Diagnostic> {
     let training = &loaded.scenario.training;
     let listed = &training.arms(training.strategies.clone());
     if wanted.is_empty() {
@@ -55,15 +55,14 @@ pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<V
         match listed.iter().find(|s| &s.label() == name) {
             Some(s) if !chosen.contains(s) => chosen.push(s.clone()),
             Some(_) => {
-                return Err(Failure::BadInput(format!(
-                    "error: --strategy {name} is given twice\n  = expected each strategy once"
-                )));
+                return Err(Diagnostic::bad_input("is given twice")
+                    .at(format!("--strategy {name}"))
+                    .expected("each strategy once"));
             }
             None => {
-                return Err(Failure::BadInput(format!(
-                    "error: --strategy {name}: the scenario lists no such strategy\n  = expected one of: {}",
-                    labels.join(", ")
-                )));
+                return Err(Diagnostic::bad_input("the scenario lists no such strategy")
+                    .at(format!("--strategy {name}"))
+                    .expected(format!("one of: {}", labels.join(", "))));
             }
         }
     }
@@ -72,18 +71,19 @@ pub fn select_strategies(loaded: &LoadedScenario, wanted: &[String]) -> Result<V
 
 /// `name` (a scenario's, or a file's stem) as the default results folder's name,
 /// checked before anything runs; `what` names where it came from.
-pub fn default_folder<'a>(name: &'a str, what: &str) -> Result<&'a str, Failure> {
+pub fn default_folder<'a>(name: &'a str, what: &str) -> Result<&'a str, Diagnostic> {
     if crate::scenario::is_folder_name(name) {
         return Ok(name);
     }
-    Err(Failure::BadInput(format!(
-        "error: {what}: the results would go to a folder named {name:?}, which cannot name a folder\n  = help: \
-         pass --out DIR (or, for a scenario, give it a `name`)"
-    )))
+    Err(Diagnostic::bad_input(format!(
+        "the results would go to a folder named {name:?}, which cannot name a folder"
+    ))
+    .at(what)
+    .help("pass --out DIR (or, for a scenario, give it a `name`)"))
 }
 
 /// Every seed's schedule: under the trace the plan gives, or realized.
-pub(super) fn realize(plan: &Plan) -> Result<Vec<Schedule>, Failure> {
+pub(super) fn realize(plan: &Plan) -> Result<Vec<Schedule>, Diagnostic> {
     if let Some(traces) = &plan.traces {
         let seeds = plan.seeds.iter().zip(traces);
         return Ok(seeds.map(|(&seed, trace)| schedule::under(&plan.loaded, seed, trace.clone())).collect());

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::memory::{check_fits, default_jobs};
 use super::sweep_record::{self, SweepRecord};
-use super::{Failure, Plan, Voice, default_folder, execute_on, execute_together, no_adapter};
+use super::{Diagnostic, Exit, Plan, Voice, default_folder, execute_on, execute_together, no_adapter};
 use crate::fingerprint::fnv1a;
 use crate::numerics::device::{BackendChoice, Chosen, Device};
 use crate::results::folder as output;
@@ -64,7 +64,7 @@ pub fn sweep(
     jobs: Option<std::num::NonZeroUsize>,
     backend: BackendChoice,
     quiet: bool,
-) -> Result<(), Failure> {
+) -> Result<(), Diagnostic> {
     let grid = Grid::from_file(grid_file)?;
     let out = match out {
         Some(out) => out,
@@ -76,7 +76,7 @@ pub fn sweep(
     let id = grid_id(&grid);
     // Held for the whole sweep: a second sweep (or merge) into the same folder
     // is refused now, not after both have trained.
-    let _claim = output::lock(&out).map_err(Failure::BadInput)?;
+    let _claim = output::lock(&out)?;
     let fresh = check_sweep_folder(&out, &id)?;
     // Chosen once, before anything is written: every point runs on it, and a
     // point done on another backend or device is not taken as done.
@@ -133,7 +133,9 @@ pub fn sweep(
     for outcome in outcomes {
         match outcome {
             Ok(()) => {}
-            Err(Failure::RunFailed(message)) => failed.push(message),
+            Err(problem) if problem.exit == Exit::Failed => {
+                failed.extend(problem.problems().cloned().map(alone))
+            }
             Err(bad) => return Err(bad),
         }
     }
@@ -145,10 +147,19 @@ pub fn sweep(
         out.display(),
         if resumed > 0 { format!(" ({resumed} already done, resumed)") } else { String::new() }
     ));
-    failed.sort();
+    failed.sort_by_key(ToString::to_string);
     // A device that failed fails every point of its batch alike: say it once.
     failed.dedup();
-    if failed.is_empty() { Ok(()) } else { Err(Failure::RunFailed(failed.join("\n"))) }
+    match Diagnostic::all(failed) {
+        None => Ok(()),
+        Some(problems) => Err(problems),
+    }
+}
+
+/// One problem without the others it was reported with.
+fn alone(mut problem: Diagnostic) -> Diagnostic {
+    problem.also.clear();
+    problem
 }
 
 /// A grid point with its scenario and the strategies it trains.
@@ -156,7 +167,7 @@ type LoadedPoint<'p> = (&'p Point, crate::scenario::LoadedScenario, Vec<crate::s
 
 /// Every point's scenario and strategies, checked before anything is written. A
 /// problem is reported once, at the first point that has it.
-fn load_points<'p>(grid: &Grid, points: &'p [Point]) -> Result<Vec<LoadedPoint<'p>>, Failure> {
+fn load_points<'p>(grid: &Grid, points: &'p [Point]) -> Result<Vec<LoadedPoint<'p>>, Diagnostic> {
     let mut plans = Vec::with_capacity(points.len());
     let mut problems: Vec<crate::scenario::ScenarioError> = Vec::new();
     for point in points {
@@ -179,7 +190,7 @@ fn load_points<'p>(grid: &Grid, points: &'p [Point]) -> Result<Vec<LoadedPoint<'
         }
     }
     if !problems.is_empty() {
-        return Err(Failure::BadInput(crate::scenario::ScenarioErrors(problems).to_string()));
+        return Err(crate::scenario::ScenarioErrors(problems).into());
     }
     Ok(plans)
 }
@@ -207,7 +218,7 @@ fn side_by_side(
     jobs: Option<std::num::NonZeroUsize>,
     chosen: &Chosen,
     bar: &indicatif::ProgressBar,
-) -> Vec<Result<(), Failure>> {
+) -> Vec<Result<(), Diagnostic>> {
     let cores = jobs.map_or_else(default_jobs, |j| j.get());
     let per_point = pending.iter().map(|(_, runs)| *runs as usize).max().unwrap_or(1).max(1);
     let side_by_side = (cores / per_point).clamp(1, pending.len().max(1));
@@ -271,14 +282,14 @@ pub fn has_all_files(folder: &Path) -> bool {
 /// Whether `out` can be this grid's sweep folder, found without changing it:
 /// `Ok(true)` when it is still to be made (new or empty), `Ok(false)` when it
 /// already is one of the same grid (an earlier shard or an interrupted sweep).
-pub fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
+pub fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Diagnostic> {
     let shown = out.display();
-    let bad = |message: String| Failure::BadInput(format!("error: --out {shown}: {message}"));
+    let bad = |message: String| Diagnostic::bad_input(message).at(format!("--out {shown}"));
     if out.is_file() {
         return Err(bad("is a file, not a folder".into()));
     }
     if fs::symlink_metadata(out.join(sweep_record::FILE)).is_ok() {
-        let recorded = SweepRecord::read_in(out).map_err(Failure::BadInput)?;
+        let recorded = SweepRecord::read_in(out)?;
         if recorded.grid_id == id {
             return Ok(false);
         }
@@ -296,10 +307,15 @@ pub fn check_sweep_folder(out: &Path, id: &str) -> Result<bool, Failure> {
 }
 
 /// Makes `out` (checked by [`check_sweep_folder`]) a sweep folder of this grid.
-pub fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shard>) -> Result<(), Failure> {
+pub fn create_sweep_folder(
+    out: &Path,
+    id: &str,
+    grid: &Grid,
+    shard: Option<Shard>,
+) -> Result<(), Diagnostic> {
     let shown = out.display();
     fs::create_dir_all(out)
-        .map_err(|e| Failure::BadInput(format!("error: --out {shown}: cannot create it: {e}")))?;
+        .map_err(|e| Diagnostic::bad_input(format!("cannot create it: {e}")).at(format!("--out {shown}")))?;
     let record = SweepRecord {
         faultline: env!("CARGO_PKG_VERSION").into(),
         grid: std::path::absolute(&grid.origin).unwrap_or_else(|_| PathBuf::from(&grid.origin)),
@@ -311,12 +327,12 @@ pub fn create_sweep_folder(out: &Path, id: &str, grid: &Grid, shard: Option<Shar
         shard: shard.map(|s| s.to_string()),
         ..SweepRecord::default()
     };
-    record.write_in(out).map_err(Failure::BadInput)
+    record.write_in(out)
 }
 
 /// Writes grid.csv ([`grid_table::write`]) of the points present, and beside it
 /// pooled.csv ([`crate::results::pooled`]).
-pub fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
+pub fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Diagnostic> {
     let mut points = Vec::new();
     for point in grid.points() {
         let folder = grid.folder(&point);
@@ -324,7 +340,7 @@ pub fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
             continue; // another shard's point
         }
         let read_back = results::read(&out.join(&folder), &results::Choices::default());
-        let results = read_back.map_err(Failure::RunFailed)?;
+        let results = read_back.map_err(|e| e.with_exit(Exit::Failed))?;
         let comparison = compare::compare(&results);
         points.push((point, folder, results, comparison));
     }
@@ -342,7 +358,7 @@ pub fn write_grid_csv(out: &Path, grid: &Grid) -> Result<(), Failure> {
     let write = |name: &str, contents: &str| {
         let path = out.join(name);
         output::write_atomic(&path, contents.as_bytes())
-            .map_err(|e| Failure::RunFailed(format!("error: cannot write {}: {e}", path.display())))
+            .map_err(|e| Diagnostic::failed(format!("cannot write {}: {e}", path.display())))
     };
     write("grid.csv", &csv)?;
     let pooled: Vec<pooled::PointResults> = points

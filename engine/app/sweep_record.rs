@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::diagnostic::Diagnostic;
 use crate::results::folder as output;
 
 /// The file's name in a sweep folder.
@@ -48,35 +49,32 @@ pub struct SweepRecord {
 impl SweepRecord {
     /// The sweep.json of the folder `dir`, read strictly: the error names the
     /// file and the place or field.
-    pub fn read_in(dir: &Path) -> Result<SweepRecord, String> {
+    pub fn read_in(dir: &Path) -> Result<SweepRecord, Diagnostic> {
         let path = dir.join(FILE);
         let shown = path.display();
         let bytes = crate::base::input::read_bounded(&path, MAX_BYTES)
-            .map_err(|e| format!("error: {shown}: cannot read it: {e}"))?;
+            .map_err(|e| Diagnostic::bad_input(format!("cannot read it: {e}")).at(&shown))?;
         let mut json = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut json).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            let at = if inner.line() > 0 {
-                format!(":{}:{}", inner.line(), inner.column())
-            } else {
-                String::new()
-            };
             let message = inner.to_string();
             let message =
                 message.trim_end_matches(&format!(" at line {} column {}", inner.line(), inner.column()));
-            let field = if path == "." { String::new() } else { format!(" `{path}`:") };
-            format!("error: {shown}{at}:{field} {message}; expected the sweep.json of a faultline sweep")
+            let problem =
+                Diagnostic::bad_input(format!("{message}; expected the sweep.json of a faultline sweep"))
+                    .at(format!("{shown}:{}:{}", inner.line(), inner.column()));
+            if path == "." { problem } else { problem.field(path) }
         })
     }
 
     /// Writes it into `dir` atomically.
-    pub fn write_in(&self, dir: &Path) -> Result<(), String> {
+    pub fn write_in(&self, dir: &Path) -> Result<(), Diagnostic> {
         let path = dir.join(FILE);
         // Through a Value, whose maps sort their keys, as manifest.json.
         let value = serde_json::to_value(self).expect("a sweep record is plain data");
         output::write_atomic(&path, format!("{value:#}\n").as_bytes())
-            .map_err(|e| format!("error: cannot write {}: {e}", path.display()))
+            .map_err(|e| Diagnostic::failed(format!("cannot write {}: {e}", path.display())))
     }
 }
 
@@ -99,10 +97,10 @@ mod tests {
         record.write_in(&dir).unwrap();
         assert_eq!(SweepRecord::read_in(&dir).unwrap(), record);
         std::fs::write(dir.join(FILE), r#"{"faultline": "1", "grid": "g", "grid_id": 7}"#).unwrap();
-        let error = SweepRecord::read_in(&dir).unwrap_err();
-        assert!(error.contains("sweep.json:1:") && error.contains("`grid_id`: invalid type"), "{error}");
+        let error = SweepRecord::read_in(&dir).unwrap_err().to_string();
+        assert!(error.contains("sweep.json:1:") && error.contains(": grid_id: invalid type"), "{error}");
         std::fs::write(dir.join(FILE), "{\"faultline\": ").unwrap();
-        assert!(SweepRecord::read_in(&dir).unwrap_err().contains("sweep.json:1:14"));
+        assert!(SweepRecord::read_in(&dir).unwrap_err().to_string().contains("sweep.json:1:14"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

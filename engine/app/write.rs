@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Failure, Voice};
+use super::{Diagnostic, Voice};
 use crate::results::folder::{self as output, ResultsFolder};
 use crate::results::manifest::{self, Manifest};
 use crate::scenario::LoadedScenario;
@@ -15,12 +15,12 @@ pub(super) fn prepare_out(
     schedules: &[Schedule],
     runs: usize,
     voice: Voice,
-) -> Result<ResultsFolder, Failure> {
+) -> Result<ResultsFolder, Diagnostic> {
     // About 200 bytes a round per run, a line per failure event, and the small files.
     let rounds: u64 = schedules.iter().map(|s| s.summary.rounds + 1).max().unwrap_or(1);
     let events: u64 = schedules.iter().map(|s| s.trace.events.len() as u64).sum();
     let needed = (runs as u64 * rounds * 200).saturating_add(events * 120).saturating_add(1 << 20);
-    let folder = output::prepare(out, needed).map_err(Failure::BadInput)?;
+    let folder = output::prepare(out, needed)?;
     if let Some(previous) = folder.replaces()
         && voice.details()
     {
@@ -31,12 +31,9 @@ pub(super) fn prepare_out(
 
 /// A results folder that could not be finished: the run failed, the earlier
 /// results (if any) stand.
-pub(super) fn write_failed(out: &Path, error: &std::io::Error) -> Failure {
-    Failure::RunFailed(format!(
-        "error: cannot write the results to {}: {error}\n  = note: nothing was replaced; what {} held before is untouched",
-        out.display(),
-        out.display()
-    ))
+pub(super) fn write_failed(out: &Path, error: &std::io::Error) -> Diagnostic {
+    Diagnostic::failed(format!("cannot write the results to {}: {error}", out.display()))
+        .note(format!("nothing was replaced; what {} held before is untouched", out.display()))
 }
 
 /// Writes manifest.json, last: `manifest` with the version, the scenario's

@@ -1,13 +1,13 @@
 //! `faultline devices`: the GPU adapters wgpu finds, and which one a run would use.
 
-use super::Failure;
+use super::Diagnostic;
 use crate::numerics::gpu::{AdapterSelection, backend_env_problem, list_adapters};
 
 /// Lists the adapters of the backends `WGPU_BACKEND` allows (all compiled in when
 /// unset), best first, marking what `--backend auto` and `--backend gpu` pick.
-pub fn devices() -> Result<(), Failure> {
+pub fn devices() -> Result<(), Diagnostic> {
     if let Some(problem) = backend_env_problem() {
-        return Err(Failure::BadInput(format!("error: {problem}")));
+        return Err(Diagnostic::bad_input(problem));
     }
     let selection = AdapterSelection::from_env();
     let adapters = list_adapters(&selection);

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Failure;
+use super::Diagnostic;
 use crate::app::sweep_record::{self, SweepRecord};
 use crate::results::folder::write_atomic;
 use crate::results::grid_table::GridTable;
@@ -53,26 +53,18 @@ pub struct FiguresArgs {
 }
 
 /// Draws the figures `args` ask for and writes them.
-pub fn figures(args: &FiguresArgs) -> Result<(), Failure> {
+pub fn figures(args: &FiguresArgs) -> Result<(), Diagnostic> {
     let grid = read_sweep(&args.dir)?;
     let axes: Vec<Axis> =
         grid.axes.iter().map(|a| Axis { path: a.path.clone(), values: a.values.clone() }).collect();
-    let fixes: Vec<(usize, usize)> = args
-        .fixes
-        .iter()
-        .map(|f| sweep_figures::parse_fix(&axes, f))
-        .collect::<Result<_, _>>()
-        .map_err(Failure::BadInput)?;
+    let fixes: Vec<(usize, usize)> =
+        args.fixes.iter().map(|f| sweep_figures::parse_fix(&axes, f)).collect::<Result<_, _>>()?;
     let axis = |name: &Option<String>, flag: &str| {
-        name.as_deref()
-            .map(|n| sweep_figures::find_axis(&axes, n, flag))
-            .transpose()
-            .map_err(Failure::BadInput)
+        name.as_deref().map(|n| sweep_figures::find_axis(&axes, n, flag)).transpose()
     };
     let (figures, notes) = match &args.quantity {
         Some(column) => {
-            let x = axis(&args.x, "--x")?
-                .ok_or_else(|| Failure::BadInput("error: --quantity needs --x".into()))?;
+            let x = axis(&args.x, "--x")?.ok_or_else(|| Diagnostic::bad_input("--quantity needs --x"))?;
             let lines = match axis(&args.lines, "--lines")? {
                 Some(lines) => Some(lines),
                 None => match sweep_figures::free_axes(&axes, &fixes)
@@ -84,8 +76,7 @@ pub fn figures(args: &FiguresArgs) -> Result<(), Failure> {
                     _ => None,
                 },
             };
-            let layout =
-                Layout::new(&axes, lines, Some(x), &fixes, ["--lines", "--x"]).map_err(Failure::BadInput)?;
+            let layout = Layout::new(&axes, lines, Some(x), &fixes, ["--lines", "--x"])?;
             let (figure, notes) = comparison(&args.dir, &grid, &axes, &layout, column, &args.strategies)?;
             (vec![figure], notes)
         }
@@ -94,8 +85,7 @@ pub fn figures(args: &FiguresArgs) -> Result<(), Failure> {
                 (None, None) => sweep_figures::default_panels(&axes, &fixes),
                 chosen => chosen,
             };
-            let layout =
-                Layout::new(&axes, rows, cols, &fixes, ["--rows", "--cols"]).map_err(Failure::BadInput)?;
+            let layout = Layout::new(&axes, rows, cols, &fixes, ["--rows", "--cols"])?;
             panels(&args.dir, &grid, &axes, &layout, &args.strategies)?
         }
     };
@@ -107,29 +97,26 @@ pub fn figures(args: &FiguresArgs) -> Result<(), Failure> {
 }
 
 /// The grid a sweep folder was made from, as its sweep.json records it.
-fn read_sweep(dir: &Path) -> Result<Grid, Failure> {
+fn read_sweep(dir: &Path) -> Result<Grid, Diagnostic> {
     let shown = dir.display();
     let expected = "expected a sweep folder written by `faultline sweep` or `faultline merge`";
     if !dir.is_dir() {
-        return Err(Failure::BadInput(format!("error: {shown}: no such folder; {expected}")));
+        return Err(Diagnostic::bad_input(format!("no such folder; {expected}")).at(&shown));
     }
     if !dir.join(sweep_record::FILE).exists() {
-        return Err(Failure::BadInput(format!(
-            "error: {shown}: not a sweep folder (no sweep.json); {expected} (a run's results folder: `faultline plot`)"
-        )));
+        return Err(Diagnostic::bad_input(format!(
+            "not a sweep folder (no sweep.json); {expected} (a run's results folder: `faultline plot`)"
+        ))
+        .at(&shown));
     }
-    let record = SweepRecord::read_in(dir).map_err(Failure::BadInput)?;
+    let record = SweepRecord::read_in(dir)?;
     if record.grid_text.is_empty() {
-        return Err(Failure::BadInput(format!(
-            "error: {}: no `grid_text`; {expected}",
-            dir.join(sweep_record::FILE).display()
-        )));
+        return Err(Diagnostic::bad_input(format!("no `grid_text`; {expected}"))
+            .at(dir.join(sweep_record::FILE).display()));
     }
     Grid::from_text(&record.grid, record.grid_text).map_err(|e| {
-        Failure::BadInput(format!(
-            "{e}  = note: the grid text recorded in {}",
-            dir.join(sweep_record::FILE).display()
-        ))
+        Diagnostic::from(e)
+            .note(format!("the grid text recorded in {}", dir.join(sweep_record::FILE).display()))
     })
 }
 
@@ -140,13 +127,13 @@ fn panels(
     axes: &[Axis],
     layout: &Layout,
     chosen: &[String],
-) -> Result<(Vec<PanelFigure>, Vec<String>), Failure> {
+) -> Result<(Vec<PanelFigure>, Vec<String>), Diagnostic> {
     let points = grid.points();
     let mut notes = Vec::new();
     let mut inputs: Vec<PanelInput> = Vec::new();
     for choice in layout.cells(axes) {
         let Some(point) = points.iter().find(|p| p.choice == choice) else {
-            return Err(Failure::RunFailed(format!("error: no grid point {choice:?}")));
+            return Err(Diagnostic::failed(format!("no grid point {choice:?}")));
         };
         let folder = grid.folder(point);
         let path = dir.join(&folder);
@@ -158,21 +145,20 @@ fn panels(
             inputs.push(Err(format!("point {folder} is not in the sweep folder")));
             continue;
         }
-        inputs.push(Ok(results::read(&path, &Choices::default()).map_err(Failure::BadInput)?));
+        inputs.push(Ok(results::read(&path, &Choices::default())?));
     }
     let ran = sweep_figures::strategies(&inputs);
     if ran.is_empty() {
-        return Err(Failure::BadInput(format!(
-            "error: {}: none of the points this figure shows is there yet; run or merge the sweep first",
-            dir.display()
-        )));
+        return Err(Diagnostic::bad_input(
+            "none of the points this figure shows is there yet; run or merge the sweep first",
+        )
+        .at(dir.display()));
     }
     for strategy in chosen {
         if !ran.contains(strategy) {
-            return Err(Failure::BadInput(format!(
-                "error: --strategy {strategy}: no point of this figure ran it\n  = expected one of: {}",
-                ran.join(", ")
-            )));
+            return Err(Diagnostic::bad_input("no point of this figure ran it")
+                .at(format!("--strategy {strategy}"))
+                .expected(format!("one of: {}", ran.join(", "))));
         }
     }
     let strategies = if chosen.is_empty() { ran } else { chosen.to_vec() };
@@ -188,32 +174,30 @@ fn comparison(
     layout: &Layout,
     column: &str,
     chosen: &[String],
-) -> Result<(PanelFigure, Vec<String>), Failure> {
+) -> Result<(PanelFigure, Vec<String>), Diagnostic> {
     let path = dir.join("grid.csv");
     if !path.is_file() {
-        return Err(Failure::BadInput(format!(
-            "error: {}: no such file; a sweep writes it when its points are done (and `merge` when it joins them)",
-            path.display()
-        )));
+        return Err(Diagnostic::bad_input(
+            "no such file; a sweep writes it when its points are done (and `merge` when it joins them)",
+        )
+        .at(path.display()));
     }
-    let table = GridTable::read(&path).map_err(Failure::BadInput)?;
+    let table = GridTable::read(&path)?;
     if chosen.len() > 1 {
-        return Err(Failure::BadInput(format!(
-            "error: --strategy {}: a comparison shows one strategy",
-            chosen.join(" --strategy ")
-        )));
+        return Err(Diagnostic::bad_input("a comparison shows one strategy")
+            .at(format!("--strategy {}", chosen.join(" --strategy "))));
     }
     let what = Compared { column, strategy: chosen.first().map(String::as_str) };
-    sweep_figures::comparison(&grid.name, axes, layout, &table, what).map_err(Failure::BadInput)
+    sweep_figures::comparison(&grid.name, axes, layout, &table, what)
 }
 
 /// Writes each figure as SVG and PNG into `out`, each file atomically, and
 /// says which.
-fn write(out: &Path, figures: &[PanelFigure]) -> Result<(), Failure> {
-    let failed = |e: String| Failure::RunFailed(format!("error: cannot write into {}: {e}", out.display()));
+fn write(out: &Path, figures: &[PanelFigure]) -> Result<(), Diagnostic> {
+    let failed = |e: String| Diagnostic::failed(format!("cannot write into {}: {e}", out.display()));
     std::fs::create_dir_all(out).map_err(|e| failed(e.to_string()))?;
     for figure in figures {
-        let drawn = |e: String| Failure::RunFailed(format!("error: cannot draw {}: {e}", figure.name));
+        let drawn = |e: String| Diagnostic::failed(format!("cannot draw {}: {e}", figure.name));
         let files = [
             (format!("{}.svg", figure.name), plot::panels_svg(figure).map_err(drawn)?.into_bytes()),
             (format!("{}.png", figure.name), plot::panels_png(figure).map_err(drawn)?),

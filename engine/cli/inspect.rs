@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Failure, load};
+use super::{Diagnostic, load};
 use crate::scenario::LoadedScenario;
 use crate::timing::schedule;
 
@@ -12,8 +12,8 @@ const VALIDATE_EVENTS: u64 = 20_000_000;
 /// Checks files as `run` would: the scenario itself, then the failures its
 /// generators draw for each of its seeds (which can exceed the event limit)
 /// over the first [`VALIDATE_EVENTS`] events of the run.
-pub fn validate(files: &[PathBuf]) -> Result<(), Failure> {
-    let mut problems = String::new();
+pub fn validate(files: &[PathBuf]) -> Result<(), Diagnostic> {
+    let mut problems = Vec::new();
     for file in files {
         let checked = LoadedScenario::from_file(file).and_then(|mut loaded| {
             crate::timing::severity::check_units(&loaded)?;
@@ -29,13 +29,16 @@ pub fn validate(files: &[PathBuf]) -> Result<(), Failure> {
         });
         match checked {
             Ok(()) => say!("{}: ok", file.display()),
-            Err(errors) => problems.push_str(&errors.to_string()),
+            Err(errors) => problems.push(Diagnostic::from(errors)),
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(Failure::BadInput(problems)) }
+    match Diagnostic::all(problems) {
+        None => Ok(()),
+        Some(problems) => Err(problems),
+    }
 }
 
-pub fn trace(path: Option<&Path>, seed: Option<u64>) -> Result<(), Failure> {
+pub fn trace(path: Option<&Path>, seed: Option<u64>) -> Result<(), Diagnostic> {
     let loaded = load(path, &[])?;
     let seed = seed.unwrap_or(loaded.scenario.seeds[0]);
     say!("{}", schedule::realize(&loaded, seed)?.trace.to_ron().trim_end());

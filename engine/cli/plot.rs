@@ -5,19 +5,16 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::Failure;
+use super::Diagnostic;
 use crate::results::{self, Choices, derived, folder as output};
 
 /// Redraws with `choices` overriding the baseline and shaded seed the folder was
 /// presented with; manifest.json then records the new ones.
-pub fn plot(dir: &Path, choices: &Choices) -> Result<(), Failure> {
+pub fn plot(dir: &Path, choices: &Choices) -> Result<(), Diagnostic> {
     let started = Instant::now();
-    let results = results::read(dir, choices).map_err(Failure::BadInput)?;
-    let (files, comparison) = derived::files(&results).map_err(Failure::RunFailed)?;
-    output::update_in_place(dir, &files, |m| results.record_choices(m)).map_err(|e| match e {
-        output::UpdateError::Refused(message) => Failure::BadInput(message),
-        output::UpdateError::Failed(message) => Failure::RunFailed(message),
-    })?;
+    let results = results::read(dir, choices)?;
+    let (files, comparison) = derived::files(&results)?;
+    output::update_in_place(dir, &files, |m| results.record_choices(m))?;
     say!("{}", comparison.tables());
     say!(
         "wrote aggregate.csv, comparison.csv and {} plots to {} ({:.1} s)",

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Failure;
+use super::Diagnostic;
 use crate::app::{Plan, Voice, execute, select_strategies};
 use crate::base::trace::Trace;
 use crate::numerics::device::BackendChoice;
@@ -19,16 +19,16 @@ pub fn rerun(
     jobs: Option<std::num::NonZeroUsize>,
     backend: Option<BackendChoice>,
     quiet: bool,
-) -> Result<(), Failure> {
+) -> Result<(), Diagnostic> {
     let shown = manifest.display().to_string();
-    let bad = |message: String| Failure::BadInput(format!("error: {shown}: {message}"));
-    let record = Manifest::read(manifest).map_err(Failure::BadInput)?;
-    let text = |field: &str, value: Option<&str>| -> Result<String, Failure> {
+    let bad = |message: String| Diagnostic::bad_input(message).at(&shown);
+    let record = Manifest::read(manifest)?;
+    let text = |field: &str, value: Option<&str>| -> Result<String, Diagnostic> {
         value.map(str::to_string).ok_or_else(|| {
-            bad(format!(
-                "field `{field}` is missing\n  = note: manifests written before faultline could rerun \
-                 (or by a dry run of an older version) lack it; rerun the original command instead"
-            ))
+            bad(format!("field `{field}` is missing")).note(
+                "manifests written before faultline could rerun (or by a dry run of an older version) lack it; \
+                 rerun the original command instead",
+            )
         })
     };
     let source = text("scenario_text", record.scenario_text.as_deref())?;
@@ -48,9 +48,9 @@ pub fn rerun(
     }
     let loaded = LoadedScenario::from_bytes(source.as_bytes(), &origin, &base_dir, Some(name))?;
     crate::timing::severity::check_units(&loaded)?;
-    let seeds = record.required_seeds(&shown).map_err(Failure::BadInput)?.to_vec();
+    let seeds = record.required_seeds(&shown)?.to_vec();
     let dry_run = record.is_dry_run();
-    let labels = record.distinct_strategies(&shown).map_err(Failure::BadInput)?.to_vec();
+    let labels = record.distinct_strategies(&shown)?.to_vec();
     if labels.is_empty() && !dry_run {
         return Err(bad("field `strategies` is missing or empty".into()));
     }
@@ -96,16 +96,13 @@ pub fn rerun(
 
 /// Each seed's `trace-seed-N.ron` beside the manifest, checked against the
 /// scenario's workers.
-fn recorded_traces(folder: &Path, seeds: &[u64], workers: u32) -> Result<Vec<Trace>, Failure> {
+fn recorded_traces(folder: &Path, seeds: &[u64], workers: u32) -> Result<Vec<Trace>, Diagnostic> {
     seeds
         .iter()
         .map(|seed| {
             let path = folder.join(format!("trace-seed-{seed}.ron"));
             crate::scenario::read_trace_file(&path, workers).map_err(|e| {
-                Failure::BadInput(format!(
-                    "{}\n  = note: rerun replays the failure trace its folder recorded for each seed",
-                    e.to_string().trim_end()
-                ))
+                Diagnostic::from(e).note("rerun replays the failure trace its folder recorded for each seed")
             })
         })
         .collect()

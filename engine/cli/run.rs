@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{BackendArg, Failure, load};
+use super::{BackendArg, Diagnostic, load};
 use crate::app::{Plan, Voice, default_folder, execute, select_strategies};
 use crate::results::Choices;
 use crate::scenario::Strategy;
@@ -64,20 +64,20 @@ impl ChoiceArgs {
     }
 }
 
-pub fn run(args: &RunArgs) -> Result<(), Failure> {
+pub fn run(args: &RunArgs) -> Result<(), Diagnostic> {
     let loaded = load(args.scenario.as_deref(), &args.sets)?;
     let seeds = if args.seeds.is_empty() { loaded.scenario.seeds.clone() } else { args.seeds.clone() };
     if let Some(seed) = seeds.iter().enumerate().find_map(|(i, s)| seeds[..i].contains(s).then_some(s)) {
-        return Err(Failure::BadInput(format!(
-            "error: --seed {seed} is given twice\n  = expected distinct seeds"
-        )));
+        return Err(Diagnostic::bad_input("is given twice")
+            .at(format!("--seed {seed}"))
+            .expected("distinct seeds"));
     }
     let strategies = select_strategies(&loaded, &args.strategies)?;
     let choices = args.choices.choices();
     // Before any work (a dry run included): a baseline or shaded seed that will
     // not exist.
     let labels: Vec<String> = strategies.iter().map(Strategy::label).collect();
-    choices.check(&labels, &seeds).map_err(Failure::BadInput)?;
+    choices.check(&labels, &seeds)?;
     let out = match &args.out {
         Some(out) => out.clone(),
         None => Path::new("results").join(default_folder(loaded.name(), &loaded.origin)?),

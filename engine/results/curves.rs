@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::manifest::{self, Manifest};
 use super::run_files::{parse_metrics, parse_summary};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::trace::Trace;
 use crate::training::experiment::{Experiment, RunOutcome};
 
@@ -105,38 +106,41 @@ impl Choices {
 
     /// Checks the choices (given as flags) against the strategies and seeds that
     /// ran (or will): the error names the flag and what it may be.
-    pub fn check(&self, strategies: &[String], seeds: &[u64]) -> Result<(), String> {
-        self.check_as(strategies, seeds, ["--baseline ", "--shade-seed "])
+    pub fn check(&self, strategies: &[String], seeds: &[u64]) -> Result<(), Diagnostic> {
+        self.check_as(strategies, seeds, &|flag, value, message| {
+            let flag = if flag == "baseline" { "--baseline" } else { "--shade-seed" };
+            Diagnostic::bad_input(message).at(format!("{flag} {value}"))
+        })
     }
 
     /// [`Choices::check`] for choices a manifest recorded: the error names its
     /// fields, not flags nobody gave.
-    fn check_recorded(&self, strategies: &[String], seeds: &[u64]) -> Result<(), String> {
-        self.check_as(strategies, seeds, ["`baseline`: ", "`shaded_seed`: "])
+    fn check_recorded(&self, strategies: &[String], seeds: &[u64], shown: &str) -> Result<(), Diagnostic> {
+        self.check_as(strategies, seeds, &|field, value, message| {
+            Diagnostic::bad_input(format!("{value}: {message}")).at(shown).field(field)
+        })
     }
 
+    /// `problem(field, value, message)` places a problem (`field`: the
+    /// manifest's name of the choice) at a flag or at the manifest's field.
     fn check_as(
         &self,
         strategies: &[String],
         seeds: &[u64],
-        [baseline_is, seed_is]: [&str; 2],
-    ) -> Result<(), String> {
+        problem: &dyn Fn(&str, String, &str) -> Diagnostic,
+    ) -> Result<(), Diagnostic> {
         if let Some(baseline) = &self.baseline
             && !strategies.contains(baseline)
         {
-            return Err(format!(
-                "error: {baseline_is}{baseline}: not a strategy of these results\n  = expected one of: {}",
-                strategies.join(", ")
-            ));
+            let problem = problem("baseline", baseline.clone(), "not a strategy of these results");
+            return Err(problem.expected(format!("one of: {}", strategies.join(", "))));
         }
         if let Some(seed) = self.shaded_seed
             && !seeds.contains(&seed)
         {
             let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
-            return Err(format!(
-                "error: {seed_is}{seed}: not a seed of these results\n  = expected one of: {}",
-                seeds.join(", ")
-            ));
+            let problem = problem("shaded_seed", seed.to_string(), "not a seed of these results");
+            return Err(problem.expected(format!("one of: {}", seeds.join(", "))));
         }
         Ok(())
     }
@@ -202,24 +206,23 @@ const DEFAULT_TARGET: f64 = 0.9;
 /// (which runs exist), every `<strategy>/seed-<n>/metrics.csv` and every
 /// `trace-seed-<n>.ron`. `choices` override the manifest's. The error names the
 /// file (and line) and is for the user, as is.
-pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
+pub fn read(dir: &Path, choices: &Choices) -> Result<Results, Diagnostic> {
     let manifest = read_manifest(dir)?;
     let at = |name: &str| dir.join(name).display().to_string();
     let shown = at(manifest::FILE);
+    let bad = |message: &str| Diagnostic::bad_input(message).at(&shown);
     if manifest.is_dry_run() {
-        return Err(format!(
-            "error: {shown}: these are the results of a dry run (timing only); there is no training to plot"
-        ));
+        return Err(bad("these are the results of a dry run (timing only); there is no training to plot"));
     }
-    let scenario = manifest.scenario.clone().ok_or_else(|| format!("error: {shown}: no `scenario` field"))?;
+    let scenario = manifest.scenario.clone().ok_or_else(|| bad("no `scenario` field"))?;
     let seeds = manifest.required_seeds(&shown)?.to_vec();
     if manifest.strategies.is_none() {
-        return Err(format!("error: {shown}: no `strategies` field"));
+        return Err(bad("no `strategies` field"));
     }
     let strategies = manifest.distinct_strategies(&shown)?.to_vec();
     // Optional fields (older manifests lack them), but in range when there.
     let wrong = |name: &str, value: &dyn std::fmt::Display, expected: &str| {
-        format!("error: {shown}: `{name}`: {value} is not {expected}")
+        bad(&format!("{value} is not {expected}")).field(name)
     };
     let target_accuracy = match manifest.target_accuracy {
         None => DEFAULT_TARGET,
@@ -247,13 +250,11 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
         .iter()
         .map(|seed| {
             let path = format!("trace-seed-{seed}.ron");
-            crate::scenario::parse_trace_text(&read_text(dir, &path)?, &at(&path)).map_err(|e| e.to_string())
+            Ok(crate::scenario::parse_trace_text(&read_text(dir, &path)?, &at(&path))?)
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, Diagnostic>>()?;
     let recorded = Choices::from_manifest(&manifest);
-    recorded
-        .check_recorded(&strategies, &seeds)
-        .map_err(|e| format!("{shown}: {}", e.trim_start_matches("error: ")))?;
+    recorded.check_recorded(&strategies, &seeds, &shown)?;
     choices.check(&strategies, &seeds)?;
     let chosen = Choices {
         baseline: choices.baseline.clone().or(recorded.baseline),
@@ -277,26 +278,24 @@ pub fn read(dir: &Path, choices: &Choices) -> Result<Results, String> {
 /// Files above this size are not results: refuse rather than read them whole.
 const MAX_FILE: u64 = 256 << 20;
 
-fn read_text(dir: &Path, relative: &str) -> Result<String, String> {
+fn read_text(dir: &Path, relative: &str) -> Result<String, Diagnostic> {
     let path = dir.join(relative);
-    let shown = path.display();
-    let meta = fs::metadata(&path).map_err(|e| format!("error: {shown}: {e}"))?;
+    let bad = |message: String| Diagnostic::bad_input(message).at(path.display());
+    let meta = fs::metadata(&path).map_err(|e| bad(e.to_string()))?;
     if !meta.is_file() || meta.len() > MAX_FILE {
-        return Err(format!("error: {shown}: not a results file (a regular file of at most 256 MiB)"));
+        return Err(bad("not a results file (a regular file of at most 256 MiB)".into()));
     }
-    fs::read_to_string(&path).map_err(|e| format!("error: {shown}: {e}"))
+    fs::read_to_string(&path).map_err(|e| bad(e.to_string()))
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest, String> {
-    let shown = dir.display();
+fn read_manifest(dir: &Path) -> Result<Manifest, Diagnostic> {
+    let bad = |message: &str| Diagnostic::bad_input(message).at(dir.display());
     if !dir.is_dir() {
-        return Err(format!(
-            "error: {shown}: no such folder; expected a results folder written by `faultline run`"
-        ));
+        return Err(bad("no such folder; expected a results folder written by `faultline run`"));
     }
     if !dir.join(manifest::FILE).is_file() {
-        return Err(format!(
-            "error: {shown}: not a results folder (no manifest.json); expected a folder written by `faultline run`"
+        return Err(bad(
+            "not a results folder (no manifest.json); expected a folder written by `faultline run`",
         ));
     }
     Manifest::read_in(dir)

@@ -2,6 +2,7 @@
 //! and `plot DIR` redraws from a results folder on disk: aggregate.csv,
 //! comparison.csv and the figures in plots/, each as SVG and PNG.
 
+use crate::base::diagnostic::Diagnostic;
 use crate::results::Results;
 use crate::results::aggregate;
 use crate::results::compare::{self, Comparison};
@@ -12,14 +13,14 @@ use crate::results::plot;
 pub type Files = Vec<(String, Vec<u8>)>;
 
 /// The derived files and the comparison they hold.
-pub fn files(results: &Results) -> Result<(Files, Comparison), String> {
+pub fn files(results: &Results) -> Result<(Files, Comparison), Diagnostic> {
     let comparison = compare::compare(results);
     let mut files = vec![
         ("aggregate.csv".to_string(), aggregate::aggregate_csv(results).into_bytes()),
         ("comparison.csv".to_string(), comparison.csv().into_bytes()),
     ];
     for figure in figures::figures(results) {
-        let error = |e: String| format!("error: cannot draw plots/{}: {e}", figure.name);
+        let error = |e: String| Diagnostic::failed(format!("cannot draw plots/{}: {e}", figure.name));
         files.push((format!("plots/{}.svg", figure.name), plot::svg(&figure).map_err(error)?.into_bytes()));
         files.push((format!("plots/{}.png", figure.name), plot::png(&figure).map_err(error)?));
     }

@@ -19,6 +19,7 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::manifest::{self, Manifest};
+use crate::base::diagnostic::Diagnostic;
 
 pub use super::lock::{FolderLock, lock};
 
@@ -56,10 +57,10 @@ pub struct ResultsFolder {
 
 /// Checks that `out` can take a run's results (`needed_bytes` of them) and creates
 /// the staging folder. The error is for the user, as is.
-pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
-    let shown = out.display();
+pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, Diagnostic> {
+    let bad = |message: String| out_problem(out, message);
     let Some(Component::Normal(name)) = out.components().next_back() else {
-        return Err(format!("error: --out {shown}: name a folder for the results, e.g. results/run-1"));
+        return Err(bad("name a folder for the results, e.g. results/run-1".into()));
     };
     let name = name.to_string_lossy().into_owned();
     let parent = match out.parent() {
@@ -69,35 +70,30 @@ pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
     if let (Ok(here), Ok(target)) = (std::env::current_dir(), fs::canonicalize(out))
         && here.starts_with(&target)
     {
-        return Err(format!(
-            "error: --out {shown}: the results would replace the folder you are in; choose a folder below it"
-        ));
+        return Err(bad("the results would replace the folder you are in; choose a folder below it".into()));
     }
     let previous = match fs::metadata(out) {
         Ok(meta) if !meta.is_dir() => {
-            return Err(format!("error: --out {shown}: is a file, not a folder; choose another --out"));
+            return Err(bad("is a file, not a folder; choose another --out".into()));
         }
         Ok(_) => earlier_results(out)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => {
-            return Err(match out.ancestors().skip(1).find(|a| a.is_file()) {
-                Some(file) => format!("error: --out {shown}: {} is a file, not a folder", file.display()),
-                None => format!("error: --out {shown}: {e}"),
-            });
+            return Err(bad(match out.ancestors().skip(1).find(|a| a.is_file()) {
+                Some(file) => format!("{} is a file, not a folder", file.display()),
+                None => e.to_string(),
+            }));
         }
     };
-    fs::create_dir_all(&parent)
-        .map_err(|e| format!("error: --out {shown}: cannot create {}: {e}", parent.display()))?;
+    fs::create_dir_all(&parent).map_err(|e| bad(format!("cannot create {}: {e}", parent.display())))?;
     let claim = lock(out)?;
     let kept = remove_abandoned_staging(&parent, &name, out)?;
     check_free_space(&parent, needed_bytes, out)?;
     let staging = parent.join(format!("{name}.incomplete-{}", std::process::id()));
-    fs::create_dir(&staging)
-        .map_err(|e| format!("error: --out {shown}: cannot create {}: {e}", staging.display()))?;
+    fs::create_dir(&staging).map_err(|e| bad(format!("cannot create {}: {e}", staging.display())))?;
     if let Some(kept) = kept {
-        fs::rename(&kept, staging.join(DONE)).map_err(|e| {
-            format!("error: --out {shown}: cannot keep {} of an interrupted run: {e}", kept.display())
-        })?;
+        fs::rename(&kept, staging.join(DONE))
+            .map_err(|e| bad(format!("cannot keep {} of an interrupted run: {e}", kept.display())))?;
     }
     let folder = ResultsFolder {
         out: out.to_path_buf(),
@@ -111,8 +107,13 @@ pub fn prepare(out: &Path, needed_bytes: u64) -> Result<ResultsFolder, String> {
     let probe = folder.staging.join(".probe");
     fs::write(&probe, b"faultline")
         .and_then(|()| fs::remove_file(&probe))
-        .map_err(|e| format!("error: --out {shown}: cannot write into {}: {e}", folder.staging.display()))?;
+        .map_err(|e| bad(format!("cannot write into {}: {e}", folder.staging.display())))?;
     Ok(folder)
+}
+
+/// A problem with the folder given as `--out`.
+fn out_problem(out: &Path, message: String) -> Diagnostic {
+    Diagnostic::bad_input(message).at(format!("--out {}", out.display()))
 }
 
 /// The staging folder's records of finished runs.
@@ -202,31 +203,22 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     written
 }
 
-/// Why [`update_in_place`] did nothing.
-#[derive(Debug)]
-pub enum UpdateError {
-    /// The folder cannot be updated now: another faultline holds it, or it is
-    /// not a results folder (bad input; exit 2).
-    Refused(String),
-    /// Writing failed; the folder is as it was (exit 1).
-    Failed(String),
-}
-
 /// Adds or rewrites `files` (relative path, contents) in the committed results
 /// folder `out` and applies `edit` to its manifest.json, as one transaction: the
 /// folder is staged whole (its other files copied), then swapped into place like
 /// a run's. Interrupted or failing at any moment (an unwritable `plots/`), it
 /// leaves `out` as it was. It holds `out`'s lock, so it never races a `run`.
+/// Refused (exit 2) when another faultline holds the folder or it is not a
+/// results folder; failed (exit 1) when writing failed.
 pub fn update_in_place(
     out: &Path,
     files: &[(String, Vec<u8>)],
     edit: impl FnOnce(&mut Manifest),
-) -> Result<(), UpdateError> {
+) -> Result<(), Diagnostic> {
     let shown = out.display();
-    let failed =
-        |e: &dyn std::fmt::Display| UpdateError::Failed(format!("error: cannot write into {shown}: {e}"));
-    let mut manifest = Manifest::read_in(out).map_err(UpdateError::Refused)?;
-    let mut folder = prepare(out, 0).map_err(UpdateError::Refused)?;
+    let failed = |e: &dyn std::fmt::Display| Diagnostic::failed(format!("cannot write into {shown}: {e}"));
+    let mut manifest = Manifest::read_in(out)?;
+    let mut folder = prepare(out, 0)?;
     // The files in the order the manifest lists them, then any it does not
     // (older versions listed none), then the new ones.
     let mut order = manifest.files.clone();
@@ -280,10 +272,11 @@ fn swap(a: &Path, b: &Path) -> io::Result<()> {
 
 /// What an existing `--out` holds: `None` when empty, a description when it is an
 /// earlier run's results, an error when anything in it is not.
-fn earlier_results(out: &Path) -> Result<Option<String>, String> {
+fn earlier_results(out: &Path) -> Result<Option<String>, Diagnostic> {
     let shown = out.display();
+    let bad = |message: String| out_problem(out, message);
     let mut files = Vec::new();
-    list_files(out, "", 0, &mut files).map_err(|e| format!("error: --out {shown}: cannot read it: {e}"))?;
+    list_files(out, "", 0, &mut files).map_err(|e| bad(format!("cannot read it: {e}")))?;
     if files.is_empty() {
         return Ok(None);
     }
@@ -291,17 +284,16 @@ fn earlier_results(out: &Path) -> Result<Option<String>, String> {
     if let Err(unreadable) = &manifest
         && out.join(manifest::FILE).is_file()
     {
-        return Err(format!(
-            "{unreadable}\n  = help: --out {shown} is not a results folder this faultline can replace; \
-             move it away, or choose another --out"
-        ));
+        return Err(unreadable.clone().help(format!(
+            "--out {shown} is not a results folder this faultline can replace; move it away, or choose another --out"
+        )));
     }
     let Ok(manifest) = manifest else {
-        return Err(format!(
-            "error: --out {shown}: the folder holds files that no faultline run wrote (no manifest.json), e.g. {}\n  \
-             = help: move them away, or choose another --out; faultline only replaces its own results",
+        return Err(bad(format!(
+            "the folder holds files that no faultline run wrote (no manifest.json), e.g. {}",
             files.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-        ));
+        ))
+        .help("move them away, or choose another --out; faultline only replaces its own results"));
     };
     let listed: Vec<&str> = manifest.files.iter().map(String::as_str).collect();
     let foreign: Vec<&String> = files
@@ -309,12 +301,12 @@ fn earlier_results(out: &Path) -> Result<Option<String>, String> {
         .filter(|f| f.as_str() != "manifest.json" && !listed.contains(&f.as_str()) && !is_legacy_result(f))
         .collect();
     if !foreign.is_empty() {
-        return Err(format!(
-            "error: --out {shown}: besides an earlier run's results the folder holds {} file(s) that run did not \
-             write, e.g. {}\n  = help: move them away, or choose another --out; faultline only replaces its own results",
+        return Err(bad(format!(
+            "besides an earlier run's results the folder holds {} file(s) that run did not write, e.g. {}",
             foreign.len(),
             foreign.iter().take(3).map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
-        ));
+        ))
+        .help("move them away, or choose another --out; faultline only replaces its own results"));
     }
     let seeds: Vec<String> = manifest.seed_list().iter().map(u64::to_string).collect();
     let kind = if manifest.is_dry_run() { "dry run" } else { "run" };
@@ -347,7 +339,7 @@ fn list_files(dir: &Path, prefix: &str, depth: usize, files: &mut Vec<String>) -
 /// Removes the staging folders interrupted runs into `out` left, but keeps the
 /// finished-run records of the one that finished most runs: moved beside them
 /// as `<name>.done-<pid>`, whose path it returns.
-fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<Option<PathBuf>, String> {
+fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<Option<PathBuf>, Diagnostic> {
     let Ok(entries) = fs::read_dir(parent) else { return Ok(None) };
     let prefix = format!("{name}.incomplete-");
     let kept_at = parent.join(format!("{name}.done-{}", std::process::id()));
@@ -358,9 +350,11 @@ fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<Opt
             continue;
         };
         if pid != std::process::id() && faultline_is_running(pid) {
-            return Err(format!(
-                "error: --out {}: another faultline run (pid {pid}) is writing there; wait for it or choose another --out",
-                out.display()
+            return Err(out_problem(
+                out,
+                format!(
+                    "another faultline run (pid {pid}) is writing there; wait for it or choose another --out"
+                ),
             ));
         }
         let done = entry.path().join(DONE);
@@ -372,7 +366,10 @@ fn remove_abandoned_staging(parent: &Path, name: &str, out: &Path) -> Result<Opt
             }
         }
         fs::remove_dir_all(entry.path()).map_err(|e| {
-            format!("error: cannot remove {} that an interrupted run left: {e}", entry.path().display())
+            Diagnostic::bad_input(format!(
+                "cannot remove {} that an interrupted run left: {e}",
+                entry.path().display()
+            ))
         })?;
     }
     Ok(kept.map(|_| kept_at))
@@ -384,16 +381,18 @@ fn faultline_is_running(pid: u32) -> bool {
 }
 
 /// Refuses to start when the disk under `dir` has less room than the results need.
-fn check_free_space(dir: &Path, needed_bytes: u64, out: &Path) -> Result<(), String> {
+fn check_free_space(dir: &Path, needed_bytes: u64, out: &Path) -> Result<(), Diagnostic> {
     #[cfg(unix)]
     if let Ok(stats) = rustix::fs::statvfs(dir) {
         let free = stats.f_bavail.saturating_mul(stats.f_frsize);
         if free < needed_bytes {
-            return Err(format!(
-                "error: --out {}: the disk has {} free, the results need about {}",
-                out.display(),
-                crate::scenario::human_bytes(free),
-                crate::scenario::human_bytes(needed_bytes)
+            return Err(out_problem(
+                out,
+                format!(
+                    "the disk has {} free, the results need about {}",
+                    crate::scenario::human_bytes(free),
+                    crate::scenario::human_bytes(needed_bytes)
+                ),
             ));
         }
     }
@@ -464,16 +463,16 @@ mod tests {
         let dir = scratch("refuse");
         fs::create_dir_all(dir.join("mine")).unwrap();
         fs::write(dir.join("mine/notes.txt"), b"keep me").unwrap();
-        let error = prepare(&dir.join("mine"), 0).unwrap_err();
+        let error = prepare(&dir.join("mine"), 0).unwrap_err().to_string();
         assert!(error.contains("no faultline run wrote") && error.contains("notes.txt"), "{error}");
         fs::write(dir.join("mine/manifest.json"), br#"{"faultline": "0"}"#).unwrap();
-        let error = prepare(&dir.join("mine"), 0).unwrap_err();
+        let error = prepare(&dir.join("mine"), 0).unwrap_err().to_string();
         assert!(error.contains("1 file(s) that run did not write, e.g. notes.txt"), "{error}");
         fs::write(dir.join("a-file"), b"").unwrap();
-        assert!(prepare(&dir.join("a-file"), 0).unwrap_err().contains("is a file, not a folder"));
-        assert!(prepare(Path::new("."), 0).unwrap_err().contains("name a folder"));
-        assert!(prepare(Path::new("/"), 0).unwrap_err().contains("name a folder"));
-        assert!(prepare(&dir.join("huge"), u64::MAX).unwrap_err().contains("free"));
+        assert!(prepare(&dir.join("a-file"), 0).unwrap_err().to_string().contains("is a file, not a folder"));
+        assert!(prepare(Path::new("."), 0).unwrap_err().to_string().contains("name a folder"));
+        assert!(prepare(Path::new("/"), 0).unwrap_err().to_string().contains("name a folder"));
+        assert!(prepare(&dir.join("huge"), u64::MAX).unwrap_err().to_string().contains("free"));
         assert_eq!(fs::read(dir.join("mine/notes.txt")).unwrap(), b"keep me");
         fs::remove_dir_all(dir).unwrap();
     }
@@ -507,9 +506,9 @@ mod tests {
         let dir = scratch("lock");
         let out = dir.join("run");
         let held = prepare(&out, 0).unwrap();
-        let refused = prepare(&out, 0).unwrap_err();
+        let refused = prepare(&out, 0).unwrap_err().to_string();
         assert!(refused.contains("another faultline"), "{refused}");
-        assert!(lock(&out).unwrap_err().contains("another faultline"));
+        assert!(lock(&out).unwrap_err().to_string().contains("another faultline"));
         drop(held);
         let again = lock(&out).unwrap();
         drop(again);

@@ -9,6 +9,7 @@ use std::path::Path;
 use super::aggregate::cell;
 use super::compare::Comparison;
 use super::control::ControlComparison;
+use crate::base::diagnostic::Diagnostic;
 
 /// grid.csv as read: the header and the rows, cells unquoted.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,35 +59,38 @@ const MAX_FILE: u64 = 256 << 20;
 
 impl GridTable {
     /// Reads `path`; the error names it and is for the user, as is.
-    pub fn read(path: &Path) -> Result<GridTable, String> {
+    pub fn read(path: &Path) -> Result<GridTable, Diagnostic> {
         let shown = path.display().to_string();
-        let meta = fs::metadata(path).map_err(|e| format!("error: {shown}: {e}"))?;
+        let bad = |message: String| Diagnostic::bad_input(message).at(&shown);
+        let meta = fs::metadata(path).map_err(|e| bad(e.to_string()))?;
         if !meta.is_file() || meta.len() > MAX_FILE {
-            return Err(format!("error: {shown}: not a grid.csv (a regular file of at most 256 MiB)"));
+            return Err(bad("not a grid.csv (a regular file of at most 256 MiB)".into()));
         }
-        let text = fs::read_to_string(path).map_err(|e| format!("error: {shown}: {e}"))?;
+        let text = fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         GridTable::parse(&text, &shown)
     }
 
     /// Parses the text of a grid.csv (`shown` names it in errors).
-    pub fn parse(text: &str, shown: &str) -> Result<GridTable, String> {
-        let mut records = records(text).map_err(|line| format!("error: {shown}:{line}: unclosed quote"))?;
+    pub fn parse(text: &str, shown: &str) -> Result<GridTable, Diagnostic> {
+        let at_line =
+            |line: usize, message: String| Diagnostic::bad_input(message).at(format!("{shown}:{line}"));
+        let mut records = records(text).map_err(|line| at_line(line, "unclosed quote".into()))?;
         if records.is_empty() {
-            return Err(format!("error: {shown}: empty; expected a header beginning `point,folder`"));
+            return Err(Diagnostic::bad_input("empty; expected a header beginning `point,folder`").at(shown));
         }
         let (_, columns) = records.remove(0);
         if columns.first().map(String::as_str) != Some("point") || !columns.iter().any(|c| c == "strategy") {
-            return Err(format!(
-                "error: {shown}:1: expected a header beginning `point,folder` with a `strategy` column"
+            return Err(at_line(
+                1,
+                "expected a header beginning `point,folder` with a `strategy` column".into(),
             ));
         }
         let (mut rows, mut lines) = (Vec::with_capacity(records.len()), Vec::with_capacity(records.len()));
         for (line, row) in records {
             if row.len() != columns.len() {
-                return Err(format!(
-                    "error: {shown}:{line}: {} cells, but the header has {} columns",
-                    row.len(),
-                    columns.len()
+                return Err(at_line(
+                    line,
+                    format!("{} cells, but the header has {} columns", row.len(), columns.len()),
                 ));
             }
             rows.push(row);
@@ -103,7 +107,7 @@ impl GridTable {
     /// The number in row `row`, column `column`: `None` when the cell is empty
     /// (undefined, e.g. a standard deviation of one seed); an error names the
     /// cell when it is not a number.
-    pub fn number(&self, row: usize, column: usize) -> Result<Option<f64>, String> {
+    pub fn number(&self, row: usize, column: usize) -> Result<Option<f64>, Diagnostic> {
         let cell = self.rows[row][column].trim();
         if cell.is_empty() {
             return Ok(None);
@@ -111,10 +115,10 @@ impl GridTable {
         match cell.parse::<f64>() {
             Ok(value) if value.is_finite() => Ok(Some(value)),
             Ok(_) => Ok(None),
-            Err(_) => Err(format!(
-                "error: {}:{}: {} `{cell}` is not a number",
-                self.shown, self.lines[row], self.columns[column]
-            )),
+            Err(_) => {
+                Err(Diagnostic::bad_input(format!("{} `{cell}` is not a number", self.columns[column]))
+                    .at(format!("{}:{}", self.shown, self.lines[row])))
+            }
         }
     }
 
@@ -292,7 +296,7 @@ diff_auc_rounds_mean,diff_auc_rounds_ci95_low,diff_auc_rounds_ci95_high,share_x,
         let diff = t.column("diff_auc_rounds_mean").unwrap();
         assert_eq!(t.number(0, diff), Ok(None));
         assert_eq!(t.number(1, diff), Ok(Some(0.002)));
-        let error = t.number(1, t.column("strategy").unwrap()).unwrap_err();
+        let error = t.number(1, t.column("strategy").unwrap()).unwrap_err().to_string();
         assert_eq!(error, "error: grid.csv:3: strategy `dynamic` is not a number");
         assert!(!t.numeric_columns().contains(&"point") && t.numeric_columns().contains(&"workers"));
         assert!(!t.numeric_columns().contains(&"training.tau"));
@@ -318,12 +322,17 @@ diff_auc_rounds_mean,diff_auc_rounds_ci95_low,diff_auc_rounds_ci95_high,share_x,
     fn malformed_tables_are_refused_at_their_line() {
         let short = "point,folder,strategy\n0,a,u\n1,b\n";
         assert_eq!(
-            GridTable::parse(short, "g.csv").unwrap_err(),
+            GridTable::parse(short, "g.csv").unwrap_err().to_string(),
             "error: g.csv:3: 2 cells, but the header has 3 columns"
         );
-        assert!(GridTable::parse("a,b\n", "g.csv").unwrap_err().starts_with("error: g.csv:1: expected"));
+        assert!(
+            GridTable::parse("a,b\n", "g.csv")
+                .unwrap_err()
+                .to_string()
+                .starts_with("error: g.csv:1: expected")
+        );
         assert_eq!(
-            GridTable::parse("point,strategy\n0,\"u\n", "g.csv").unwrap_err(),
+            GridTable::parse("point,strategy\n0,\"u\n", "g.csv").unwrap_err().to_string(),
             "error: g.csv:2: unclosed quote"
         );
     }

@@ -1,6 +1,7 @@
 //! One writer per folder: an advisory lock beside a results or sweep folder, held
 //! by `run`, `sweep`, `plot` and `merge` while they write it.
 
+use crate::base::diagnostic::Diagnostic;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -25,29 +26,26 @@ impl Drop for FolderLock {
 }
 
 /// Claims `out` (its parent is created if needed).
-pub fn lock(out: &Path) -> Result<FolderLock, String> {
-    let shown = out.display();
+pub fn lock(out: &Path) -> Result<FolderLock, Diagnostic> {
+    let bad = |message: String| Diagnostic::bad_input(message).at(out.display());
     let Some(Component::Normal(name)) = out.components().next_back() else {
-        return Err(format!("error: {shown}: name a folder, e.g. results/run-1"));
+        return Err(bad("name a folder, e.g. results/run-1".into()));
     };
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&parent)
-        .map_err(|e| format!("error: {shown}: cannot create {}: {e}", parent.display()))?;
+    fs::create_dir_all(&parent).map_err(|e| bad(format!("cannot create {}: {e}", parent.display())))?;
     let path = parent.join(format!(".{}.lock", name.to_string_lossy()));
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("error: {shown}: cannot create its lock {}: {e}", path.display()))?;
+        .map_err(|e| bad(format!("cannot create its lock {}: {e}", path.display())))?;
     let busy = || {
-        format!(
-            "error: {shown}: another faultline (a run, sweep, plot or merge) is writing it\n  = help: wait for \
-             it to finish, or choose another folder"
-        )
+        bad("another faultline (a run, sweep, plot or merge) is writing it".into())
+            .help("wait for it to finish, or choose another folder")
     };
     #[cfg(unix)]
     {
@@ -57,7 +55,7 @@ pub fn lock(out: &Path) -> Result<FolderLock, String> {
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(e) if e == rustix::io::Errno::WOULDBLOCK => return Err(busy()),
-            Err(e) => return Err(format!("error: {shown}: cannot lock {}: {e}", path.display())),
+            Err(e) => return Err(bad(format!("cannot lock {}: {e}", path.display()))),
         }
         // The file may have been removed by a holder that just finished after we
         // opened it: a lock on that orphan would not exclude the next process,

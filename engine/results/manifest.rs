@@ -16,6 +16,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::identity::Identity;
+use crate::base::diagnostic::Diagnostic;
 
 /// The file's name in a results folder.
 pub const FILE: &str = "manifest.json";
@@ -155,40 +156,33 @@ impl Manifest {
 
     /// Reads `path` strictly: a syntax error is reported at `file:line:col`, a
     /// field of the wrong type by its path (`seeds[1]`).
-    pub fn read(path: &Path) -> Result<Manifest, String> {
+    pub fn read(path: &Path) -> Result<Manifest, Diagnostic> {
         let shown = path.display();
         let bytes = crate::base::input::read_bounded(path, MAX_BYTES)
-            .map_err(|e| format!("error: {shown}: cannot read it: {e}"))?;
+            .map_err(|e| Diagnostic::bad_input(format!("cannot read it: {e}")).at(&shown))?;
         Manifest::parse(&bytes, &shown.to_string())
     }
 
     /// The manifest.json of the results folder `dir`.
-    pub fn read_in(dir: &Path) -> Result<Manifest, String> {
+    pub fn read_in(dir: &Path) -> Result<Manifest, Diagnostic> {
         Manifest::read(&dir.join(FILE))
     }
 
     /// Parses manifest bytes; `shown` names the file in errors.
-    pub fn parse(bytes: &[u8], shown: &str) -> Result<Manifest, String> {
+    pub fn parse(bytes: &[u8], shown: &str) -> Result<Manifest, Diagnostic> {
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
             let message = e.to_string();
             let message = message.trim_end_matches(&format!(" at line {} column {}", e.line(), e.column()));
-            format!(
-                "error: {shown}:{}:{}: {message}; expected the JSON manifest of a faultline run",
-                e.line(),
-                e.column()
-            )
+            Diagnostic::bad_input(format!("{message}; expected the JSON manifest of a faultline run"))
+                .at(format!("{shown}:{}:{}", e.line(), e.column()))
         })?;
         if value.get("faultline").is_none() {
-            return Err(format!("error: {shown}: not a faultline manifest (no `faultline` field)"));
+            return Err(Diagnostic::bad_input("not a faultline manifest (no `faultline` field)").at(shown));
         }
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let message = in_words(&e.into_inner().to_string());
-            if path == "." {
-                format!("error: {shown}: {message}")
-            } else {
-                format!("error: {shown}: `{path}`: {message}")
-            }
+            let problem = Diagnostic::bad_input(in_words(&e.into_inner().to_string())).at(shown);
+            if path == "." { problem } else { problem.field(path) }
         })
     }
 
@@ -206,22 +200,25 @@ impl Manifest {
     }
 
     /// The seeds, required: the error names the field.
-    pub fn required_seeds(&self, shown: &str) -> Result<&[u64], String> {
-        let seeds = self.seeds.as_deref().ok_or_else(|| format!("error: {shown}: no `seeds` field"))?;
+    pub fn required_seeds(&self, shown: &str) -> Result<&[u64], Diagnostic> {
+        let bad = |message: String| Diagnostic::bad_input(message).at(shown);
+        let seeds = self.seeds.as_deref().ok_or_else(|| bad("no `seeds` field".into()))?;
         if let Some(i) = (0..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
-            return Err(format!("error: {shown}: `seeds[{i}]`: seed {} is listed twice", seeds[i]));
+            return Err(bad(format!("seed {} is listed twice", seeds[i])).field(format!("seeds[{i}]")));
         }
         if seeds.is_empty() {
-            return Err(format!("error: {shown}: `seeds` is empty"));
+            return Err(bad("is empty".into()).field("seeds"));
         }
         Ok(seeds)
     }
 
     /// The strategy labels, distinct (none in a dry run's manifest).
-    pub fn distinct_strategies(&self, shown: &str) -> Result<&[String], String> {
+    pub fn distinct_strategies(&self, shown: &str) -> Result<&[String], Diagnostic> {
         let strategies = self.strategies.as_deref().unwrap_or_default();
         if let Some(i) = (0..strategies.len()).find(|&i| strategies[..i].contains(&strategies[i])) {
-            return Err(format!("error: {shown}: `strategies[{i}]`: `{}` is listed twice", strategies[i]));
+            return Err(Diagnostic::bad_input(format!("`{}` is listed twice", strategies[i]))
+                .at(shown)
+                .field(format!("strategies[{i}]")));
         }
         Ok(strategies)
     }
@@ -281,7 +278,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Manifest, String> {
-        Manifest::parse(text.as_bytes(), "m.json")
+        Manifest::parse(text.as_bytes(), "m.json").map_err(|e| e.to_string())
     }
 
     #[test]
@@ -328,18 +325,19 @@ mod tests {
             ("{\"scenario\": \"q\"}", "not a faultline manifest"),
             (
                 r#"{"faultline": "0", "seeds": [1, "2"]}"#,
-                "`seeds[1]`: invalid type: string \"2\", expected a seed",
+                "m.json: seeds[1]: invalid type: string \"2\", expected a seed",
             ),
-            (r#"{"faultline": "0", "runs": [{"strategy": 1}]}"#, "`runs[0].strategy`: invalid type"),
-            (r#"{"faultline": "0", "mode": "wet"}"#, "`mode`: unknown variant `wet`"),
+            (r#"{"faultline": "0", "runs": [{"strategy": 1}]}"#, "m.json: runs[0].strategy: invalid type"),
+            (r#"{"faultline": "0", "mode": "wet"}"#, "m.json: mode: unknown variant `wet`"),
         ];
         for (text, expected) in cases {
             let error = parse(text).unwrap_err();
             assert!(error.starts_with("error: m.json") && error.contains(expected), "{error}");
         }
         let twice = parse(r#"{"faultline": "0", "seeds": [1, 1]}"#).unwrap();
-        assert!(twice.required_seeds("m.json").unwrap_err().contains("`seeds[1]`: seed 1 is listed twice"));
+        let error = twice.required_seeds("m.json").unwrap_err().to_string();
+        assert_eq!(error, "error: m.json: seeds[1]: seed 1 is listed twice");
         let none = parse(r#"{"faultline": "0"}"#).unwrap();
-        assert!(none.required_seeds("m.json").unwrap_err().contains("no `seeds` field"));
+        assert_eq!(none.required_seeds("m.json").unwrap_err().to_string(), "error: m.json: no `seeds` field");
     }
 }

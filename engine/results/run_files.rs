@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::curves::Point;
+use crate::base::diagnostic::Diagnostic;
 use crate::training::experiment::{Experiment, RunOutcome};
 
 /// The columns summary.csv begins with, which its reader needs.
@@ -91,13 +92,13 @@ pub fn parse_summary(
     shown: &str,
     seeds: &[u64],
     strategies: &[String],
-) -> Result<Vec<(String, u64, String)>, String> {
+) -> Result<Vec<(String, u64, String)>, Diagnostic> {
     let mut lines = text.lines().enumerate();
     expect_header(lines.next(), SUMMARY_HEADER, shown)?;
     let mut runs = Vec::new();
     for (i, line) in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        let bad = |what: &str| format!("error: {shown}:{}: {what}", i + 1);
+        let bad = |what: &str| Diagnostic::bad_input(what).at(format!("{shown}:{}", i + 1));
         let [strategy, seed, status, ..] = cells.as_slice() else {
             return Err(bad("expected at least strategy,seed,status"));
         };
@@ -113,15 +114,18 @@ pub fn parse_summary(
         runs.push((strategy.to_string(), seed, status.to_string()));
     }
     if runs.is_empty() {
-        return Err(format!("error: {shown}: lists no runs"));
+        return Err(Diagnostic::bad_input("lists no runs").at(shown));
     }
     Ok(runs)
 }
 
-fn expect_header(line: Option<(usize, &str)>, begins: &str, shown: &str) -> Result<(), String> {
+fn expect_header(line: Option<(usize, &str)>, begins: &str, shown: &str) -> Result<(), Diagnostic> {
     match line {
         Some((_, header)) if header.starts_with(begins) => Ok(()),
-        _ => Err(format!("error: {shown}:1: expected a header beginning `{begins}`")),
+        _ => {
+            Err(Diagnostic::bad_input(format!("expected a header beginning `{begins}`"))
+                .at(format!("{shown}:1")))
+        }
     }
 }
 
@@ -130,12 +134,12 @@ fn expect_header(line: Option<(usize, &str)>, begins: &str, shown: &str) -> Resu
 const METRICS_COLUMNS: &str = "round,virtual_time_s,test_accuracy,test_loss,train_loss";
 
 /// The points of a metrics.csv (`shown` names it in errors).
-pub fn parse_metrics(text: &str, shown: &str) -> Result<Vec<Point>, String> {
+pub fn parse_metrics(text: &str, shown: &str) -> Result<Vec<Point>, Diagnostic> {
     let mut lines = text.lines().enumerate();
     expect_header(lines.next(), METRICS_COLUMNS, shown)?;
     let mut points: Vec<Point> = Vec::new();
     for (i, line) in lines {
-        let bad = |what: String| format!("error: {shown}:{}: {what}", i + 1);
+        let bad = |what: String| Diagnostic::bad_input(what).at(format!("{shown}:{}", i + 1));
         let cells: Vec<&str> = line.split(',').collect();
         if cells.len() < 5 {
             return Err(bad(format!("expected {METRICS_COLUMNS}, found `{line}`")));
@@ -193,16 +197,21 @@ mod tests {
         );
         let error =
             parse_metrics("round,virtual_time_s,test_accuracy,test_loss,train_loss\n1,0.5,x,1,1\n", "m.csv")
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert_eq!(error, "error: m.csv:2: test_accuracy `x` is not a number");
         assert!(
-            parse_metrics("a,b\n", "m.csv").unwrap_err().starts_with("error: m.csv:1: expected a header")
+            parse_metrics("a,b\n", "m.csv")
+                .unwrap_err()
+                .to_string()
+                .starts_with("error: m.csv:1: expected a header")
         );
         let error = parse_metrics(
             "round,virtual_time_s,test_accuracy,test_loss,train_loss\n2,1,1,1,1\n1,2,1,1,1\n",
             "m.csv",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(error.starts_with("error: m.csv:3: rounds and times must increase"), "{error}");
         let header = "round,virtual_time_s,test_accuracy,test_loss,train_loss\n";
         for (row, message) in [
@@ -212,12 +221,13 @@ mod tests {
             ("1,-1,0.5,1,1", "virtual_time_s `-1` is not a finite number of at least 0"),
             ("1,0.5,0.5,1,NaN", "train_loss `NaN` is not a finite number of at least 0"),
         ] {
-            let error = parse_metrics(&format!("{header}{row}\n"), "m.csv").unwrap_err();
+            let error = parse_metrics(&format!("{header}{row}\n"), "m.csv").unwrap_err().to_string();
             assert_eq!(error, format!("error: m.csv:2: {message}"));
         }
         assert!(
             parse_metrics("round,virtual_time_s,test_accuracy,test_loss,train_loss\n1,2\n", "m.csv")
                 .unwrap_err()
+                .to_string()
                 .starts_with("error: m.csv:2: expected")
         );
     }
@@ -235,9 +245,11 @@ mod tests {
         ] {
             let error =
                 parse_summary(&format!("strategy,seed,status\n{row}\n"), "s.csv", &seeds, &strategies);
-            assert!(error.unwrap_err().contains(message), "{row}");
+            assert!(error.unwrap_err().to_string().contains(message), "{row}");
         }
         let twice = "strategy,seed,status\nuniform,1,ok\nuniform,1,ok\n";
-        assert!(parse_summary(twice, "s.csv", &seeds, &strategies).unwrap_err().contains("s.csv:3: "));
+        assert!(
+            parse_summary(twice, "s.csv", &seeds, &strategies).unwrap_err().to_string().contains("s.csv:3: ")
+        );
     }
 }

@@ -6,6 +6,8 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
+use crate::base::diagnostic::Diagnostic;
+
 use super::maps;
 use super::spans::{self, SpanIndex};
 use super::validate::{IntegerRange, SCENARIO_INTEGERS, TRACE_INTEGERS, integer_range};
@@ -125,20 +127,40 @@ const LINE_WINDOW: usize = 100;
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.col)?;
+        Diagnostic::from(self).fmt(f)
+    }
+}
+
+impl From<&ScenarioError> for Diagnostic {
+    fn from(error: &ScenarioError) -> Diagnostic {
+        let mut diagnostic = Diagnostic::bad_input(error.message.clone());
+        diagnostic.at = Some(if error.line > 0 {
+            format!("{}:{}:{}", error.file, error.line, error.col)
+        } else {
+            error.file.clone()
+        });
+        diagnostic.field = Some(error.path.clone()).filter(|p| !p.is_empty());
+        match error.excerpt() {
+            Some(excerpt) => diagnostic.excerpt = Some(excerpt),
+            None => diagnostic.hints.extend(error.expected.as_ref().map(|e| format!("expected {e}"))),
         }
-        if !self.path.is_empty() {
-            write!(f, ": {}", self.path)?;
-        }
-        write!(f, ": {}", self.message)?;
-        let Some(line) = &self.source_line else {
-            if let Some(expected) = &self.expected {
-                write!(f, "\n  = expected {expected}")?;
-            }
-            return self.write_note(f);
-        };
+        diagnostic.hints.extend(error.note.as_ref().map(|n| format!("note: {n}")));
+        diagnostic
+    }
+}
+
+impl From<ScenarioErrors> for Diagnostic {
+    fn from(errors: ScenarioErrors) -> Diagnostic {
+        Diagnostic::all(errors.0.iter().map(Diagnostic::from).collect())
+            .unwrap_or_else(|| Diagnostic::bad_input("the input has problems"))
+    }
+}
+
+impl ScenarioError {
+    /// The offending line with carets under the offending text, and what was
+    /// expected after them (none without a source line).
+    fn excerpt(&self) -> Option<String> {
+        let line = self.source_line.as_ref()?;
         // Printable characters only, so binary input cannot upset the terminal.
         let chars: Vec<char> =
             line.chars().map(|c| if c.is_control() && c != '\t' { '\u{FFFD}' } else { c }).collect();
@@ -161,11 +183,12 @@ impl fmt::Display for ScenarioError {
         }
         let gutter = self.line.to_string().len();
         let carets = "^".repeat(self.width.min(LINE_WINDOW));
-        write!(f, "\n{:gutter$} |\n{} | {}\n{:gutter$} | {pad}{carets}", "", self.line, shown, "")?;
+        let mut excerpt =
+            format!("\n{:gutter$} |\n{} | {}\n{:gutter$} | {pad}{carets}", "", self.line, shown, "");
         if let Some(expected) = &self.expected {
-            write!(f, " expected {expected}")?;
+            excerpt.push_str(&format!(" expected {expected}"));
         }
-        self.write_note(f)
+        Some(excerpt)
     }
 }
 
@@ -197,13 +220,6 @@ impl ScenarioError {
         );
         error.note = self.note.clone();
         error
-    }
-
-    fn write_note(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.note {
-            Some(note) => write!(f, "\n  = note: {note}"),
-            None => Ok(()),
-        }
     }
 }
 

@@ -109,26 +109,26 @@ fn bad_results_folders_are_refused_with_the_file_and_line() {
     let path = dir.join("r/manifest.json");
     let original: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
     for (field, value, needle) in [
-        ("seeds", serde_json::json!([1, 1]), "`seeds[1]`: seed 1 is listed twice"),
+        ("seeds", serde_json::json!([1, 1]), "manifest.json: seeds[1]: seed 1 is listed twice"),
         (
             "strategies",
             serde_json::json!(["uniform", "uniform"]),
-            "`strategies[1]`: `uniform` is listed twice",
+            "manifest.json: strategies[1]: `uniform` is listed twice",
         ),
         (
             "target_accuracy",
             serde_json::json!("high"),
-            "`target_accuracy`: invalid type: string \"high\", expected a number",
+            "manifest.json: target_accuracy: invalid type: string \"high\", expected a number",
         ),
-        ("target_accuracy", serde_json::json!(1.5), "`target_accuracy`: 1.5 is not an accuracy"),
-        ("baseline", serde_json::json!(3), "`baseline`: invalid type: integer `3`, expected a string"),
-        ("baseline", serde_json::json!("nosuch"), "`baseline`: nosuch: not a strategy of these results"),
+        ("target_accuracy", serde_json::json!(1.5), "manifest.json: target_accuracy: 1.5 is not an accuracy"),
+        ("baseline", serde_json::json!(3), "manifest.json: baseline: invalid type: integer `3`, expected a string"),
+        ("baseline", serde_json::json!("nosuch"), "manifest.json: baseline: nosuch: not a strategy of these results"),
         (
             "shaded_seed",
             serde_json::json!("1"),
-            "`shaded_seed`: invalid type: string \"1\", expected a whole number",
+            "manifest.json: shaded_seed: invalid type: string \"1\", expected a whole number",
         ),
-        ("early_rounds", serde_json::json!(0), "`early_rounds`: 0 is not a round count above 0"),
+        ("early_rounds", serde_json::json!(0), "manifest.json: early_rounds: 0 is not a round count above 0"),
     ] {
         let mut manifest = original.clone();
         manifest[field] = value;

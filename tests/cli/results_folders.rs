@@ -120,14 +120,14 @@ fn folders_that_are_not_faultline_results_are_never_replaced() {
 fn senseless_flags_are_refused_before_anything_runs() {
     let dir = scratch("flags");
     for (args, expected) in [
-        (&["run", "--seed", "3", "--seed", "3"][..], "error: --seed 3 is given twice"),
+        (&["run", "--seed", "3", "--seed", "3"][..], "error: --seed 3: is given twice"),
         (
             &["run", "--dry-run", "--strategy", "dynamc"][..],
             "error: --strategy dynamc: the scenario lists no such strategy",
         ),
         (
             &["run", "--strategy", "uniform", "--strategy", "uniform"][..],
-            "error: --strategy uniform is given twice",
+            "error: --strategy uniform: is given twice",
         ),
         (&["run", "--jobs", "0"][..], "error: invalid value '0' for '--jobs <N>'"),
         // A dry run checks its presentation flags too.
