@@ -37,61 +37,13 @@ pub fn merge(
     allow_partial: bool,
     allow_mixed: bool,
 ) -> Result<Merged, Diagnostic> {
-    let mut records: Vec<SweepRecord> = Vec::new();
     let mut warnings = Vec::new();
-    for dir in dirs {
-        if !dir.join(super::sweep_record::FILE).exists() {
-            return Err(Diagnostic::bad_input("not a sweep folder (no sweep.json)").at(dir.display()));
-        }
-        let record = SweepRecord::read_in(dir)?;
-        if records.first().is_some_and(|first| first.grid_id != record.grid_id) {
-            return Err(Diagnostic::bad_input(format!(
-                "a sweep of another grid than {}; merge only shards of one grid",
-                dirs[0].display()
-            ))
-            .at(dir.display()));
-        }
-        records.push(record);
-    }
-    let Some(record) = records.first() else {
-        return Err(Diagnostic::bad_input("merge needs at least one folder"));
-    };
-    let grid_path = record.grid.clone();
-    let grid = Grid::from_file(&grid_path)
-        .map_err(|e| Diagnostic::from(e).note("merge reads the grid file the sweep was made from"))?;
+    let records = read_records(dirs)?;
+    let grid = the_grid(&records[0])?;
     let id = grid_id(&grid);
-    if id != record.grid_id {
-        return Err(Diagnostic::bad_input(
-            "the grid file or its scenario changed since the sweep; rerun the sweep",
-        )
-        .at(grid_path.display()));
-    }
     let _claim = output::lock(out)?;
     let fresh = check_sweep_folder(out, &id)?;
-    // Each point from the first folder that has it complete; one that only
-    // `out` has (an earlier merge) stays.
-    let mut sources = Vec::new();
-    let mut missing = Vec::new();
-    for point in grid.points() {
-        let name = grid.folder(&point);
-        let having: Vec<PathBuf> = dirs.iter().map(|d| d.join(&name)).filter(|p| has_all_files(p)).collect();
-        match having.split_first() {
-            Some((first, rest)) => {
-                if let Some(other) = rest.iter().find(|other| !same_point(first, other)) {
-                    return Err(Diagnostic::bad_input(format!(
-                        "grid point {name} is in {} and in {} with different results ({})",
-                        first.display(),
-                        other.display(),
-                        point_differences(first, other)
-                    ))
-                    .note("merge only one of them"));
-                }
-                sources.push((name, first.clone()));
-            }
-            None if !fresh && has_all_files(&out.join(&name)) => {}
-            None => missing.push(point),
-        }
-    }
+    let (sources, missing) = sources(&grid, dirs, out, fresh)?;
     let mixed = check_not_mixed(&sources, allow_mixed, &mut warnings)?;
     // Every point read back before anything is written: a corrupt shard is
     // refused whole, instead of leaving a half-merged --out behind.
@@ -116,7 +68,7 @@ pub fn merge(
             .note(format!(
                 "run them with `faultline sweep {}` ({how}) and merge again, or pass --allow-partial to merge \
                  the points there are",
-                grid_path.display()
+                records[0].grid.display()
             )));
         }
         warnings.push(format!(
@@ -141,6 +93,80 @@ pub fn merge(
     }
     write_grid_csv(out, &grid)?;
     Ok(Merged { copied, warnings })
+}
+
+/// Every folder's sweep.json, all of one grid (at least one folder).
+fn read_records(dirs: &[PathBuf]) -> Result<Vec<SweepRecord>, Diagnostic> {
+    let mut records: Vec<SweepRecord> = Vec::new();
+    for dir in dirs {
+        if !dir.join(super::sweep_record::FILE).exists() {
+            return Err(Diagnostic::bad_input("not a sweep folder (no sweep.json)").at(dir.display()));
+        }
+        let record = SweepRecord::read_in(dir)?;
+        if records.first().is_some_and(|first| first.grid_id != record.grid_id) {
+            return Err(Diagnostic::bad_input(format!(
+                "a sweep of another grid than {}; merge only shards of one grid",
+                dirs[0].display()
+            ))
+            .at(dir.display()));
+        }
+        records.push(record);
+    }
+    if records.is_empty() {
+        return Err(Diagnostic::bad_input("merge needs at least one folder"));
+    }
+    Ok(records)
+}
+
+/// The grid the sweep was made from, as its file reads today: it must not have
+/// changed since.
+fn the_grid(record: &SweepRecord) -> Result<Grid, Diagnostic> {
+    let grid = Grid::from_file(&record.grid)
+        .map_err(|e| Diagnostic::from(e).note("merge reads the grid file the sweep was made from"))?;
+    if grid_id(&grid) != record.grid_id {
+        return Err(Diagnostic::bad_input(
+            "the grid file or its scenario changed since the sweep; rerun the sweep",
+        )
+        .at(record.grid.display()));
+    }
+    Ok(grid)
+}
+
+/// Per point to merge, its folder name and the folder it is copied from.
+type Sources = Vec<(String, PathBuf)>;
+
+/// Each point from the first folder that has it complete, and the points none
+/// has; one that only `out` has (an earlier merge) stays. Two folders holding a
+/// point differently are refused.
+fn sources(
+    grid: &Grid,
+    dirs: &[PathBuf],
+    out: &Path,
+    fresh: bool,
+) -> Result<(Sources, Vec<Point>), Diagnostic> {
+    let mut sources = Vec::new();
+    let mut missing = Vec::new();
+    for point in grid.points() {
+        let name = grid.folder(&point);
+        let having: Vec<PathBuf> = dirs.iter().map(|d| d.join(&name)).filter(|p| has_all_files(p)).collect();
+        match having.split_first() {
+            Some((first, rest)) => {
+                if let Some(other) = rest.iter().find(|other| !same_point(first, other)) {
+                    return Err(Diagnostic::bad_input(format!(
+                        "grid point {name} is in {} and in {} with different results ({})",
+                        first.display(),
+                        other.display(),
+                        point_differences(first, other)
+                    ))
+                    .note("merge only one of them"));
+                }
+                sources.push((name, first.clone()));
+            }
+            None if !fresh && has_all_files(&out.join(&name)) => {}
+            None => missing.push(point),
+        }
+    }
+    Ok((sources, missing))
 }
 
 /// The missing points, a line each, with the `--shard` that runs each when the

@@ -81,40 +81,8 @@ pub fn sweep(
     // Chosen once, before anything is written: every point runs on it, and a
     // point done on another backend or device is not taken as done.
     let chosen = Device::choose(backend).map_err(|e| no_adapter(&e))?;
-    let mut resumed = 0;
-    let (mut total_runs, mut done_runs) = (0, 0);
-    let mut pending = Vec::new();
-    for (point, loaded, strategies) in plans {
-        let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
-        let runs = (seeds.len() * strategies.len()) as u64;
-        total_runs += runs;
-        let name = grid.folder(point);
-        let folder = out.join(&name);
-        if is_complete(&folder, &Identity::of(&loaded, &chosen), &seeds) {
-            resumed += 1;
-            done_runs += runs;
-            continue;
-        }
-        // A point too large for this machine is refused now, not when its
-        // turn comes hours into the sweep.
-        check_fits(&loaded.scenario.estimate_memory(), &format!("grid point {name}"))?;
-        pending.push((
-            Plan {
-                loaded,
-                seeds,
-                strategies,
-                out: folder,
-                jobs: None,
-                backend,
-                voice: Voice::Silent,
-                dry_run: false,
-                choices: crate::results::Choices::default(),
-                on_run: None,
-                traces: None,
-            },
-            runs,
-        ));
-    }
+    let Pending { plans: pending, resumed, total_runs, done_runs } =
+        pending(&grid, &out, plans, &chosen, backend)?;
     if fresh {
         create_sweep_folder(&out, &id, &grid, shard)?;
     }
@@ -129,16 +97,7 @@ pub fn sweep(
         side_by_side(pending, jobs, &chosen, &bar)
     };
     bar.finish_and_clear();
-    let mut failed = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            Ok(()) => {}
-            Err(problem) if problem.exit == Exit::Failed => {
-                failed.extend(problem.problems().cloned().map(alone))
-            }
-            Err(bad) => return Err(bad),
-        }
-    }
+    let mut failed = failures(outcomes)?;
     write_grid_csv(&out, &grid)?;
     Voice::quiet_if(quiet).say(format_args!(
         "swept {} point(s) of {} into {}{}",
@@ -154,6 +113,74 @@ pub fn sweep(
         None => Ok(()),
         Some(problems) => Err(problems),
     }
+}
+
+/// The points of a sweep still to run, and how much is done already.
+struct Pending {
+    /// A plan per point to run, with its number of runs.
+    plans: Vec<(Plan, u64)>,
+    /// Points already complete (resumed).
+    resumed: usize,
+    /// Runs of every point, and of those complete.
+    total_runs: u64,
+    done_runs: u64,
+}
+
+/// Which points are complete in `out` (the same identity on `chosen`, every
+/// seed, every file) and a silent plan for each other one, checked to fit in
+/// memory now rather than hours into the sweep.
+fn pending(
+    grid: &Grid,
+    out: &Path,
+    plans: Vec<LoadedPoint>,
+    chosen: &Chosen,
+    backend: BackendChoice,
+) -> Result<Pending, Diagnostic> {
+    let mut pending = Pending { plans: Vec::new(), resumed: 0, total_runs: 0, done_runs: 0 };
+    for (point, loaded, strategies) in plans {
+        let seeds = grid.seeds.clone().unwrap_or_else(|| loaded.scenario.seeds.clone());
+        let runs = (seeds.len() * strategies.len()) as u64;
+        pending.total_runs += runs;
+        let name = grid.folder(point);
+        let folder = out.join(&name);
+        if is_complete(&folder, &Identity::of(&loaded, chosen), &seeds) {
+            pending.resumed += 1;
+            pending.done_runs += runs;
+            continue;
+        }
+        check_fits(&loaded.scenario.estimate_memory(), &format!("grid point {name}"))?;
+        let plan = Plan {
+            loaded,
+            seeds,
+            strategies,
+            out: folder,
+            jobs: None,
+            backend,
+            voice: Voice::Silent,
+            dry_run: false,
+            choices: crate::results::Choices::default(),
+            on_run: None,
+            traces: None,
+        };
+        pending.plans.push((plan, runs));
+    }
+    Ok(pending)
+}
+
+/// The runs that failed, each alone; bad input (which fails every point alike)
+/// ends the sweep at once.
+fn failures(outcomes: Vec<Result<(), Diagnostic>>) -> Result<Vec<Diagnostic>, Diagnostic> {
+    let mut failed = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Ok(()) => {}
+            Err(problem) if problem.exit == Exit::Failed => {
+                failed.extend(problem.problems().cloned().map(alone))
+            }
+            Err(bad) => return Err(bad),
+        }
+    }
+    Ok(failed)
 }
 
 /// One problem without the others it was reported with.

@@ -90,69 +90,95 @@ fn group_rows(members: &[&PointResults]) -> Vec<String> {
     let mut baseline_costs: Vec<&str> = Vec::new();
     for strategy in &strategies {
         for name in &names {
-            let mut per_seed = PerSeed::new();
-            for m in members {
-                let Some(q) = compare::quantities(m.results).into_iter().find(|q| &q.name == name) else {
-                    continue;
-                };
-                for &seed in &m.results.seeds {
-                    let (Some(s), Some(b)) = (m.results.run(strategy, seed), m.results.run(&baseline, seed))
-                    else {
-                        continue;
-                    };
-                    let entry = per_seed.entry(seed).or_insert((0.0, 0.0, 0));
-                    entry.0 += q.of(s) - q.of(b);
-                    entry.2 += 1;
-                }
-            }
-            let diffs: Vec<f64> = per_seed.values().map(|(sum, _, n)| sum / *n as f64).collect();
+            let diffs = paired_differences(members, strategy, &baseline, name);
             rows.push(mean_row(strategy, &baseline, name, members.len(), &diffs));
         }
         if strategy == CONTROL || !members.iter().all(|m| m.results.strategies.iter().any(|s| s == CONTROL)) {
             continue;
         }
         for (index, name) in control::quantity_names().iter().enumerate() {
-            let (mut per_seed, mut own) = (PerSeed::new(), PerSeed::new());
-            for m in members {
-                for c in control::seed_costs(m.results, strategy, index) {
-                    let entry = per_seed.entry(c.seed).or_insert((0.0, 0.0, 0));
-                    entry.0 += c.gain;
-                    entry.1 += c.baseline_cost;
-                    entry.2 += 1;
-                    let entry = own.entry(c.seed).or_insert((0.0, 0.0, 0));
-                    (entry.0, entry.2) = (entry.0 + c.cost, entry.2 + 1);
-                }
-            }
-            let gain: Vec<f64> = per_seed.values().map(|(g, _, n)| g / *n as f64).collect();
-            let cost: Vec<f64> = per_seed.values().map(|(_, c, n)| c / *n as f64).collect();
-            // The failure cost itself, of the baseline (once) and of the strategy.
-            let own: Vec<f64> = own.values().map(|(c, _, n)| c / *n as f64).collect();
             if !baseline_costs.contains(name) {
+                let cost = seed_means(members, strategy, index).1;
                 rows.push(mean_row(&baseline, &baseline, &format!("cost_{name}"), members.len(), &cost));
                 baseline_costs.push(name);
             }
-            rows.push(mean_row(strategy, &baseline, &format!("cost_{name}"), members.len(), &own));
-            let share = control::share(&gain, &cost);
-            let (low, high) = share.bounds().unwrap_or((f64::NAN, f64::NAN));
-            let note = match share {
-                Share::NoData => "no seed has a value in all three arms",
-                Share::NoCost => "no failure cost to recover",
-                Share::Unbounded(_) => "cost not distinguishable from 0: interval unbounded",
-                Share::Point(_) => "one seed: no interval",
-                Share::Interval { .. } => "",
-            };
-            rows.push(format!(
-                "{},{baseline},share_{name},{},{},{},{},{},,,{note}",
-                quote(strategy),
-                members.len(),
-                gain.len(),
-                cell(share.estimate().unwrap_or(f64::NAN)),
-                cell(low),
-                cell(high),
-            ));
+            rows.extend(control_rows(members, strategy, &baseline, (index, name)));
         }
     }
     rows
+}
+
+/// Per seed, `strategy` − `baseline` in quantity `name`, averaged over the
+/// group's points that have that seed.
+fn paired_differences(members: &[&PointResults], strategy: &str, baseline: &str, name: &str) -> Vec<f64> {
+    let mut per_seed = PerSeed::new();
+    for m in members {
+        let Some(q) = compare::quantities(m.results).into_iter().find(|q| q.name == name) else {
+            continue;
+        };
+        for &seed in &m.results.seeds {
+            let (Some(s), Some(b)) = (m.results.run(strategy, seed), m.results.run(baseline, seed)) else {
+                continue;
+            };
+            let entry = per_seed.entry(seed).or_insert((0.0, 0.0, 0));
+            entry.0 += q.of(s) - q.of(b);
+            entry.2 += 1;
+        }
+    }
+    per_seed.values().map(|(sum, _, n)| sum / *n as f64).collect()
+}
+
+/// Per seed, averaged over the group's points: what `strategy` wins back of the
+/// baseline's failure cost, that cost, and the strategy's own cost, in the
+/// control quantity `index`.
+fn seed_means(members: &[&PointResults], strategy: &str, index: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut per_seed, mut own) = (PerSeed::new(), PerSeed::new());
+    for m in members {
+        for c in control::seed_costs(m.results, strategy, index) {
+            let entry = per_seed.entry(c.seed).or_insert((0.0, 0.0, 0));
+            entry.0 += c.gain;
+            entry.1 += c.baseline_cost;
+            entry.2 += 1;
+            let entry = own.entry(c.seed).or_insert((0.0, 0.0, 0));
+            (entry.0, entry.2) = (entry.0 + c.cost, entry.2 + 1);
+        }
+    }
+    let gain: Vec<f64> = per_seed.values().map(|(g, _, n)| g / *n as f64).collect();
+    let cost: Vec<f64> = per_seed.values().map(|(_, c, n)| c / *n as f64).collect();
+    let own: Vec<f64> = own.values().map(|(c, _, n)| c / *n as f64).collect();
+    (gain, cost, own)
+}
+
+/// A strategy's rows for one control quantity: its own failure cost and the
+/// share of the baseline's it recovers, with why a share has no interval.
+fn control_rows(
+    members: &[&PointResults],
+    strategy: &str,
+    baseline: &str,
+    (index, name): (usize, &str),
+) -> [String; 2] {
+    let (gain, cost, own) = seed_means(members, strategy, index);
+    let share = control::share(&gain, &cost);
+    let (low, high) = share.bounds().unwrap_or((f64::NAN, f64::NAN));
+    let note = match share {
+        Share::NoData => "no seed has a value in all three arms",
+        Share::NoCost => "no failure cost to recover",
+        Share::Unbounded(_) => "cost not distinguishable from 0: interval unbounded",
+        Share::Point(_) => "one seed: no interval",
+        Share::Interval { .. } => "",
+    };
+    [
+        mean_row(strategy, baseline, &format!("cost_{name}"), members.len(), &own),
+        format!(
+            "{},{baseline},share_{name},{},{},{},{},{},,,{note}",
+            quote(strategy),
+            members.len(),
+            gain.len(),
+            cell(share.estimate().unwrap_or(f64::NAN)),
+            cell(low),
+            cell(high),
+        ),
+    ]
 }
 
 /// A pooled row of per-seed values (their mean, interval, and seeds above and
