@@ -121,8 +121,16 @@ fn bad_results_folders_are_refused_with_the_file_and_line() {
             "manifest.json: target_accuracy: invalid type: string \"high\", expected a number",
         ),
         ("target_accuracy", serde_json::json!(1.5), "manifest.json: target_accuracy: 1.5 is not an accuracy"),
-        ("baseline", serde_json::json!(3), "manifest.json: baseline: invalid type: integer `3`, expected a string"),
-        ("baseline", serde_json::json!("nosuch"), "manifest.json: baseline: nosuch: not a strategy of these results"),
+        (
+            "baseline",
+            serde_json::json!(3),
+            "manifest.json: baseline: invalid type: integer `3`, expected a string",
+        ),
+        (
+            "baseline",
+            serde_json::json!("nosuch"),
+            "manifest.json: baseline: nosuch: not a strategy of these results",
+        ),
         (
             "shaded_seed",
             serde_json::json!("1"),

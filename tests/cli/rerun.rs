@@ -67,11 +67,23 @@ fn a_rerun_checks_every_field_it_reads_and_replays_the_folders_own_traces() {
         serde_json::from_slice(&fs::read(dir.join("first/manifest.json")).unwrap()).unwrap();
     let edits: [(&str, serde_json::Value, &str); 6] = [
         ("scenario_text", serde_json::json!("(workers: 2)"), "does not match `scenario_hash`"),
-        ("seeds", serde_json::json!(["4"]), "manifest.json: seeds[0]: invalid type: string \"4\", expected a seed"),
+        (
+            "seeds",
+            serde_json::json!(["4"]),
+            "manifest.json: seeds[0]: invalid type: string \"4\", expected a seed",
+        ),
         ("seeds", serde_json::json!([4, 4]), "manifest.json: seeds[1]: seed 4 is listed twice"),
-        ("strategies", serde_json::json!(["uniform", 3]), "manifest.json: strategies[1]: invalid type: integer `3`"),
+        (
+            "strategies",
+            serde_json::json!(["uniform", 3]),
+            "manifest.json: strategies[1]: invalid type: integer `3`",
+        ),
         ("backend", serde_json::json!("tpu"), "field `backend`: \"tpu\" is not a backend"),
-        ("seeds", serde_json::json!({"seed": 4}), "manifest.json: seeds: invalid type: map, expected a sequence"),
+        (
+            "seeds",
+            serde_json::json!({"seed": 4}),
+            "manifest.json: seeds: invalid type: map, expected a sequence",
+        ),
     ];
     for (field, value, expected) in edits {
         let mut manifest = original.clone();
