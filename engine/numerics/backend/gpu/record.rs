@@ -2,8 +2,10 @@
 //! operation of one run, or a wave of local steps of many (run, worker) pairs run
 //! as one batched pass. The math is [`crate::numerics::model`]'s, kernel for kernel.
 
+use super::datasets::{DeviceData, DeviceSet};
+use super::plan::Place;
 use super::scratch::Scratch;
-use super::{DeviceData, DeviceSet, EVAL_CHUNK, GpuRun, Place};
+use super::{EVAL_CHUNK, GpuRun};
 use crate::numerics::backend::{Op, Params, Program};
 use crate::numerics::config::Optimizer;
 use crate::numerics::gpu::{
