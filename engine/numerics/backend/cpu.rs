@@ -4,6 +4,8 @@
 //! order, one operation at a time. Scratch buffers (activations, gradient, the
 //! gathered minibatch) are shared by the runs, since execution is sequential.
 
+use std::ops::Range;
+
 use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, Slot, TestSet};
 use crate::data::SplitData;
 use crate::numerics::config::Optimizer;
@@ -129,41 +131,7 @@ impl<'d> Backend<'d> for CpuBackend<'d> {
 fn execute_op(mlp: &Mlp, run: &mut CpuRun, scratch: &mut Scratch, program: &mut Program, index: usize) {
     match program.ops()[index].clone() {
         Op::LocalStep { worker, step, batch, probes, loss } => {
-            let w = worker as usize;
-            let inputs = mlp.inputs();
-            scratch.batch_x.clear();
-            scratch.batch_y.clear();
-            for &i in program.indices(&batch) {
-                let i = i as usize;
-                scratch.batch_x.extend_from_slice(&run.data.train.x[i * inputs..(i + 1) * inputs]);
-                scratch.batch_y.push(run.data.train.y[i]);
-            }
-            let params = &mut run.workers[w];
-            let keys = program.keys(&probes);
-            let (value, fresh) = if keys.is_empty() {
-                let value = gradient(
-                    mlp,
-                    params,
-                    &scratch.batch_x,
-                    &scratch.batch_y,
-                    &mut scratch.workspace,
-                    &mut scratch.gradient,
-                );
-                (value, None)
-            } else {
-                let value = gradient_and_hutchinson(
-                    mlp,
-                    params,
-                    &scratch.batch_x,
-                    &scratch.batch_y,
-                    keys,
-                    &mut scratch.workspace,
-                    &mut scratch.gradient,
-                    &mut scratch.diagonal,
-                );
-                (value, Some(&scratch.diagonal[..]))
-            };
-            run.optimizers[w].step(params, &scratch.gradient, fresh, step);
+            let value = local_step(mlp, run, scratch, program, (worker as usize, step), (&batch, &probes));
             program.set_scalar(loss, f64::from(value));
         }
         Op::SnapshotWorker { worker, slot } => {
@@ -171,54 +139,10 @@ fn execute_op(mlp: &Mlp, run: &mut CpuRun, scratch: &mut Scratch, program: &mut 
             write_slot(&mut run.slots, slot, source);
         }
         Op::SnapshotCenter { slot } => write_slot(&mut run.slots, slot, &run.center),
-        Op::Gap { slot, out } => {
-            let squares: f64 = run.slots[slot]
-                .iter()
-                .zip(&run.center)
-                .map(|(&x, &c)| f64::from(x - c) * f64::from(x - c))
-                .sum();
-            program.set_scalar(out, squares.sqrt());
-        }
-        Op::MasterUpdate { slot, a_m } => {
-            let a_m = a_m as f32;
-            for (s, c) in run.slots[slot].iter_mut().zip(&mut run.center) {
-                let e = *s - *c;
-                *c += a_m * e;
-                *s = e;
-            }
-        }
-        Op::BarrierUpdate { parts } => {
-            let parts = program.parts(&parts);
-            for &(slot, _) in parts {
-                for (s, &c) in run.slots[slot].iter_mut().zip(&run.center) {
-                    *s -= c;
-                }
-            }
-            for &(slot, a_m) in parts {
-                let a_m = a_m as f32;
-                for (c, &e) in run.center.iter_mut().zip(&run.slots[slot]) {
-                    *c += a_m * e;
-                }
-            }
-        }
-        Op::BarrierAverage { parts } => {
-            let parts = program.parts(&parts);
-            let total: f64 = parts.iter().map(|&(_, w)| w).sum();
-            if total > 0.0 {
-                let mut sum = vec![0.0f64; run.center.len()];
-                for &(slot, w) in parts {
-                    for (acc, &x) in sum.iter_mut().zip(&run.slots[slot]) {
-                        *acc += w * f64::from(x);
-                    }
-                }
-                for (c, acc) in run.center.iter_mut().zip(sum) {
-                    *c = (acc / total) as f32;
-                }
-            }
-            for &(slot, _) in parts {
-                run.slots[slot].copy_from_slice(&run.center);
-            }
-        }
+        Op::Gap { slot, out } => program.set_scalar(out, gap(&run.slots[slot], &run.center)),
+        Op::MasterUpdate { slot, a_m } => master_update(&mut run.slots[slot], &mut run.center, a_m),
+        Op::BarrierUpdate { parts } => barrier_update(run, program.parts(&parts)),
+        Op::BarrierAverage { parts } => barrier_average(run, program.parts(&parts)),
         Op::ApplyDifference { worker, slot, a_w } => {
             let a_w = a_w as f32;
             for (x, &e) in run.workers[worker as usize].iter_mut().zip(&run.slots[slot]) {
@@ -235,6 +159,107 @@ fn execute_op(mlp: &Mlp, run: &mut CpuRun, scratch: &mut Scratch, program: &mut 
             program.set_evaluation(out, evaluation);
         }
         Op::Release { .. } => {}
+    }
+}
+
+/// One local step of worker `w` at optimizer step `step`: gathers the minibatch
+/// `batch`, computes the gradient (and, with probe keys, the Hutchinson
+/// diagonal), and steps the worker's optimizer. Returns the minibatch loss.
+fn local_step(
+    mlp: &Mlp,
+    run: &mut CpuRun,
+    scratch: &mut Scratch,
+    program: &Program,
+    (w, step): (usize, u64),
+    (batch, probes): (&Range<u32>, &Range<u32>),
+) -> f32 {
+    let inputs = mlp.inputs();
+    scratch.batch_x.clear();
+    scratch.batch_y.clear();
+    for &i in program.indices(batch) {
+        let i = i as usize;
+        scratch.batch_x.extend_from_slice(&run.data.train.x[i * inputs..(i + 1) * inputs]);
+        scratch.batch_y.push(run.data.train.y[i]);
+    }
+    let params = &mut run.workers[w];
+    let keys = program.keys(probes);
+    let (value, fresh) = if keys.is_empty() {
+        let value = gradient(
+            mlp,
+            params,
+            &scratch.batch_x,
+            &scratch.batch_y,
+            &mut scratch.workspace,
+            &mut scratch.gradient,
+        );
+        (value, None)
+    } else {
+        let value = gradient_and_hutchinson(
+            mlp,
+            params,
+            &scratch.batch_x,
+            &scratch.batch_y,
+            keys,
+            &mut scratch.workspace,
+            &mut scratch.gradient,
+            &mut scratch.diagonal,
+        );
+        (value, Some(&scratch.diagonal[..]))
+    };
+    run.optimizers[w].step(params, &scratch.gradient, fresh, step);
+    value
+}
+
+/// ‖slot − center‖, the squares summed in f64.
+fn gap(slot: &[f32], center: &[f32]) -> f64 {
+    let squares: f64 = slot.iter().zip(center).map(|(&x, &c)| f64::from(x - c) * f64::from(x - c)).sum();
+    squares.sqrt()
+}
+
+/// e = slot − center; center += a_m · e; slot ← e.
+fn master_update(slot: &mut [f32], center: &mut [f32], a_m: f64) {
+    let a_m = a_m as f32;
+    for (s, c) in slot.iter_mut().zip(center) {
+        let e = *s - *c;
+        *c += a_m * e;
+        *s = e;
+    }
+}
+
+/// Every part's slot becomes its difference from the center, then the center
+/// adds each difference times its a_m, in part order.
+fn barrier_update(run: &mut CpuRun, parts: &[(Slot, f64)]) {
+    for &(slot, _) in parts {
+        for (s, &c) in run.slots[slot].iter_mut().zip(&run.center) {
+            *s -= c;
+        }
+    }
+    for &(slot, a_m) in parts {
+        let a_m = a_m as f32;
+        for (c, &e) in run.center.iter_mut().zip(&run.slots[slot]) {
+            *c += a_m * e;
+        }
+    }
+}
+
+/// The center becomes the parts' slots averaged with their weights (summed in
+/// f64; unchanged when the weights sum to zero), and every part's slot a copy
+/// of it.
+fn barrier_average(run: &mut CpuRun, parts: &[(Slot, f64)]) {
+    let total: f64 = parts.iter().map(|&(_, w)| w).sum();
+    if total > 0.0 {
+        let mut sum = vec![0.0f64; run.center.len()];
+        for &(slot, w) in parts {
+            for (acc, &x) in sum.iter_mut().zip(&run.slots[slot]) {
+                *acc += w * f64::from(x);
+            }
+        }
+        for (c, acc) in run.center.iter_mut().zip(sum) {
+            *c = (acc / total) as f32;
+        }
+    }
+    for &(slot, _) in parts {
+        run.slots[slot].copy_from_slice(&run.center);
     }
 }
 
