@@ -209,6 +209,13 @@ fn r_passes<T: Real>(
     ws: &mut Workspace<T>,
     hv: &mut [T],
 ) {
+    r_forward(mlp, params, x, rows, v, ws);
+    r_output_delta(mlp, rows, ws);
+    r_backward(mlp, params, x, rows, v, ws, hv);
+}
+
+/// R-forward: R{z_l} and, for hidden layers, R{a_l}, layer by layer from the input.
+fn r_forward<T: Real>(mlp: &Mlp, params: &[T], x: &[T], rows: usize, v: &[T], ws: &mut Workspace<T>) {
     let last = mlp.layers() - 1;
     let activation = mlp.activation();
     for l in 0..=last {
@@ -233,7 +240,11 @@ fn r_passes<T: Real>(
             }
         }
     }
-    // R{δ_L} = p ⊙ (R{z_L} − ⟨p, R{z_L}⟩) / B
+}
+
+/// R{δ_L} = p ⊙ (R{z_L} − ⟨p, R{z_L}⟩) / B, row by row.
+fn r_output_delta<T: Real>(mlp: &Mlp, rows: usize, ws: &mut Workspace<T>) {
+    let last = mlp.layers() - 1;
     let classes = mlp.classes();
     let scale = T::ONE / T::from_f64(rows as f64);
     for r in 0..rows {
@@ -246,6 +257,21 @@ fn r_passes<T: Real>(
             r_delta[j] = p[j] * (r_z[j] - inner) * scale;
         }
     }
+}
+
+/// R-backward after [`r_forward`] and [`r_output_delta`]: H·v into `hv` and
+/// R{δ_l}, layer by layer from the output.
+fn r_backward<T: Real>(
+    mlp: &Mlp,
+    params: &[T],
+    x: &[T],
+    rows: usize,
+    v: &[T],
+    ws: &mut Workspace<T>,
+    hv: &mut [T],
+) {
+    let last = mlp.layers() - 1;
+    let activation = mlp.activation();
     for l in (0..=last).rev() {
         let (w, b, fan_in, fan_out) = layer(mlp, l);
         let r_delta = &ws.r_delta[l][..rows * fan_out];
