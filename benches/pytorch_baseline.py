@@ -3,47 +3,82 @@
 
 What it measures
 ----------------
-For two small multilayer perceptrons, with layer widths given as
-input-hidden-...-classes,
+Row for row, the work that faultline's criterion benches
+(``benches/numerics.rs``) time, and nothing of this harness, for two small
+multilayer perceptrons, with layer widths given as input-hidden-...-classes,
 
 * ``64-64-10``
 * ``784-256-256-10``
 
 built from ``torch.nn.Linear`` layers with ReLU between them (float32),
 trained with softmax cross-entropy averaged over the batch
-(``torch.nn.functional.cross_entropy``), at batch size 128 on random
-inputs (``torch.manual_seed(0)``) and random integer labels in [0, 10),
-it times three operations:
+(``torch.nn.functional.cross_entropy``), at batch size 128 on inputs
+x ~ N(0, 1) (``torch.manual_seed(0)``) and labels uniform in 0..9 (faultline
+uses its own fixed batch; the values do not change the work). The rows, and
+what each timed call contains:
 
 ``gradient``
     forward + loss + backward, producing the parameter gradients
-    (gradients are reset to ``None`` every iteration).
+    (gradients are reset to ``None`` in every call, as ``zero_grad`` does).
 
 ``gradient_hvp``
-    the gradient plus ONE exact Hessian-vector product with a Rademacher
-    (+1/-1) vector ``v`` over all parameters, by double backward::
+    the gradient plus ONE exact Hessian-vector product with a GIVEN vector
+    ``v`` over all parameters, by double backward::
 
         g  = torch.autograd.grad(loss, params, create_graph=True)
         hv = torch.autograd.grad(g, params, grad_outputs=v)
 
-    ``v`` is redrawn every iteration.
+    ``v`` is the same fixed +-1 vector as faultline's (-1 where j % 3 == 0,
+    else +1, over the flat parameter vector, in views of the parameters'
+    shapes), built once before any timing: no random numbers are drawn in
+    this row.
+
+``probe_draw``
+    only drawing one Rademacher probe of the parameter count:
+    ``torch.randint(0, 2, (P,), generator=gen, dtype=float32).mul_(2).sub_(1)``,
+    so the RNG's share of ``adahessian_step`` is visible on its own.
+    samples/s is 128 / time, as in the other rows.
 
 ``adahessian_step``
-    one full AdaHessian optimizer step: the gradient, the Hutchinson
-    diagonal estimate ``D = v * Hv`` (one probe), then, with step count
-    ``t``, ``lr = 0.01``, ``beta1 = 0.9``, ``beta2 = 0.999``, ``eps = 1e-4``::
+    the like-for-like row with faultline's ``adahessian_step`` bench, which
+    draws its probe inside the step. One call is one whole step: gather the
+    batch rows by index (``index_select``, as faultline's backend gathers its
+    minibatch), draw the probe inside exactly as ``probe_draw`` does (from a
+    ``torch.Generator``), split it into views of the parameters' shapes, the
+    gradient + Hv as in ``gradient_hvp``, the Hutchinson diagonal
+    ``D = v * Hv`` (one probe), then, with step count ``t``, ``lr = 0.01``,
+    ``beta1 = 0.9``, ``beta2 = 0.999``, ``eps = 1e-4``::
 
         m  = 0.9 m + 0.1 g
         s  = 0.999 s + 0.001 D*D
         p -= lr * (m / (1 - 0.9^t)) / (sqrt(s / (1 - 0.999^t)) + 1e-4)
 
-    with the update done by in-place torch ops under ``torch.no_grad()``.
+    with D and the update done by in-place torch ops (D into a preallocated
+    buffer) under ``torch.no_grad()``.
 
-Timing: each operation is warmed up, then repeated for at least
-``--seconds`` seconds (default 3) timing every iteration with
-``time.perf_counter``; the reported time is the median per-iteration time,
-and samples/s = 128 / that time. ``torch.set_num_interop_threads(1)`` is set
-once at start and ``torch.set_num_threads(N)`` for each N measured.
+``adahessian_step_given_probe``
+    the same step with the probe drawn BEFORE the timed calls: the 100 probes
+    of steps 1..100 (the very ones ``adahessian_step`` draws inside, from the
+    same seeded generator) are drawn once, outside the clock, and step t is
+    passed its probe. Everything else (gather, split into views, updates) is
+    as in ``adahessian_step``, so the two rows differ by the draw alone.
+
+Both AdaHessian rows restart from the initial parameters (zero moments, t = 0,
+generator reseeded) every 100 steps, outside the clock, as faultline's bench
+does: training one fixed batch for thousands of steps would drive values
+subnormal.
+
+Timing: each row is warmed up (at least 10 calls and 0.5 s, untimed), then
+timed in batches of N calls (N chosen from the warm-up so that a batch lasts
+about ``--seconds`` / 20), at least 5 batches and at least ``--seconds``
+(default 3) of timed calls. Each batch is a plain ``for`` loop over the calls
+(CPU ops are synchronous: a call has finished when it returns) with
+``time.perf_counter`` read once before and once after the loop; the AdaHessian
+rows stop the clock around each 100-step restart. Inside the loop there are
+only the calls: no dictionary look-ups, no per-call clock reads. The reported
+time is the median over batches of the per-call time (batch time / N), and
+samples/s = 128 / that time. ``torch.set_num_interop_threads(1)`` is set once
+at start and ``torch.set_num_threads(N)`` for each N measured.
 
 How to run
 ----------
@@ -69,12 +104,21 @@ import torch.nn.functional as F
 BATCH = 128
 CLASSES = 10
 MODELS = [(64, 64, 10), (784, 256, 256, 10)]
-OPERATIONS = ["gradient", "gradient_hvp", "adahessian_step"]
+OPERATIONS = ["gradient", "gradient_hvp", "probe_draw", "adahessian_step", "adahessian_step_given_probe"]
 
 LR = 0.01
 BETA1 = 0.9
 BETA2 = 0.999
 EPS = 1e-4
+
+PROBE_SEED = 1
+RESTART = 100  # AdaHessian restarts from the initial parameters every this many steps
+BATCHES_PER_SECONDS = 20  # a timed batch lasts about --seconds / this
+MIN_BATCHES = 5
+WARMUP_CALLS = 10
+WARMUP_SECONDS = 0.5
+
+OP_WIDTH = max(16, max(map(len, OPERATIONS)))
 
 
 def cpu_model():
@@ -97,13 +141,27 @@ def build_mlp(widths):
     return torch.nn.Sequential(*layers).to(torch.float32)
 
 
-def rademacher_like(params):
-    # +1/-1 with equal probability, same shape/dtype as each parameter.
-    return [torch.randint(0, 2, p.shape, dtype=p.dtype).mul_(2).sub_(1) for p in params]
-
-
-def make_ops(model, x, y):
+def make_run(model, x, y, op):
+    """run(n) for the row `op`: makes n calls in a plain loop and returns the
+    seconds the clock saw (read once around the loop of calls)."""
+    perf_counter = time.perf_counter
     params = [p for p in model.parameters()]
+    shapes = [p.shape for p in params]
+    sizes = [p.numel() for p in params]
+    count = sum(sizes)  # the parameter count
+    initial = [p.detach().clone() for p in params]
+    idx = torch.arange(BATCH)  # the minibatch's row indices
+    gen = torch.Generator().manual_seed(PROBE_SEED)
+
+    def probe():
+        return torch.randint(0, 2, (count,), generator=gen, dtype=torch.float32).mul_(2).sub_(1)
+
+    def views(flat):
+        return [part.view(shape) for part, shape in zip(flat.split(sizes), shapes)]
+
+    # faultline's fixed direction for gradient_hvp, built once, untimed.
+    j = torch.arange(count)
+    v_fixed = views(torch.where(j % 3 == 0, -1.0, 1.0).to(torch.float32))
 
     def gradient():
         for p in params:
@@ -112,56 +170,108 @@ def make_ops(model, x, y):
         loss.backward()
         return loss
 
-    def gradient_and_hvp():
-        loss = F.cross_entropy(model(x), y)
+    def grad_hv(xb, yb, v):
+        loss = F.cross_entropy(model(xb), yb)
         g = torch.autograd.grad(loss, params, create_graph=True)
-        v = rademacher_like(params)
         hv = torch.autograd.grad(g, params, grad_outputs=v)
-        return g, v, hv
+        return loss, g, hv
 
-    state = {
-        "t": 0,
-        "m": [torch.zeros_like(p) for p in params],
-        "s": [torch.zeros_like(p) for p in params],
-    }
+    def gradient_hvp():
+        return grad_hv(x, y, v_fixed)
 
-    def adahessian_step():
-        g, v, hv = gradient_and_hvp()
-        state["t"] += 1
-        t = state["t"]
+    m_state = [torch.zeros_like(p) for p in params]
+    s_state = [torch.zeros_like(p) for p in params]
+    d_buf = [torch.zeros_like(p) for p in params]
+
+    def update(t, z):
+        xb = x.index_select(0, idx)
+        yb = y.index_select(0, idx)
+        v = views(z)
+        _, g, hv = grad_hv(xb, yb, v)
         bc1 = 1.0 - BETA1 ** t
         bc2 = 1.0 - BETA2 ** t
         with torch.no_grad():
-            for p, gi, vi, hvi, m, s in zip(params, g, v, hv, state["m"], state["s"]):
-                d = vi.mul_(hvi)  # Hutchinson diagonal D = v * Hv (reuses v's storage)
+            for p, gi, vi, hvi, m, s, d in zip(params, g, v, hv, m_state, s_state, d_buf):
+                torch.mul(vi, hvi, out=d)  # Hutchinson diagonal D = v * Hv
                 m.mul_(BETA1).add_(gi, alpha=1.0 - BETA1)
                 s.mul_(BETA2).addcmul_(d, d, value=1.0 - BETA2)
                 denom = s.div(bc2).sqrt_().add_(EPS)
                 p.addcdiv_(m, denom, value=-LR / bc1)
 
-    return {
-        "gradient": gradient,
-        "gradient_hvp": gradient_and_hvp,
-        "adahessian_step": adahessian_step,
-    }
+    def adahessian_step(t, _):
+        update(t, probe())
+
+    def adahessian_step_given_probe(t, z):
+        update(t, z)
+
+    def restart():
+        with torch.no_grad():
+            for p, p0, m, s in zip(params, initial, m_state, s_state):
+                p.copy_(p0)
+                m.zero_()
+                s.zero_()
+        gen.manual_seed(PROBE_SEED)
+
+    def plain(fn):
+        def run(n):
+            f = fn
+            start = perf_counter()
+            for _ in range(n):
+                f()
+            return perf_counter() - start
+        return run
+
+    def adahessian(step, inputs):
+        since = [RESTART]  # steps since the last restart
+
+        def run(n):
+            f = step
+            elapsed, done = 0.0, 0
+            while done < n:
+                if since[0] == RESTART:
+                    restart()
+                    since[0] = 0
+                chunk = min(n - done, RESTART - since[0])
+                # (t, last argument) of steps since+1 .. since+chunk, untimed.
+                args = list(zip(range(since[0] + 1, since[0] + chunk + 1), inputs(since[0], chunk)))
+                start = perf_counter()
+                for t, a in args:
+                    f(t, a)
+                elapsed += perf_counter() - start
+                since[0] += chunk
+                done += chunk
+            return elapsed
+        return run
+
+    if op == "gradient":
+        return plain(gradient)
+    if op == "gradient_hvp":
+        return plain(gradient_hvp)
+    if op == "probe_draw":
+        return plain(probe)
+    if op == "adahessian_step":
+        return adahessian(adahessian_step, lambda since, chunk: [None] * chunk)
+    assert op == "adahessian_step_given_probe", op
+    # The probes of steps 1..RESTART, exactly those adahessian_step draws
+    # inside; drawn once, untimed.
+    given = [probe() for _ in range(RESTART)]
+    return adahessian(adahessian_step_given_probe, lambda since, chunk: given[since:since + chunk])
 
 
-def time_op(fn, seconds, warmup_iters=10, warmup_seconds=0.5):
-    start = time.perf_counter()
-    n = 0
-    while n < warmup_iters or time.perf_counter() - start < warmup_seconds:
-        fn()
-        n += 1
-    samples = []
-    start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        fn()
-        t1 = time.perf_counter()
-        samples.append(t1 - t0)
-        if t1 - start >= seconds and len(samples) >= 5:
-            break
-    return statistics.median(samples), len(samples)
+def per_call_time(run, seconds):
+    """Median per-call time of `run`, where run(n) makes n calls and returns the
+    seconds its clock saw."""
+    calls, spent = 0, 0.0
+    while calls < WARMUP_CALLS or spent < WARMUP_SECONDS:
+        spent += run(1)
+        calls += 1
+    n = max(1, round(seconds / BATCHES_PER_SECONDS / (spent / calls)))
+    samples, total = [], 0.0
+    while len(samples) < MIN_BATCHES or total < seconds:
+        elapsed = run(n)
+        samples.append(elapsed / n)
+        total += elapsed
+    return statistics.median(samples)
 
 
 def main():
@@ -169,7 +279,7 @@ def main():
     ap.add_argument("--threads", type=int, default=None,
                     help="intra-op threads (default: run 1 then 2)")
     ap.add_argument("--seconds", type=float, default=3.0,
-                    help="minimum measuring time per operation (default 3)")
+                    help="minimum timed seconds per operation (default 3)")
     args = ap.parse_args()
 
     torch.set_num_interop_threads(1)
@@ -179,9 +289,10 @@ def main():
     print(f"cpu: {cpu_model()}")
     print(f"threads measured: {', '.join(map(str, thread_counts))} "
           f"(interop threads: {torch.get_num_interop_threads()})")
-    print(f"batch {BATCH}, float32, median of >= {args.seconds:g} s per operation")
+    print(f"batch {BATCH}, float32, per call: median over timed batches of calls, "
+          f">= {args.seconds:g} s per operation")
     print()
-    header = f"{'model':<16} {'operation':<16} {'threads':>7} {'ms/step':>10} {'samples/s':>12}"
+    header = f"{'model':<16} {'operation':<{OP_WIDTH}} {'threads':>7} {'ms/step':>10} {'samples/s':>12}"
     print(header)
     print("-" * len(header))
 
@@ -195,9 +306,9 @@ def main():
                 model = build_mlp(widths)
                 x = torch.randn(BATCH, widths[0], dtype=torch.float32)
                 y = torch.randint(0, CLASSES, (BATCH,))
-                fn = make_ops(model, x, y)[op]
-                med, _ = time_op(fn, args.seconds)
-                print(f"{name:<16} {op:<16} {threads:>7} {med * 1e3:>10.3f} "
+                run = make_run(model, x, y, op)
+                med = per_call_time(run, args.seconds)
+                print(f"{name:<16} {op:<{OP_WIDTH}} {threads:>7} {med * 1e3:>10.3f} "
                       f"{BATCH / med:>12.0f}", flush=True)
 
 
