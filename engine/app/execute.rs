@@ -11,9 +11,10 @@ use super::{Diagnostic, Exit, OnRun, Plan, Voice, dry_run};
 use crate::base::trace::Trace;
 use crate::numerics::backend::BackendError;
 use crate::numerics::device::{Chosen, Device};
+use crate::numerics::gpu::Counts;
 use crate::results::folder::ResultsFolder;
 use crate::results::identity::Identity;
-use crate::results::manifest::{Manifest, RunRecord};
+use crate::results::manifest::{GpuCounters, Manifest, RunRecord};
 use crate::results::report;
 use crate::results::{Choices, Results};
 use crate::results::{derived, run_files};
@@ -127,6 +128,9 @@ struct Staged {
     done: Vec<RunOutcome>,
     voice: Voice,
     started: Instant,
+    /// The GPU context's counts when this folder was staged (see `gpu_counters`
+    /// in manifest.json); none on the CPU.
+    counted_from: Option<Counts>,
 }
 
 /// Realizes the schedules, fits the runs into memory, stages the output folder
@@ -169,6 +173,10 @@ fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Diagnostic> {
     let severity = report::severity_json(&schedules);
     let traces: Vec<Trace> = schedules.into_iter().map(|s| s.trace).collect();
     let started = Instant::now();
+    let counted_from = match &chosen.device {
+        Device::Gpu(context) => Some(context.counts()),
+        Device::Cpu => None,
+    };
     Ok(Staged {
         loaded,
         seeds,
@@ -184,6 +192,7 @@ fn stage(plan: Plan, chosen: &Chosen) -> Result<Staged, Diagnostic> {
         done,
         voice,
         started,
+        counted_from,
     })
 }
 
@@ -252,6 +261,7 @@ impl Staged {
                 severity: Some(severity.clone()),
                 identity: Some(identity.clone()),
                 runs: result.runs.iter().map(run_record).collect(),
+                gpu_counters: gpu_counters(self.counted_from, chosen, &result),
                 ..Manifest::new()
             };
             results.record_choices(&mut manifest);
@@ -279,4 +289,12 @@ fn run_record(run: &experiment::RunOutcome) -> RunRecord {
         event_log: format!("{:016x}", run.event_log),
         wall_s: (run.wall_s * 1000.0).round() / 1000.0,
     }
+}
+
+/// What the GPU context did since `from` (this folder was staged): for a
+/// sweep's point trained with others, the counts of the whole batch so far.
+fn gpu_counters(from: Option<Counts>, chosen: &Chosen, result: &Experiment) -> Option<GpuCounters> {
+    let (Some(from), Device::Gpu(context)) = (from, &chosen.device) else { return None };
+    let rounds = result.runs.iter().map(RunOutcome::rounds).max().unwrap_or(0);
+    Some(GpuCounters { counts: context.counts().since(from), rounds })
 }

@@ -24,8 +24,8 @@ pub mod probe;
 pub mod reduce;
 
 pub use context::{
-    AdapterSelection, AdapterSummary, GpuBuffer, GpuContext, GpuError, Recording, backend_env_problem,
-    list_adapters,
+    AdapterSelection, AdapterSummary, Counters, Counts, GpuBuffer, GpuContext, GpuError, Recording,
+    backend_env_problem, list_adapters,
 };
 pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, MasterUpdate};
 pub use elementwise::{Batched, LayerShape};

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::Identity;
 use crate::base::diagnostic::Diagnostic;
+use crate::numerics::gpu::Counts;
 
 /// The file's name in a results folder.
 pub const FILE: &str = "manifest.json";
@@ -96,6 +97,11 @@ pub struct Manifest {
     /// What the results were computed from (absent before faultline recorded it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// On the GPU: what the device context was handed while these results were
+    /// computed (see `numerics::gpu::Counters`), shared with every run trained
+    /// in the same batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_counters: Option<GpuCounters>,
     /// One record per run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<RunRecord>,
@@ -128,6 +134,16 @@ pub struct SeedEventLog {
     pub seed: u64,
     /// 16 hex digits.
     pub event_log: String,
+}
+
+/// A GPU run's counts of driver work, and the rounds they were spent on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuCounters {
+    /// Submissions, waits, read-backs, dispatches, copies, buffers, writes.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// The most rounds any of the runs completed: divide by it for per round.
+    pub rounds: u64,
 }
 
 /// What one run of a strategy under a seed did.

@@ -1,5 +1,7 @@
 //! The device context: adapter listing, selection and error reporting.
 
+use std::sync::Arc;
+
 use faultline::numerics::gpu::{AdapterSelection, GpuContext, GpuError, list_adapters};
 
 use crate::gpu;
@@ -48,4 +50,45 @@ fn upload_and_download_round_trip() {
     let keys: Vec<u32> = (0..17u32).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
     let buffer = context.upload("u32 round trip", &keys).unwrap();
     assert_eq!(context.download(&buffer).unwrap(), keys);
+}
+
+/// A run on the GPU writes what it handed the driver into its manifest
+/// (`gpu_counters`), counted as the calls were made: a short quickstart run
+/// submits, dispatches, creates buffers and reads back, and every count is the
+/// same when the same run is made again (they do not depend on timing). A
+/// context of its own: the shared one counts the other tests' work too.
+#[test]
+fn a_gpu_runs_manifest_counts_its_driver_work() {
+    let Some(context) = crate::skip::gpu_context().map(Arc::new) else { return };
+    let counted = |name: &str| -> serde_json::Value {
+        let out = std::env::temp_dir().join(format!("faultline-gpu-counters-{name}-{}", std::process::id()));
+        let loaded = crate::behaviour::quickstart(4, |t| t);
+        let strategies = faultline::app::select_strategies(&loaded, &["uniform".into()]).unwrap();
+        let plan = faultline::app::Plan {
+            seeds: vec![1],
+            loaded,
+            strategies,
+            out: out.clone(),
+            jobs: None,
+            backend: faultline::numerics::device::BackendChoice::Gpu,
+            voice: faultline::app::Voice::Silent,
+            dry_run: false,
+            choices: Default::default(),
+            on_run: None,
+            traces: None,
+        };
+        let device = faultline::numerics::device::Device::Gpu(Arc::clone(&context));
+        let chosen = faultline::numerics::device::Chosen { device, why: "test".into() };
+        faultline::app::execute_on(plan, &chosen).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        std::fs::remove_dir_all(&out).unwrap();
+        manifest["gpu_counters"].clone()
+    };
+    let first = counted("a");
+    assert_eq!(first["rounds"], 4, "{first}");
+    for field in ["submits", "waits", "readbacks", "dispatches", "buffers", "writes"] {
+        assert!(first[field].as_u64().is_some_and(|n| n > 0), "{field}: {first}");
+    }
+    assert_eq!(counted("b"), first);
 }

@@ -6,6 +6,7 @@
 
 mod adapter;
 mod buffer;
+mod counters;
 mod error;
 mod recording;
 
@@ -15,6 +16,8 @@ use std::sync::{Arc, Mutex};
 pub use adapter::{AdapterSelection, AdapterSummary, backend_env_problem, list_adapters};
 use adapter::{instance, rank};
 pub use buffer::GpuBuffer;
+use counters::Event;
+pub use counters::{Counters, Counts};
 pub use error::GpuError;
 use error::convert;
 pub use recording::Recording;
@@ -35,6 +38,8 @@ pub struct GpuContext {
     adapter: AdapterSummary,
     incidents: Arc<Mutex<Incidents>>,
     pub(super) kernels: Kernels,
+    /// What this context handed to the driver, counted.
+    counters: Counters,
 }
 
 impl fmt::Debug for GpuContext {
@@ -99,7 +104,17 @@ impl GpuContext {
             });
         }
         let kernels = Kernels::new(&device)?;
-        Ok(GpuContext { device, queue, adapter: summary, incidents, kernels })
+        Ok(GpuContext { device, queue, adapter: summary, incidents, kernels, counters: Counters::default() })
+    }
+
+    /// What this context has handed to the driver so far (see [`Counters`]).
+    pub fn counts(&self) -> Counts {
+        self.counters.snapshot()
+    }
+
+    /// Counts one event of this context.
+    fn count(&self, event: Event) {
+        self.counters.count(event);
     }
 
     /// The adapter in use.
@@ -144,6 +159,13 @@ impl GpuContext {
 
     /// Blocks until every submission finished.
     pub fn wait(&self, context: &str) -> Result<(), GpuError> {
+        self.count(Event::Wait);
+        self.poll(context)
+    }
+
+    /// Polls until every submission finished (uncounted: a read-back counts one
+    /// wait however often it polls).
+    fn poll(&self, context: &str) -> Result<(), GpuError> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Internal { context: context.to_string(), message: e.to_string() })?;

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use bytemuck::Pod;
 
-use super::{GpuContext, GpuError};
+use super::{Event, GpuContext, GpuError};
 
 /// How long a read-back may wait for its mapping after the GPU finished.
 const MAP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -50,6 +50,7 @@ impl GpuContext {
                 mapped_at_creation: false,
             })
         })?;
+        self.count(Event::Buffer(size));
         Ok(GpuBuffer { buffer, len, label: label.to_string(), element: PhantomData })
     }
 
@@ -80,6 +81,7 @@ impl GpuContext {
         if bytes.is_empty() {
             return Ok(());
         }
+        self.count(Event::Write(bytes.len() as u64));
         self.scoped(&format!("writing buffer '{}'", buffer.label), || {
             self.queue.write_buffer(&buffer.buffer, start, bytes)
         })
@@ -107,6 +109,9 @@ impl GpuContext {
             self.queue.submit([encoder.finish()]);
             staging
         })?;
+        for event in [Event::Buffer(padded), Event::Submit, Event::Wait, Event::Readback(bytes)] {
+            self.count(event);
+        }
         let (sender, receiver) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |result| {
             let _ = sender.send(result);
@@ -116,7 +121,7 @@ impl GpuContext {
         let mut waited = std::time::Duration::ZERO;
         let step = std::time::Duration::from_millis(5);
         let mapped = loop {
-            self.wait(&context)?;
+            self.poll(&context)?;
             match receiver.recv_timeout(step) {
                 Ok(result) => break result,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) if waited < MAP_TIMEOUT => waited += step,

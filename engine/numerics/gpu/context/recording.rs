@@ -3,7 +3,7 @@
 
 use bytemuck::Pod;
 
-use super::{GpuBuffer, GpuContext, GpuError};
+use super::{Event, GpuBuffer, GpuContext, GpuError};
 use crate::numerics::gpu::kernel::Kernel;
 
 impl GpuContext {
@@ -24,7 +24,9 @@ impl GpuContext {
             // Queue writes land before the next submission's commands.
             for chunk in &staged {
                 self.queue.write_buffer(&chunk.buffer, 0, &chunk.bytes);
+                self.count(Event::Write(chunk.bytes.len() as u64));
             }
+            self.count(Event::Submit);
             self.queue.submit([encoder.finish()]);
         })
     }
@@ -72,6 +74,7 @@ impl Recording<'_> {
             });
         }
         if len > 0 {
+            self.context.count(Event::Copy((len * size) as u64));
             self.encoder.copy_buffer_to_buffer(
                 &source.buffer,
                 (from * size) as u64,
@@ -101,6 +104,7 @@ impl Recording<'_> {
                     | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
+            self.context.count(Event::Buffer(capacity as u64));
             self.staged.push(Staged { buffer, bytes: Vec::with_capacity(capacity), capacity });
         }
         let chunk = self.staged.len() - 1;
@@ -174,6 +178,7 @@ impl Recording<'_> {
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
         self.dispatches += 1;
+        self.context.count(Event::Dispatch);
     }
 }
 
