@@ -15,6 +15,7 @@ pub use crate::numerics::program::{EvaluationId, Op, Params, Program, ScalarId, 
 
 pub mod cpu;
 pub mod gpu;
+mod schedule;
 
 /// A run inside a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -101,10 +101,17 @@ pub struct Job<'a> {
     pub strategy: &'a Strategy,
 }
 
-/// Trains one job on the CPU backend.
+/// Trains one job on the CPU backend, one thread.
 pub fn run_one(loaded: &LoadedScenario, job: Job) -> RunOutcome {
+    run_one_on(loaded, job, 1)
+}
+
+/// Trains one job on the CPU backend, its ready worker steps spread over
+/// `threads` threads (the same bits for every count).
+pub fn run_one_on(loaded: &LoadedScenario, job: Job, threads: usize) -> RunOutcome {
     let t = &loaded.scenario.training;
-    let mut backend = CpuBackend::new(model_of(loaded, job.data), &t.optimizer, t.data.batch as usize);
+    let mut backend = CpuBackend::new(model_of(loaded, job.data), &t.optimizer, t.data.batch as usize)
+        .with_threads(threads);
     let mut outcomes = train_batch(loaded, &mut backend, &[job]).expect("the CPU backend never fails");
     outcomes.pop().expect("one outcome per job")
 }
@@ -295,14 +302,18 @@ pub fn run_all_resuming(
     let job = |index: usize| prepared[index / strategies.len()].job(&strategies[index % strategies.len()]);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunOutcome>>> = Mutex::new(slots);
+    // Cores the runs in parallel leave idle go to each run's worker steps.
+    let parallel = jobs.clamp(1, pending.len().max(1));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / parallel).max(1);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, pending.len().max(1)) {
+        for _ in 0..parallel {
             scope.spawn(|| {
                 loop {
                     let at = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = pending.get(at) else { break };
                     let started = std::time::Instant::now();
-                    let mut outcome = run_one(loaded, job(index));
+                    let mut outcome = run_one_on(loaded, job(index), threads);
                     outcome.wall_s = started.elapsed().as_secs_f64();
                     progress(&outcome);
                     results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(outcome);

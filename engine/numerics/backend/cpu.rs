@@ -3,14 +3,27 @@
 //! Runs are independent; [`CpuBackend::execute`] executes each run's program in
 //! order, one operation at a time. Scratch buffers (activations, gradient, the
 //! gathered minibatch) are shared by the runs, since execution is sequential.
+//!
+//! With more than one thread ([`CpuBackend::with_threads`]), a flush is executed
+//! in the GPU backend's order instead (see `schedule.rs`): every resource's
+//! operations in their recorded order, and the ready local steps of all workers
+//! together, spread over the threads, each with its own scratch. A step reads
+//! and writes only its worker's state, so where and beside what it runs never
+//! changes a bit (tested against one thread).
 
 use std::ops::Range;
 
-use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, Slot, TestSet};
+use super::schedule::{self, At, Stage};
+use super::{Backend, BackendError, Evaluation, Op, Params, Program, RunId, ScalarId, Slot, TestSet};
 use crate::data::SplitData;
 use crate::numerics::config::Optimizer;
 use crate::numerics::model::{Mlp, Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson};
 use crate::numerics::optim::LocalOptimizer;
+
+/// Parameters × minibatch rows below which a local step is not spread over
+/// threads (the paper's 784-256-256-10 at batch 128 is 30 M; the quickstart's
+/// model well under 1 M).
+const MIN_THREADED_WORK: usize = 4 << 20;
 
 /// Rows evaluated per forward pass when measuring the center.
 const EVAL_CHUNK: usize = 512;
@@ -20,8 +33,12 @@ const EVAL_CHUNK: usize = 512;
 pub struct CpuBackend<'d> {
     mlp: Mlp,
     optimizer: Optimizer,
+    /// Minibatch rows of a local step.
+    batch: usize,
     runs: Vec<Option<CpuRun<'d>>>,
     scratch: Scratch,
+    /// One more scratch per thread beyond the first, for waves of local steps.
+    more: Vec<Scratch>,
 }
 
 /// One run's state.
@@ -46,23 +63,44 @@ struct Scratch {
     batch_y: Vec<u8>,
 }
 
+impl Scratch {
+    fn new(mlp: &Mlp, batch: usize) -> Scratch {
+        let n = mlp.parameter_count();
+        Scratch {
+            workspace: Workspace::new(mlp, batch),
+            eval_workspace: Workspace::new(mlp, EVAL_CHUNK),
+            gradient: vec![0.0; n],
+            diagonal: vec![0.0; n],
+            batch_x: Vec::with_capacity(batch * mlp.inputs()),
+            batch_y: Vec::with_capacity(batch),
+        }
+    }
+}
+
 impl<'d> CpuBackend<'d> {
     /// A backend training `mlp` with `optimizer` on minibatches of `batch` samples.
     pub fn new(mlp: Mlp, optimizer: &Optimizer, batch: usize) -> Self {
-        let n = mlp.parameter_count();
         CpuBackend {
-            scratch: Scratch {
-                workspace: Workspace::new(&mlp, batch),
-                eval_workspace: Workspace::new(&mlp, EVAL_CHUNK),
-                gradient: vec![0.0; n],
-                diagonal: vec![0.0; n],
-                batch_x: Vec::with_capacity(batch * mlp.inputs()),
-                batch_y: Vec::with_capacity(batch),
-            },
+            scratch: Scratch::new(&mlp, batch),
+            more: Vec::new(),
             optimizer: optimizer.clone(),
+            batch,
             runs: Vec::new(),
             mlp,
         }
+    }
+
+    /// The same backend executing the ready local steps of a flush on `threads`
+    /// threads (1: one operation at a time, in recorded order). The results are
+    /// the same bits whatever the count.
+    /// Models whose steps are too small to be worth a thread (one local step of
+    /// a smaller product of parameters and batch rows, about a millisecond of
+    /// work, costs less than starting threads for it) stay on one.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        let worth_it = self.mlp.parameter_count() * self.batch >= MIN_THREADED_WORK;
+        let threads = if worth_it { threads.max(1) } else { 1 };
+        self.more = (1..threads).map(|_| Scratch::new(&self.mlp, self.batch)).collect();
+        self
     }
 
     /// Overwrites a worker's parameters (tests, warm starts).
@@ -104,6 +142,10 @@ impl<'d> Backend<'d> for CpuBackend<'d> {
     }
 
     fn execute(&mut self, work: &mut [(RunId, &mut Program)]) -> Result<(), BackendError> {
+        if !self.more.is_empty() {
+            self.execute_in_waves(work);
+            return Ok(());
+        }
         for (run, program) in work.iter_mut() {
             let state = self.runs[run.0].as_mut().expect("a run of this backend that was not removed");
             for index in 0..program.ops().len() {
@@ -124,6 +166,110 @@ impl<'d> Backend<'d> for CpuBackend<'d> {
 
     fn center_parameters(&mut self, run: RunId) -> Vec<f32> {
         self.run(run).center.clone()
+    }
+}
+
+impl CpuBackend<'_> {
+    /// Executes a flush in the schedule's order: operations other than local
+    /// steps one at a time, the ready local steps of every run as waves spread
+    /// over the threads.
+    fn execute_in_waves(&mut self, work: &mut [(RunId, &mut Program)]) {
+        let stages = {
+            let programs: Vec<&Program> = work.iter().map(|(_, p)| &**p).collect();
+            schedule::stages(&programs, usize::MAX)
+        };
+        for stage in stages {
+            match stage {
+                Stage::Single(at) => {
+                    let (run, program) = &mut work[at.run];
+                    let state =
+                        self.runs[run.0].as_mut().expect("a run of this backend that was not removed");
+                    execute_op(&self.mlp, state, &mut self.scratch, program, at.op);
+                }
+                Stage::Wave { steps, .. } => self.wave(work, &steps),
+            }
+        }
+        for (_, program) in work.iter_mut() {
+            program.executed();
+        }
+    }
+
+    /// The local steps `steps` (of different workers) on the threads, each
+    /// thread a contiguous share with its own scratch; then their losses.
+    fn wave(&mut self, work: &mut [(RunId, &mut Program)], steps: &[At]) {
+        let CpuBackend { mlp, runs, scratch, more, .. } = self;
+        let mlp = &*mlp;
+        let mut losses: Vec<(At, ScalarId, f32)> = Vec::with_capacity(steps.len());
+        {
+            let programs: Vec<&Program> = work.iter().map(|(_, p)| &**p).collect();
+            let mut tasks = Vec::with_capacity(steps.len());
+            // Each run's state once, borrowed apart from the others'.
+            let index_of: std::collections::HashMap<usize, usize> =
+                work.iter().enumerate().map(|(index, (run, _))| (run.0, index)).collect();
+            for (id, state) in runs.iter_mut().enumerate() {
+                let (Some(&index), Some(state)) = (index_of.get(&id), state.as_mut()) else { continue };
+                let CpuRun { data, workers, optimizers, .. } = state;
+                let mut mine: Vec<At> = steps.iter().copied().filter(|at| at.run == index).collect();
+                let worker_of = |at: &At| match programs[index].ops()[at.op] {
+                    Op::LocalStep { worker, .. } => worker as usize,
+                    _ => unreachable!("a wave holds local steps only"),
+                };
+                mine.sort_by_key(worker_of);
+                let mut states = workers.iter_mut().zip(optimizers.iter_mut()).enumerate();
+                for at in mine {
+                    let w = worker_of(&at);
+                    let (_, (params, optimizer)) =
+                        states.find(|(i, _)| *i == w).expect("each worker steps at most once a wave");
+                    tasks.push(Task { at, params, optimizer, data, program: programs[index] });
+                }
+            }
+            tasks.sort_by_key(|t| t.at);
+            let share = tasks.len().div_ceil(1 + more.len()).max(1);
+            let scratches = std::iter::once(&mut *scratch).chain(more.iter_mut());
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = tasks
+                    .chunks_mut(share)
+                    .zip(scratches)
+                    .map(|(chunk, scratch)| {
+                        scope
+                            .spawn(move || chunk.iter_mut().map(|t| t.step(mlp, scratch)).collect::<Vec<_>>())
+                    })
+                    .collect();
+                for handle in handles {
+                    losses.extend(handle.join().expect("a local step never panics"));
+                }
+            });
+        }
+        for (at, loss, value) in losses {
+            work[at.run].1.set_scalar(loss, f64::from(value));
+        }
+    }
+}
+
+/// One local step of a wave: the worker's state and what the step reads.
+struct Task<'a> {
+    at: At,
+    params: &'a mut Vec<f32>,
+    optimizer: &'a mut LocalOptimizer,
+    data: &'a SplitData,
+    program: &'a Program,
+}
+
+impl Task<'_> {
+    /// Steps the worker; returns where, which scalar and the minibatch loss.
+    fn step(&mut self, mlp: &Mlp, scratch: &mut Scratch) -> (At, ScalarId, f32) {
+        let Op::LocalStep { step, ref batch, ref probes, loss, .. } = self.program.ops()[self.at.op] else {
+            unreachable!("a wave holds local steps only")
+        };
+        let value = step_worker(
+            mlp,
+            (self.data, self.program),
+            (self.params, self.optimizer),
+            scratch,
+            step,
+            (batch, probes),
+        );
+        (self.at, loss, value)
     }
 }
 
@@ -173,15 +319,28 @@ fn local_step(
     (w, step): (usize, u64),
     (batch, probes): (&Range<u32>, &Range<u32>),
 ) -> f32 {
+    let state = (&mut run.workers[w], &mut run.optimizers[w]);
+    step_worker(mlp, (run.data, program), state, scratch, step, (batch, probes))
+}
+
+/// [`local_step`] on a worker's parameters and optimizer, wherever they are
+/// held: the one computation every thread count runs.
+fn step_worker(
+    mlp: &Mlp,
+    (data, program): (&SplitData, &Program),
+    (params, optimizer): (&mut Vec<f32>, &mut LocalOptimizer),
+    scratch: &mut Scratch,
+    step: u64,
+    (batch, probes): (&Range<u32>, &Range<u32>),
+) -> f32 {
     let inputs = mlp.inputs();
     scratch.batch_x.clear();
     scratch.batch_y.clear();
     for &i in program.indices(batch) {
         let i = i as usize;
-        scratch.batch_x.extend_from_slice(&run.data.train.x[i * inputs..(i + 1) * inputs]);
-        scratch.batch_y.push(run.data.train.y[i]);
+        scratch.batch_x.extend_from_slice(&data.train.x[i * inputs..(i + 1) * inputs]);
+        scratch.batch_y.push(data.train.y[i]);
     }
-    let params = &mut run.workers[w];
     let keys = program.keys(probes);
     let (value, fresh) = if keys.is_empty() {
         let value = gradient(
@@ -206,7 +365,7 @@ fn local_step(
         );
         (value, Some(&scratch.diagonal[..]))
     };
-    run.optimizers[w].step(params, &scratch.gradient, fresh, step);
+    optimizer.step(params, &scratch.gradient, fresh, step);
     value
 }
 

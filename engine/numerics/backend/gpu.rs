@@ -31,16 +31,15 @@ mod datasets;
 mod plan;
 mod record;
 mod scalars;
-mod schedule;
 mod scratch;
 
 use std::sync::Arc;
 
+use super::schedule::{At, Stage};
 use datasets::DeviceData;
 use plan::Plan;
 use record::{Flush, WaveStep};
 use scalars::write_scalars;
-use schedule::{At, Stage};
 use scratch::{Capacity, Scratch, max_wave};
 
 use super::{Backend, BackendError, Op, Program, RunId};

@@ -1,9 +1,9 @@
 //! Laying out a flush: the order of its stages, where each operation's table
 //! words and results go, and the room the scratch buffers and slots must have.
 
-use super::schedule::{self, Stage};
 use super::scratch::Capacity;
 use super::{EVAL_CHUNK, GpuBackend};
+use crate::numerics::backend::schedule::{self, Stage};
 use crate::numerics::backend::{Op, Params, Program, RunId};
 use crate::numerics::gpu::reduce::partials_per_pair;
 

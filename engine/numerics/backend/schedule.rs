@@ -1,6 +1,6 @@
-//! The order a GPU flush records its work in: every resource's operations in
+//! The order a flush executes its work in: every resource's operations in
 //! their recorded order, and as many local steps as possible together, in waves
-//! that run as one batched pass.
+//! (one batched pass on the GPU; spread over threads on the CPU).
 //!
 //! A resource is a worker's state, a message slot or the center of one run. An
 //! operation is ready once the operations recorded before it on each of its
@@ -17,7 +17,7 @@ use crate::numerics::backend::{Op, Params, Program};
 
 /// One operation of one run: indices into the flush's work and the run's ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct At {
+pub(in crate::numerics::backend) struct At {
     /// The run's index in the flush.
     pub run: usize,
     /// The operation's index in its program.
@@ -26,7 +26,7 @@ pub(super) struct At {
 
 /// What a flush records, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Stage {
+pub(in crate::numerics::backend) enum Stage {
     /// Any operation but a local step.
     Single(At),
     /// Local steps of equal minibatch rows and probe count, of different (run,
@@ -79,7 +79,7 @@ fn dependencies(program: &Program) -> (Vec<usize>, Vec<Vec<usize>>) {
 }
 
 /// The stages of a flush of `programs`, waves of at most `max_wave` steps.
-pub(super) fn stages(programs: &[&Program], max_wave: usize) -> Vec<Stage> {
+pub(in crate::numerics::backend) fn stages(programs: &[&Program], max_wave: usize) -> Vec<Stage> {
     let (mut waits, unblocks): (Vec<Vec<usize>>, Vec<Vec<Vec<usize>>>) =
         programs.iter().map(|p| dependencies(p)).unzip();
     let is_step = |at: At| matches!(programs[at.run].ops()[at.op], Op::LocalStep { .. });
