@@ -32,7 +32,14 @@ const ROUNDS: u64 = 20;
 
 fn main() {
     let Some(context) = common::gpu_context() else { return };
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/paper/base.ron");
+    // From the repository root (where cargo runs benches, and where
+    // benches/device/measure.sh runs this one on another machine), else the
+    // checkout it was built in.
+    let relative = Path::new("scenarios/paper/base.ron");
+    let scenario = match relative.is_file() {
+        true => relative.to_path_buf(),
+        false => Path::new(env!("CARGO_MANIFEST_DIR")).join(relative),
+    };
     let smoke = std::env::args().any(|a| a == "--test");
     let hidden = if smoke { "[16, 16]" } else { "[256, 256]" };
     let set = |path: &str, value: &str| Override { path: path.into(), value: value.into() };

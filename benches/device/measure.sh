@@ -1,12 +1,12 @@
 #!/bin/bash
 # Measures faultline on a GPU machine, after benches/device/prepare.sh made
 # .device/ on a development machine: what the README's H100 columns need, in
-# one call that fits a short loan of the machine (7.5 minutes of step limits
+# one call that fits a short loan of the machine (8.5 minutes of step limits
 # with the default budgets; a step that runs out leaves what it printed so far).
 #
 #   OUT=/some/folder benches/device/measure.sh [SHARD [SECONDS]]
 #
-# SHARD is the slice of scenarios/paper/grid-iid.ron to sweep (default 17/18,
+# SHARD is the slice of scenarios/paper/grid-iid.ron to sweep (default 29/30,
 # its heaviest point), SECONDS the sweep's time limit (default 120).
 #
 # Exits 3 within seconds when no adapter is found (SMOKE=1 accepts a software
@@ -17,14 +17,15 @@
 # products incl. 4096^3, an AdaHessian step, a quickstart run), bench-workers.txt
 # (worker-steps/s, GPU and CPU backends), peers.txt (PyTorch loop and vmap on
 # the same GPU, benches/peers_workers.py), sweep.txt and sweep/ (a slice of
-# scenarios/paper/grid-iid.ron on the GPU, for the grid's wall time), and
+# scenarios/paper/grid-iid.ron on the GPU, for the grid's wall time),
+# counters.txt (the GPU path's driver work per round, benches/counters.rs), and
 # timing.txt (how long each step took), and results.tar.gz (all of it, trees
 # included).
 set -uo pipefail
 out=${OUT:?set OUT to the folder the results go to}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/../.."
-sweep_shard=${1:-17/18}
+sweep_shard=${1:-29/30}
 sweep_seconds=${2:-120}
 
 if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
@@ -73,12 +74,18 @@ step bench-gpu 110 .device/bin/bench-gpu "${criterion[@]}"
 step bench-workers 110 .device/bin/bench-workers "${criterion[@]}"
 step peers 90 python3 benches/peers_workers.py --seconds 2
 # A slice of the paper grid on the GPU, for the grid's wall time: by default
-# its heaviest point (k = 8, tau = 4, 50 % overlap: 6 runs of 500 rounds), with
+# its heaviest point (k = 8, tau = 4, 50 % overlap: 9 runs of 500 rounds with the
+# control arm), with
 # the dataset carried in .device/. Results are written when the slice is done.
 mkdir -p /usr/share/datasets/fashion-mnist
 cp -n .device/fashion-mnist/*.gz /usr/share/datasets/fashion-mnist/
 step sweep "$sweep_seconds" .device/bin/faultline sweep scenarios/paper/grid-iid.ron --backend gpu \
     --shard "$sweep_shard" --out "$out/sweep"
+# The GPU path's driver work per round at the paper's widths (counted, not
+# timed; the same on any adapter). A rehearsal takes CI's narrow model.
+counters_mode=--bench
+[ "${SMOKE:-0}" = 1 ] && counters_mode=--test
+step counters 60 .device/bin/bench-counters "$counters_mode"
 cp -r "${CARGO_TARGET_DIR:-target}/criterion" "$out/criterion" 2>/dev/null || true
 # Criterion's and the sweep's trees are deeper than what a loan brings back:
 # one archive of everything, beside the flat .txt files.

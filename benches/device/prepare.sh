@@ -1,7 +1,7 @@
 #!/bin/bash
 # Prepares, on a development machine, everything benches/device/measure.sh needs
 # on a GPU machine that can neither build nor download: stripped release builds
-# of faultline and of the `gpu` and `workers` benches, the .debs of the Vulkan
+# of faultline and of the `gpu`, `workers` and `counters` benches, the .debs of the Vulkan
 # loader and the GL dispatch libraries NVIDIA's Vulkan driver loads, and
 # Fashion-MNIST, all in .device/ (ignored by git; about 60 MB). Carry .device/ to
 # the GPU machine with the working tree, then run measure.sh there.
@@ -29,12 +29,13 @@ print(found[-1])' "$1" "$2"
 }
 faultline=$(cargo build --release --locked --message-format=json --bin faultline | executable bin faultline)
 strip -o .device/bin/faultline "$faultline"
-for bench in gpu workers; do
+for bench in gpu workers counters; do
     built=$(cargo bench --locked --bench "$bench" --no-run --message-format=json 2>/dev/null | executable bench "$bench")
     strip -o ".device/bin/bench-$bench" "$built"
 done
-# The three must differ: a bench that is really faultline would fail on the machine.
-if cmp -s .device/bin/faultline .device/bin/bench-gpu || cmp -s .device/bin/bench-gpu .device/bin/bench-workers; then
+# The four must differ: a bench that is really faultline would fail on the machine.
+if cmp -s .device/bin/faultline .device/bin/bench-gpu || cmp -s .device/bin/bench-gpu .device/bin/bench-workers \
+    || cmp -s .device/bin/bench-workers .device/bin/bench-counters; then
     echo "prepare.sh: the bench executables are not distinct" >&2
     exit 1
 fi
