@@ -58,7 +58,7 @@ intra_op_parallelism_threads=N`` and pinning the process to N cores with
 ``os.sched_setaffinity`` (XLA otherwise sizes its pool from the visible cores).
 Each thread count therefore runs in a fresh process.
 
-Timing: the first call (which compiles) and a warm-up of at least 10 calls
+Timing (benches/peer_timing.py, shared with pytorch_baseline.py): the first call (which compiles) and a warm-up of at least 10 calls
 and 0.5 s are untimed. Then batches of N calls (N chosen from the warm-up so
 that a batch lasts about ``--seconds`` / 20), at least 5 batches and at least
 ``--seconds`` of timed calls. Each batch is a plain ``for`` loop over the
@@ -82,11 +82,11 @@ child process). Keep the machine otherwise idle while it runs.
 
 import argparse
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import time
+
+from peer_timing import cpu_model, per_call_time
 
 BATCH = 128
 CLASSES = 10
@@ -99,41 +99,9 @@ BETA2 = 0.999
 EPS = 1e-4
 
 RESTART = 100  # AdaHessian restarts from the initial parameters every this many steps
-BATCHES_PER_SECONDS = 20  # a timed batch lasts about --seconds / this
-MIN_BATCHES = 5
-WARMUP_CALLS = 10
-WARMUP_SECONDS = 0.5
 
 OP_WIDTH = max(16, max(map(len, OPERATIONS)))
 HEADER = f"{'model':<16} {'operation':<{OP_WIDTH}} {'threads':>7} {'ms/step':>10} {'samples/s':>12}"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def per_call_time(run, seconds):
-    """Median per-call time of `run`, where run(n) makes n calls and returns the
-    seconds its clock saw (the clock read once around the loop of calls)."""
-    run(1)  # compiles
-    calls, spent = 0, 0.0
-    while calls < WARMUP_CALLS or spent < WARMUP_SECONDS:
-        spent += run(1)
-        calls += 1
-    n = max(1, round(seconds / BATCHES_PER_SECONDS / (spent / calls)))
-    samples, total = [], 0.0
-    while len(samples) < MIN_BATCHES or total < seconds:
-        elapsed = run(n)
-        samples.append(elapsed / n)
-        total += elapsed
-    return statistics.median(samples)
 
 
 def measure(threads, seconds):

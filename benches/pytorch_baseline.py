@@ -68,7 +68,7 @@ generator reseeded) every 100 steps, outside the clock, as faultline's bench
 does: training one fixed batch for thousands of steps would drive values
 subnormal.
 
-Timing: each row is warmed up (at least 10 calls and 0.5 s, untimed), then
+Timing (benches/peer_timing.py, shared with jax_baseline.py): each row is warmed up (at least 10 calls and 0.5 s, untimed), then
 timed in batches of N calls (N chosen from the warm-up so that a batch lasts
 about ``--seconds`` / 20), at least 5 batches and at least ``--seconds``
 (default 3) of timed calls. Each batch is a plain ``for`` loop over the calls
@@ -94,9 +94,9 @@ implementation's ``cargo bench --bench numerics``.
 """
 
 import argparse
-import platform
-import statistics
 import time
+
+from peer_timing import cpu_model, per_call_time
 
 import torch
 import torch.nn.functional as F
@@ -113,23 +113,8 @@ EPS = 1e-4
 
 PROBE_SEED = 1
 RESTART = 100  # AdaHessian restarts from the initial parameters every this many steps
-BATCHES_PER_SECONDS = 20  # a timed batch lasts about --seconds / this
-MIN_BATCHES = 5
-WARMUP_CALLS = 10
-WARMUP_SECONDS = 0.5
 
 OP_WIDTH = max(16, max(map(len, OPERATIONS)))
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def build_mlp(widths):
@@ -256,22 +241,6 @@ def make_run(model, x, y, op):
     # inside; drawn once, untimed.
     given = [probe() for _ in range(RESTART)]
     return adahessian(adahessian_step_given_probe, lambda since, chunk: given[since:since + chunk])
-
-
-def per_call_time(run, seconds):
-    """Median per-call time of `run`, where run(n) makes n calls and returns the
-    seconds its clock saw."""
-    calls, spent = 0, 0.0
-    while calls < WARMUP_CALLS or spent < WARMUP_SECONDS:
-        spent += run(1)
-        calls += 1
-    n = max(1, round(seconds / BATCHES_PER_SECONDS / (spent / calls)))
-    samples, total = [], 0.0
-    while len(samples) < MIN_BATCHES or total < seconds:
-        elapsed = run(n)
-        samples.append(elapsed / n)
-        total += elapsed
-    return statistics.median(samples)
 
 
 def main():
