@@ -11,4 +11,5 @@ pub mod gpu;
 pub mod model;
 pub mod optim;
 pub mod program;
+pub mod weigh;
 pub mod wide;

@@ -54,7 +54,7 @@ use crate::base::time::SimTime;
 use crate::base::trace::Trace;
 use crate::data::Sampler;
 use crate::numerics::backend::{Evaluation, RunId, TestSet};
-use crate::numerics::program::{EvaluationId, Program, ScalarId, Slot};
+use crate::numerics::program::{EvaluationId, Program, ScalarId, Slot, Weight};
 use crate::scenario::{Coupling, Optimizer};
 use crate::timing::disruptions::Disruptions;
 use crate::weighting::{Reads, WeightingStrategy};
@@ -118,7 +118,7 @@ struct Exchange {
 #[derive(Clone, Copy, Debug)]
 enum Reply {
     Pending,
-    Difference(f64),
+    Difference(Weight),
     Adopt,
 }
 
@@ -154,6 +154,8 @@ struct Pending {
     slot: Slot,
     /// Its row, to be evaluated on the whole test set.
     row: RoundMetrics,
+    /// The a_m the row's mean weight averages.
+    weights: Vec<Weight>,
     /// Whether the metrics already end with this round's subset row.
     recorded: bool,
 }
@@ -163,6 +165,8 @@ struct Pending {
 struct Row {
     metrics: RoundMetrics,
     evaluation: EvaluationId,
+    /// The a_m its mean weight averages (some computed on the backend).
+    weights: Vec<Weight>,
     /// The happening (a round end) that recorded it.
     happening: usize,
 }
@@ -172,6 +176,7 @@ struct Row {
 struct FinalRow {
     row: RoundMetrics,
     evaluation: EvaluationId,
+    weights: Vec<Weight>,
     recorded: bool,
 }
 
@@ -251,8 +256,8 @@ pub struct Trainer<'t> {
     updates: u64,
     /// Rounds completed.
     round: u64,
-    /// Sum and count of a_m since the previous metrics row.
-    round_weight: (f64, u64),
+    /// Every a_m since the previous metrics row, in order.
+    round_weights: Vec<Weight>,
     pending: Option<Pending>,
     final_row: Option<FinalRow>,
     rows: Vec<Row>,
@@ -287,9 +292,16 @@ impl<'t> Trainer<'t> {
             next: 0,
             stop_after: None,
             run,
-            program: Program::new(),
+            program: match strategy.ratio_rule() {
+                Some(rule) => Program::new().with_rule(rule),
+                None => Program::new(),
+            },
             state: State::Running,
-            reads: strategy.reads(),
+            // A strategy whose rule the backend evaluates reads no gap on the host.
+            reads: match strategy.ratio_rule() {
+                Some(_) => Reads { gap: false, ..strategy.reads() },
+                None => strategy.reads(),
+            },
             strategy,
             samplers,
             batch: Vec::with_capacity(settings.batch),
@@ -304,7 +316,7 @@ impl<'t> Trainer<'t> {
             last_barrier: vec![0; k],
             updates: 0,
             round: 0,
-            round_weight: (0.0, 0),
+            round_weights: Vec::new(),
             pending: None,
             final_row: None,
             rows: Vec::new(),

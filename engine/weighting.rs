@@ -19,6 +19,13 @@
 //! }
 //! ```
 //!
+//! A strategy that reads the gap stops its run at every exchange until the
+//! backend has computed it, unless its weights are a formula of the gap ratio
+//! alone: then it hands the trainer that formula
+//! ([`WeightingStrategy::ratio_rule`]) and the backend evaluates it where the gaps
+//! are, the CPU in f64 with the same code, the GPU in f32 from the formula's WGSL
+//! (see [`crate::numerics::weigh`]). `dynamic` does.
+//!
 //! # The registry
 //!
 //! A strategy a scenario can name is one file in `weighting/` and one line in
@@ -31,7 +38,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::base::time::SimTime;
+use crate::numerics::weigh::RatioRule;
 
 mod dynamic;
 mod oracle;
@@ -116,6 +126,14 @@ pub trait WeightingStrategy {
     /// unless the strategy says otherwise.
     fn reads(&self) -> Reads {
         Reads::ALL
+    }
+
+    /// The strategy's weights as a formula of the gap ratio alone, if they are
+    /// one: the backend then evaluates it where the gaps are, and the run never
+    /// waits for a gap (see [`crate::numerics::weigh`]). Its weights must be
+    /// those [`WeightingStrategy::weights`] gives.
+    fn ratio_rule(&self) -> Option<Arc<dyn RatioRule>> {
+        None
     }
 }
 

@@ -22,12 +22,13 @@ pub mod optim;
 pub mod passes;
 pub mod probe;
 pub mod reduce;
+pub mod weigh;
 
 pub use context::{
     AdapterSelection, AdapterSummary, Counters, Counts, GpuBuffer, GpuContext, GpuError, Recording,
     backend_env_problem, list_adapters,
 };
-pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, MasterUpdate};
+pub use elastic::{ApplyDifference, BarrierAverage, BarrierUpdate, ElasticWeight, MasterUpdate};
 pub use elementwise::{Batched, LayerShape};
 pub use matmul::{Gemm, MatrixLayout};
 pub use optim::{OptimizerBuffers, OptimizerStep, StateOffsets};
@@ -44,6 +45,7 @@ struct Kernels {
     passes: passes::Pipelines,
     probe: probe::Pipelines,
     reduce: reduce::Pipelines,
+    weigh: weigh::Pipelines,
 }
 
 impl Kernels {
@@ -56,6 +58,7 @@ impl Kernels {
             passes: passes::Pipelines::new(device)?,
             probe: probe::Pipelines::new(device)?,
             reduce: reduce::Pipelines::new(device)?,
+            weigh: weigh::Pipelines::default(),
         })
     }
 }

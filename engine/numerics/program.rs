@@ -16,8 +16,10 @@
 //! event log's hash pins its timing.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::numerics::backend::{Evaluation, TestSet};
+use crate::numerics::weigh::RatioRule;
 
 /// A message buffer of one run.
 pub type Slot = usize;
@@ -29,6 +31,22 @@ pub struct ScalarId(pub u32);
 /// The three scalars of an evaluation: test accuracy, test loss, training loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EvaluationId(pub ScalarId);
+
+/// A weight of an exchange: decided as the run was recorded, or a scalar a
+/// `Weigh` operation computes on the backend.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Weight {
+    /// Known when recorded.
+    Value(f64),
+    /// Computed by an earlier `Weigh` of the same run.
+    Scalar(ScalarId),
+}
+
+impl From<f64> for Weight {
+    fn from(value: f64) -> Self {
+        Weight::Value(value)
+    }
+}
 
 /// Which parameters an evaluation measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,12 +94,25 @@ pub enum Op {
         /// Where the gap goes.
         out: ScalarId,
     },
+    /// The weights of exchanges decided together (one, or a barrier's
+    /// participants) by the program's [`RatioRule`]: each against the run's
+    /// recent gaps as they were before any of them, which then become theirs.
+    /// Part i's (a_m, a_w) go to scalars `out + 2i` and `out + 2i + 1`.
+    Weigh {
+        /// (worker, slot, gap) per part, in [`Program::weighed`]; the gap is a
+        /// scalar computed earlier from that slot.
+        parts: Range<u32>,
+        /// α.
+        alpha: f64,
+        /// The first of the 2·parts scalars.
+        out: ScalarId,
+    },
     /// Asynchronous EASGD at the master: e = slot − x̃; x̃ ← x̃ + a_m·e; slot ← e.
     MasterUpdate {
         /// The slot.
         slot: Slot,
         /// a_m.
-        a_m: f64,
+        a_m: Weight,
     },
     /// Synchronous EASGD: every e_i = slot_i − x̃ against the same x̃, then
     /// x̃ ← x̃ + Σ a_m,i·e_i in part order and slot_i ← e_i.
@@ -102,7 +133,7 @@ pub enum Op {
         /// The slot.
         slot: Slot,
         /// a_w.
-        a_w: f64,
+        a_w: Weight,
     },
     /// At the worker: x ← slot.
     Adopt {
@@ -134,7 +165,10 @@ pub struct Program {
     ops: Vec<Op>,
     indices: Vec<u32>,
     keys: Vec<u32>,
-    parts: Vec<(Slot, f64)>,
+    parts: Vec<(Slot, Weight)>,
+    weighed: Vec<(u32, Slot, ScalarId)>,
+    /// What `Weigh` operations evaluate.
+    rule: Option<Arc<dyn RatioRule>>,
     /// Every scalar of the run; those at or past `known` are not computed yet.
     scalars: Vec<f64>,
     known: usize,
@@ -160,6 +194,8 @@ impl Program {
             indices: Vec::new(),
             keys: Vec::new(),
             parts: Vec::new(),
+            weighed: Vec::new(),
+            rule: None,
             scalars: Vec::new(),
             known: 0,
             slots: 0,
@@ -167,6 +203,17 @@ impl Program {
             fingerprint: FNV_OFFSET,
             recorded: 0,
         }
+    }
+
+    /// The same program, its `Weigh` operations evaluating `rule`.
+    pub fn with_rule(mut self, rule: Arc<dyn RatioRule>) -> Self {
+        self.rule = Some(rule);
+        self
+    }
+
+    /// What its `Weigh` operations evaluate, if it records any.
+    pub fn rule(&self) -> Option<&Arc<dyn RatioRule>> {
+        self.rule.as_ref()
     }
 
     // ----- recording -----
@@ -211,26 +258,38 @@ impl Program {
         out
     }
 
+    /// Records the weighing of (worker, slot, gap) parts by the program's rule;
+    /// returns each part's (a_m, a_w).
+    pub fn weigh(&mut self, parts: &[(u32, Slot, ScalarId)], alpha: f64) -> Vec<(Weight, Weight)> {
+        assert!(self.rule.is_some(), "a program weighs only with a rule");
+        let out = self.new_scalars(2 * parts.len());
+        let parts = extend(&mut self.weighed, parts);
+        self.push(Op::Weigh { parts: parts.clone(), alpha, out });
+        (0..parts.len() as u32)
+            .map(|i| (Weight::Scalar(ScalarId(out.0 + 2 * i)), Weight::Scalar(ScalarId(out.0 + 2 * i + 1))))
+            .collect()
+    }
+
     /// Records an asynchronous master update.
-    pub fn master_update(&mut self, slot: Slot, a_m: f64) {
-        self.push(Op::MasterUpdate { slot, a_m });
+    pub fn master_update(&mut self, slot: Slot, a_m: impl Into<Weight>) {
+        self.push(Op::MasterUpdate { slot, a_m: a_m.into() });
     }
 
     /// Records a synchronous EASGD barrier over (slot, a_m) parts.
-    pub fn barrier_update(&mut self, parts: &[(Slot, f64)]) {
+    pub fn barrier_update(&mut self, parts: &[(Slot, Weight)]) {
         let parts = extend(&mut self.parts, parts);
         self.push(Op::BarrierUpdate { parts });
     }
 
     /// Records a synchronous averaging barrier over (slot, weight) parts.
-    pub fn barrier_average(&mut self, parts: &[(Slot, f64)]) {
+    pub fn barrier_average(&mut self, parts: &[(Slot, Weight)]) {
         let parts = extend(&mut self.parts, parts);
         self.push(Op::BarrierAverage { parts });
     }
 
     /// Records x_worker ← x_worker − a_w·slot.
-    pub fn apply_difference(&mut self, worker: u32, slot: Slot, a_w: f64) {
-        self.push(Op::ApplyDifference { worker, slot, a_w });
+    pub fn apply_difference(&mut self, worker: u32, slot: Slot, a_w: impl Into<Weight>) {
+        self.push(Op::ApplyDifference { worker, slot, a_w: a_w.into() });
     }
 
     /// Records x_worker ← slot.
@@ -246,6 +305,14 @@ impl Program {
     }
 
     // ----- reading results -----
+
+    /// A weight's value, once known.
+    pub fn weight(&self, weight: Weight) -> Option<f64> {
+        match weight {
+            Weight::Value(v) => Some(v),
+            Weight::Scalar(id) => self.scalar(id),
+        }
+    }
 
     /// The scalar's value, once a backend computed it.
     pub fn scalar(&self, id: ScalarId) -> Option<f64> {
@@ -301,8 +368,27 @@ impl Program {
     }
 
     /// A barrier's (slot, weight) parts.
-    pub fn parts(&self, range: &Range<u32>) -> &[(Slot, f64)] {
+    pub fn parts(&self, range: &Range<u32>) -> &[(Slot, Weight)] {
         &self.parts[range.start as usize..range.end as usize]
+    }
+
+    /// A weighing's (worker, slot, gap) parts.
+    pub fn weighed(&self, range: &Range<u32>) -> &[(u32, Slot, ScalarId)] {
+        &self.weighed[range.start as usize..range.end as usize]
+    }
+
+    /// A scalar this flush computed or an earlier one did (a backend, while
+    /// executing: for an operation that reads what an earlier one wrote).
+    pub fn computed(&self, id: ScalarId) -> f64 {
+        self.scalars[id.0 as usize]
+    }
+
+    /// A weight's value while executing (see [`Program::computed`]).
+    pub fn weight_now(&self, weight: Weight) -> f64 {
+        match weight {
+            Weight::Value(v) => v,
+            Weight::Scalar(id) => self.computed(id),
+        }
     }
 
     /// Writes a scalar (a backend, while executing).
@@ -324,6 +410,7 @@ impl Program {
         self.indices.clear();
         self.keys.clear();
         self.parts.clear();
+        self.weighed.clear();
         self.known = self.scalars.len();
     }
 
@@ -352,15 +439,21 @@ impl Program {
             Op::SnapshotWorker { worker, slot } => words.extend([2, u64::from(*worker), *slot as u64]),
             Op::SnapshotCenter { slot } => words.extend([3, *slot as u64]),
             Op::Gap { slot, out } => words.extend([4, *slot as u64, u64::from(out.0)]),
-            Op::MasterUpdate { slot, a_m } => words.extend([5, *slot as u64, a_m.to_bits()]),
+            Op::Weigh { parts, alpha, out } => {
+                words.extend([12, alpha.to_bits(), u64::from(out.0)]);
+                for &(worker, slot, gap) in self.weighed(parts) {
+                    words.extend([u64::from(worker), slot as u64, u64::from(gap.0)]);
+                }
+            }
+            Op::MasterUpdate { slot, a_m } => words.extend([5, *slot as u64, bits(*a_m)]),
             Op::BarrierUpdate { parts } | Op::BarrierAverage { parts } => {
                 words.push(if matches!(op, Op::BarrierUpdate { .. }) { 6 } else { 7 });
                 for &(slot, w) in self.parts(parts) {
-                    words.extend([slot as u64, w.to_bits()]);
+                    words.extend([slot as u64, bits(w)]);
                 }
             }
             Op::ApplyDifference { worker, slot, a_w } => {
-                words.extend([8, u64::from(*worker), *slot as u64, a_w.to_bits()])
+                words.extend([8, u64::from(*worker), *slot as u64, bits(*a_w)])
             }
             Op::Adopt { worker, slot } => words.extend([9, u64::from(*worker), *slot as u64]),
             Op::Evaluate { params, on, out } => {
@@ -375,6 +468,16 @@ impl Program {
         for word in words {
             self.fingerprint = fingerprint::extend(self.fingerprint, &word.to_le_bytes());
         }
+    }
+}
+
+/// A weight as a fingerprint word: a value's bits (as before weights could be
+/// scalars, so fingerprints of runs that weigh on the host did not move), a
+/// scalar's number marked apart.
+fn bits(weight: Weight) -> u64 {
+    match weight {
+        Weight::Value(v) => v.to_bits(),
+        Weight::Scalar(id) => (0xFFF0_0000_u64 << 32) | u64::from(id.0),
     }
 }
 
@@ -416,9 +519,9 @@ mod tests {
         assert_eq!(a.new_slot(), s0);
         assert_ne!(s0, s1);
         let mut b = Program::new();
-        b.master_update(0, 0.25);
+        b.master_update(0, Weight::Value(0.25));
         let mut c = Program::new();
-        c.master_update(0, 0.25000000000000006);
+        c.master_update(0, Weight::Value(0.25000000000000006));
         assert_ne!(b.fingerprint(), c.fingerprint());
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Check, Checked, Divergence, FinalRow, Pending, RoundMetrics, State, Trainer};
 use crate::numerics::backend::{Evaluation, TestSet};
-use crate::numerics::program::Params;
+use crate::numerics::program::{Params, Program, Weight};
 
 impl Trainer<'_> {
     /// Reads what the backend computed since the last call: checks it in
@@ -56,11 +56,13 @@ impl Trainer<'_> {
         for row in self.rows.iter().filter(|r| r.happening < cut) {
             let mut m = row.metrics.clone();
             m.evaluation = self.program.evaluation(row.evaluation).expect("every recorded row was evaluated");
+            m.mean_master_weight = mean_weight(&self.program, &row.weights);
             metrics.push(m);
         }
         let mut divergence = self.divergence.map(|(_, d)| d);
-        if let Some(FinalRow { mut row, evaluation, recorded }) = self.final_row {
+        if let Some(FinalRow { mut row, evaluation, weights, recorded }) = self.final_row {
             row.evaluation = self.program.evaluation(evaluation).expect("the final row was evaluated");
+            row.mean_master_weight = mean_weight(&self.program, &weights);
             if let Err(what) = finite(&row.evaluation) {
                 if divergence.is_none() {
                     divergence = Some(Divergence {
@@ -83,10 +85,10 @@ impl Trainer<'_> {
     /// At the end of the timeline (or of a replay): the last round end's
     /// evaluation on the whole test set.
     pub(super) fn record_finish(&mut self) {
-        if let Some(Pending { slot, row, recorded }) = self.pending.take() {
+        if let Some(Pending { slot, row, weights, recorded }) = self.pending.take() {
             let evaluation = self.program.evaluate(Params::Slot(slot), TestSet::Full);
             self.program.release(slot);
-            self.final_row = Some(FinalRow { row, evaluation, recorded });
+            self.final_row = Some(FinalRow { row, evaluation, weights, recorded });
         }
         self.state = State::Finishing;
     }
@@ -98,6 +100,15 @@ impl Trainer<'_> {
     pub(super) fn check(&mut self, what: Checked, happening: usize, worker: Option<u32>) {
         self.checks.push(Check { what, happening, round: self.round + 1, worker });
     }
+}
+
+/// The mean of a row's a_m (summed in recorded order), 0 without updates.
+fn mean_weight(program: &Program, weights: &[Weight]) -> f64 {
+    if weights.is_empty() {
+        return 0.0;
+    }
+    let sum = weights.iter().fold(0.0, |sum, &w| sum + program.weight(w).expect("computed by now"));
+    sum / weights.len() as f64
 }
 
 /// Why an evaluation is not usable, if it is not.

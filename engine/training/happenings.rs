@@ -118,16 +118,15 @@ impl Trainer<'_> {
         let scheduled = last || round.is_multiple_of(self.settings.evaluate_every.max(1));
         let on = if self.settings.test_subset && !last { TestSet::Subset } else { TestSet::Full };
         // A row covers the updates since the previous row.
-        let (sum, count) = self.round_weight;
-        if scheduled {
-            self.round_weight = (0.0, 0);
-        }
+        let weights =
+            if scheduled { std::mem::take(&mut self.round_weights) } else { self.round_weights.clone() };
         let row = RoundMetrics {
             round,
             time: now,
             evaluation: Evaluation { test_accuracy: f64::NAN, test_loss: f64::NAN, train_loss: f64::NAN },
             updates: self.updates,
-            mean_master_weight: if count > 0 { sum / count as f64 } else { 0.0 },
+            // Set once the weights are known (see `Trainer::finish`).
+            mean_master_weight: f64::NAN,
             workers_down: self.down.iter().filter(|&&d| d).count() as u32,
             test_set: on,
         };
@@ -142,12 +141,12 @@ impl Trainer<'_> {
             let slot = previous.map_or_else(|| self.program.new_slot(), |p| p.slot);
             self.program.snapshot_center(slot);
             let full = RoundMetrics { test_set: TestSet::Full, ..row.clone() };
-            self.pending = Some(Pending { slot, row: full, recorded: scheduled });
+            self.pending = Some(Pending { slot, row: full, weights: weights.clone(), recorded: scheduled });
         }
         if scheduled {
             let evaluation = self.program.evaluate(Params::Center, on);
             self.check(Checked::Evaluation(evaluation), index, None);
-            self.rows.push(Row { metrics: row, evaluation, happening: index });
+            self.rows.push(Row { metrics: row, evaluation, weights, happening: index });
         }
         self.round = round;
     }

@@ -3,7 +3,7 @@
 
 use super::{Blocked, Checked, Reply, Trainer};
 use crate::base::time::SimTime;
-use crate::numerics::program::{ScalarId, Slot};
+use crate::numerics::program::{ScalarId, Slot, Weight};
 use crate::scenario::Coupling;
 use crate::timing::observe::Participant;
 use crate::weighting::{ExchangeContext, Weights};
@@ -24,14 +24,27 @@ impl Trainer<'_> {
             return Ok(());
         };
         let gaps = self.gaps(index, &[(worker, slot)])?;
-        let (gap, weights) = self.decide(worker, gaps[0], staleness, previous, now);
-        if self.reads.gap {
-            self.recent_gaps[worker as usize] = Some(gap);
-        }
-        self.program.master_update(slot, weights.master);
+        let (a_m, a_w) = if self.program.rule().is_some() {
+            self.weigh_on_backend(&[(worker, slot, gaps[0])])[0]
+        } else {
+            let (gap, weights) = self.decide(worker, gaps[0], staleness, previous, now);
+            if self.reads.gap {
+                self.recent_gaps[worker as usize] = Some(gap);
+            }
+            (Weight::Value(weights.master), Weight::Value(weights.worker))
+        };
+        self.program.master_update(slot, a_m);
         self.updates += 1;
-        self.served(exchange, Reply::Difference(weights.worker));
+        self.served(exchange, Reply::Difference(a_w));
         Ok(())
+    }
+
+    /// Records the weighing of exchanges decided together by the strategy's
+    /// rule on the backend: nothing waits for their gaps.
+    fn weigh_on_backend(&mut self, parts: &[(u32, Slot, ScalarId)]) -> Vec<(Weight, Weight)> {
+        let weights = self.program.weigh(parts, self.settings.alpha);
+        self.round_weights.extend(weights.iter().map(|&(a_m, _)| a_m));
+        weights
     }
 
     /// Records the gap of each (worker, slot) for the decisions of happening
@@ -97,8 +110,7 @@ impl Trainer<'_> {
             now,
         };
         let weights = self.strategy.weights(&ctx);
-        self.round_weight.0 += weights.master;
-        self.round_weight.1 += 1;
+        self.round_weights.push(Weight::Value(weights.master));
         (gap, weights)
     }
 
@@ -120,24 +132,21 @@ impl Trainer<'_> {
         let parts: Vec<(u32, Slot)> = present.iter().map(|&(_, w, s)| (w, s)).collect();
         let gap_ids = self.gaps(index, &parts)?;
         self.barriers += 1;
-        let k = u64::from(self.settings.workers);
-        let mut decided = Vec::with_capacity(present.len());
-        let mut gaps = Vec::with_capacity(present.len());
-        for (&(i, worker, slot), &gap_id) in present.iter().zip(&gap_ids) {
-            let w = worker as usize;
-            // A barrier counts as k updates: present at every barrier ⇒ k − 1.
-            let staleness = k * (self.barriers - self.last_barrier[w]) - 1;
-            let (gap, weights) = self.decide(worker, gap_id, staleness, previous[i], now);
-            self.last_barrier[w] = self.barriers;
-            decided.push((slot, weights.master, weights.worker, participants[i].exchange));
-            gaps.push((w, gap));
-        }
-        if self.reads.gap {
-            for (w, gap) in gaps {
-                self.recent_gaps[w] = Some(gap);
+        let weights = if self.program.rule().is_some() {
+            let parts: Vec<_> = parts.iter().zip(&gap_ids).map(|(&(w, s), &g)| (w, s, g)).collect();
+            for &(_, worker, _) in &present {
+                self.last_barrier[worker as usize] = self.barriers;
             }
-        }
-        let slots: Vec<(Slot, f64)> = decided.iter().map(|&(s, a_m, _, _)| (s, a_m)).collect();
+            self.weigh_on_backend(&parts)
+        } else {
+            self.decide_barrier(&present, &gap_ids, previous, now)
+        };
+        let decided: Vec<(Slot, Weight, Weight, u64)> = present
+            .iter()
+            .zip(weights)
+            .map(|(&(i, _, slot), (a_m, a_w))| (slot, a_m, a_w, participants[i].exchange))
+            .collect();
+        let slots: Vec<(Slot, Weight)> = decided.iter().map(|&(s, a_m, _, _)| (s, a_m)).collect();
         if self.settings.coupling == Coupling::SyncAverage {
             self.program.barrier_average(&slots);
             for &(_, _, _, exchange) in &decided {
@@ -151,5 +160,35 @@ impl Trainer<'_> {
         }
         self.updates += 1;
         Ok(())
+    }
+
+    /// The strategy's weights for a barrier's participants present with a
+    /// payload, (index, worker, slot) each, all against the recent gaps as they
+    /// were before the barrier.
+    fn decide_barrier(
+        &mut self,
+        present: &[(usize, u32, Slot)],
+        gap_ids: &[ScalarId],
+        previous: &[Option<SimTime>],
+        now: SimTime,
+    ) -> Vec<(Weight, Weight)> {
+        let k = u64::from(self.settings.workers);
+        let mut decided = Vec::with_capacity(present.len());
+        let mut gaps = Vec::with_capacity(present.len());
+        for (&(i, worker, _), &gap_id) in present.iter().zip(gap_ids) {
+            let w = worker as usize;
+            // A barrier counts as k updates: present at every barrier ⇒ k − 1.
+            let staleness = k * (self.barriers - self.last_barrier[w]) - 1;
+            let (gap, weights) = self.decide(worker, gap_id, staleness, previous[i], now);
+            self.last_barrier[w] = self.barriers;
+            decided.push((Weight::Value(weights.master), Weight::Value(weights.worker)));
+            gaps.push((w, gap));
+        }
+        if self.reads.gap {
+            for (w, gap) in gaps {
+                self.recent_gaps[w] = Some(gap);
+            }
+        }
+        decided
     }
 }

@@ -1,9 +1,12 @@
 //! The dynamic weighting of Xu & Carr by the parameter gap, as faultline
 //! reconstructs it.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Bound, ExchangeContext, Reads, Registered, WeightingStrategy, Weights};
+use crate::numerics::weigh::{RatioRule, gap_ratio, wgsl_literal};
 
 /// Parameters of the dynamic strategy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,34 +43,36 @@ pub struct Dynamic {
 impl Dynamic {
     /// ρ for this exchange.
     pub fn ratio(ctx: &ExchangeContext) -> f64 {
-        let mut others: Vec<f64> = ctx
-            .recent_gaps
-            .iter()
-            .enumerate()
-            .filter(|&(w, _)| w != ctx.worker as usize)
-            .filter_map(|(_, g)| *g)
-            .collect();
-        if others.len() < 2 {
-            return 1.0;
-        }
-        others.sort_by(f64::total_cmp);
-        let mid = others.len() / 2;
-        let median = if others.len() % 2 == 1 { others[mid] } else { (others[mid - 1] + others[mid]) / 2.0 };
-        if median == 0.0 { 1.0 } else { ctx.gap / median }
+        gap_ratio(ctx.gap, ctx.recent_gaps, ctx.worker as usize)
     }
 }
 
 impl WeightingStrategy for Dynamic {
     fn weights(&mut self, ctx: &ExchangeContext) -> Weights {
-        let rho = Self::ratio(ctx);
-        Weights {
-            master: ctx.alpha * 1f64.min(rho.powf(-self.gamma_m)),
-            worker: 1f64.min(ctx.alpha * 1f64.max(rho.powf(self.gamma_w))),
-        }
+        let (master, worker) = RatioRule::weights_at(self, Self::ratio(ctx), ctx.alpha);
+        Weights { master, worker }
     }
 
     fn reads(&self) -> Reads {
         Reads { gap: true, local_loss: false }
+    }
+
+    fn ratio_rule(&self) -> Option<Arc<dyn RatioRule>> {
+        Some(Arc::new(*self))
+    }
+}
+
+/// The formula, for the host and the backends alike.
+impl RatioRule for Dynamic {
+    fn weights_at(&self, rho: f64, alpha: f64) -> (f64, f64) {
+        (alpha * 1f64.min(rho.powf(-self.gamma_m)), 1f64.min(alpha * 1f64.max(rho.powf(self.gamma_w))))
+    }
+
+    fn wgsl(&self) -> String {
+        let (m, w) = (wgsl_literal(-self.gamma_m), wgsl_literal(self.gamma_w));
+        format!(
+            "return vec2<f32>(alpha * min(1.0, pow(rho, {m})), min(1.0, alpha * max(1.0, pow(rho, {w}))));"
+        )
     }
 }
 

@@ -28,6 +28,7 @@ use faultline::scenario::{
 };
 use faultline::timing::schedule;
 use faultline::training::experiment::{self, Job, RunOutcome, SeedInputs};
+use faultline::weighting::Dynamic;
 
 use crate::{Data, gpu};
 
@@ -73,7 +74,7 @@ fn local_steps(
 /// A program using every operation, recorded identically for both backends.
 fn every_op(data: &SplitData, optimizer: &Optimizer, workers: usize) -> Program {
     let mut rng = Data::new(3);
-    let mut program = Program::new();
+    let mut program = Program::new().with_rule(Arc::new(Dynamic { gamma_m: 1.0, gamma_w: 2.0 }));
     local_steps(&mut program, data, optimizer, workers, (1, 3), &mut rng);
     let a = program.new_slot();
     program.snapshot_worker(0, a);
@@ -84,7 +85,7 @@ fn every_op(data: &SplitData, optimizer: &Optimizer, workers: usize) -> Program 
     program.snapshot_worker(1, b);
     program.snapshot_worker(2, c);
     program.gap(b);
-    program.barrier_update(&[(b, 0.2), (c, 0.25)]);
+    program.barrier_update(&[(b, 0.2.into()), (c, 0.25.into())]);
     program.apply_difference(1, b, 0.2);
     program.apply_difference(2, c, 0.25);
     program.release(a);
@@ -96,11 +97,11 @@ fn every_op(data: &SplitData, optimizer: &Optimizer, workers: usize) -> Program 
     let (e, f) = (program.new_slot(), program.new_slot());
     program.snapshot_worker(0, e);
     program.snapshot_worker(3, f);
-    program.barrier_average(&[(e, 1.0), (f, 3.0)]);
+    program.barrier_average(&[(e, 1.0.into()), (f, 3.0.into())]);
     program.adopt(1, e);
     // All weights 0: the center stays, the slots still take it.
     program.snapshot_worker(2, e);
-    program.barrier_average(&[(e, 0.0), (f, 0.0)]);
+    program.barrier_average(&[(e, 0.0.into()), (f, 0.0.into())]);
     program.adopt(2, e);
     // Slots beyond the backend's first allocation.
     let extra: Vec<usize> = (0..10).map(|_| program.new_slot()).collect();
@@ -110,7 +111,41 @@ fn every_op(data: &SplitData, optimizer: &Optimizer, workers: usize) -> Program 
     program.gap(extra[9]);
     program.evaluate(Params::Center, TestSet::Full);
     local_steps(&mut program, data, optimizer, workers, (6, 6), &mut rng);
+    // Last: computed weights follow chaotic AdaHessian steps no further.
+    weighed_exchanges(&mut program, workers);
     program
+}
+
+/// Every worker exchanges with weights the backend computes (from the third on,
+/// against the median of the others' gaps), then two barriers of computed
+/// weights: an update and an average.
+fn weighed_exchanges(program: &mut Program, workers: usize) {
+    for w in (0..workers as u32).rev() {
+        let slot = program.new_slot();
+        program.snapshot_worker(w, slot);
+        let gap = program.gap(slot);
+        let (a_m, a_w) = program.weigh(&[(w, slot, gap)], 0.3)[0];
+        program.master_update(slot, a_m);
+        program.apply_difference(w, slot, a_w);
+        program.release(slot);
+    }
+    for average in [false, true] {
+        let (b, c) = (program.new_slot(), program.new_slot());
+        program.snapshot_worker(1, b);
+        program.snapshot_worker(3, c);
+        let (gb, gc) = (program.gap(b), program.gap(c));
+        let weights = program.weigh(&[(1, b, gb), (3, c, gc)], 0.3);
+        let parts = [(b, weights[0].0), (c, weights[1].0)];
+        if average {
+            program.barrier_average(&parts);
+        } else {
+            program.barrier_update(&parts);
+            program.apply_difference(1, b, weights[0].1);
+            program.apply_difference(3, c, weights[1].1);
+        }
+        program.release(b);
+        program.release(c);
+    }
 }
 
 /// The digits with every training feature nudged by a different amount: more

@@ -109,7 +109,7 @@ fn barriers_update_against_the_same_center() {
     let (s0, s1) = (backend.p.new_slot(), backend.p.new_slot());
     backend.p.snapshot_worker(0, s0);
     backend.p.snapshot_worker(1, s1);
-    backend.p.barrier_update(&[(s0, 0.5), (s1, 0.25)]);
+    backend.p.barrier_update(&[(s0, 0.5.into()), (s1, 0.25.into())]);
     backend.run();
     let center = backend.center_parameters();
     for j in 0..n {
@@ -122,7 +122,7 @@ fn barriers_update_against_the_same_center() {
     let (s0, s1) = (backend.p.new_slot(), backend.p.new_slot());
     backend.p.snapshot_worker(0, s0);
     backend.p.snapshot_worker(1, s1);
-    backend.p.barrier_average(&[(s0, 0.3), (s1, 0.1)]);
+    backend.p.barrier_average(&[(s0, 0.3.into()), (s1, 0.1.into())]);
     backend.p.adopt(1, s1);
     backend.run();
     let (center, worker) = (backend.center_parameters(), backend.worker_parameters(1));

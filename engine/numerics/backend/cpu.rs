@@ -19,6 +19,7 @@ use crate::data::SplitData;
 use crate::numerics::config::Optimizer;
 use crate::numerics::model::{Mlp, Workspace, accuracy_and_loss, gradient, gradient_and_hutchinson};
 use crate::numerics::optim::LocalOptimizer;
+use crate::numerics::weigh::weigh_together;
 
 /// Parameters × minibatch rows below which a local step is not spread over
 /// threads (the paper's 784-256-256-10 at batch 128 is 30 M; the quickstart's
@@ -50,6 +51,8 @@ struct CpuRun<'d> {
     center: Vec<f32>,
     /// Indexed by slot number; a slot's storage appears when it is first written.
     slots: Vec<Vec<f32>>,
+    /// Each worker's most recent weighed gap, for `Weigh`.
+    recent_gaps: Vec<Option<f64>>,
 }
 
 /// Buffers every run's operations use in turn.
@@ -137,6 +140,7 @@ impl<'d> Backend<'d> for CpuBackend<'d> {
             optimizers: vec![LocalOptimizer::new(&self.optimizer, n); workers],
             center: initial.to_vec(),
             slots: Vec::new(),
+            recent_gaps: vec![None; workers],
         }));
         Ok(RunId(self.runs.len() - 1))
     }
@@ -286,11 +290,14 @@ fn execute_op(mlp: &Mlp, run: &mut CpuRun, scratch: &mut Scratch, program: &mut 
         }
         Op::SnapshotCenter { slot } => write_slot(&mut run.slots, slot, &run.center),
         Op::Gap { slot, out } => program.set_scalar(out, gap(&run.slots[slot], &run.center)),
-        Op::MasterUpdate { slot, a_m } => master_update(&mut run.slots[slot], &mut run.center, a_m),
-        Op::BarrierUpdate { parts } => barrier_update(run, program.parts(&parts)),
-        Op::BarrierAverage { parts } => barrier_average(run, program.parts(&parts)),
+        Op::Weigh { parts, alpha, out } => weigh(run, program, &parts, alpha, out),
+        Op::MasterUpdate { slot, a_m } => {
+            master_update(&mut run.slots[slot], &mut run.center, program.weight_now(a_m))
+        }
+        Op::BarrierUpdate { parts } => barrier_update(run, &weights_now(program, &parts)),
+        Op::BarrierAverage { parts } => barrier_average(run, &weights_now(program, &parts)),
         Op::ApplyDifference { worker, slot, a_w } => {
-            let a_w = a_w as f32;
+            let a_w = program.weight_now(a_w) as f32;
             for (x, &e) in run.workers[worker as usize].iter_mut().zip(&run.slots[slot]) {
                 *x -= a_w * e;
             }
@@ -367,6 +374,23 @@ fn step_worker(
     };
     optimizer.step(params, &scratch.gradient, fresh, step);
     value
+}
+
+/// A `Weigh`: the rule's weights of each part from the gaps computed before it.
+fn weigh(run: &mut CpuRun, program: &mut Program, parts: &Range<u32>, alpha: f64, out: ScalarId) {
+    let rule = std::sync::Arc::clone(program.rule().expect("a program that weighs has a rule"));
+    let gaps: Vec<(u32, f64)> =
+        program.weighed(parts).iter().map(|&(worker, _, gap)| (worker, program.computed(gap))).collect();
+    let weights = weigh_together(&*rule, alpha, &mut run.recent_gaps, &gaps);
+    for (i, (a_m, a_w)) in weights.into_iter().enumerate() {
+        program.set_scalar(ScalarId(out.0 + 2 * i as u32), a_m);
+        program.set_scalar(ScalarId(out.0 + 2 * i as u32 + 1), a_w);
+    }
+}
+
+/// A barrier's (slot, weight) parts with their weights' values.
+fn weights_now(program: &Program, parts: &Range<u32>) -> Vec<(Slot, f64)> {
+    program.parts(parts).iter().map(|&(slot, w)| (slot, program.weight_now(w))).collect()
 }
 
 /// ‖slot − center‖, the squares summed in f64.

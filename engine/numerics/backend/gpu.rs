@@ -21,6 +21,9 @@
 //! order, and where the CPU sums in f64 the GPU sums in f32 —
 //!
 //! - gaps: f32 partials of 4096 squares, added in f64 on the host;
+//! - weights a strategy's ratio rule computes on the device (`Weigh`): the gap
+//!   from the same partials added in f32, the median and the formula in f32,
+//!   so that no exchange waits for the host;
 //! - evaluations: as the CPU, chunks of 512 rows whose mean loss is summed in f32
 //!   in row order, the chunk means added in f64 on the host;
 //! - barrier averages: Σ (w_i / Σw)·slot_i in f32 in part order, the normalized
@@ -103,6 +106,9 @@ struct GpuRun {
     /// Slot s at `s · n`; room for `slot_capacity` slots.
     slots: GpuBuffer<f32>,
     slot_capacity: usize,
+    workers: usize,
+    /// Each worker's most recent weighed gap (negative before its first).
+    recent: GpuBuffer<f32>,
 }
 
 impl<'d> GpuBackend<'d> {
@@ -180,6 +186,8 @@ impl<'d> GpuBackend<'d> {
             center: context.upload("center", initial)?,
             slots: context.zeros("slots", slot_capacity * n)?,
             slot_capacity,
+            workers,
+            recent: context.upload("recent gaps", &vec![-1.0f32; workers.max(1)])?,
         };
         self.runs.push(Some(run));
         Ok(RunId(self.runs.len() - 1))
@@ -269,7 +277,8 @@ impl<'d> GpuBackend<'d> {
                 Stage::Single(at) => {
                     let (state, data) = state_of(at);
                     let program = &*work[at.run].1;
-                    flush.record(recording, state, data, program, &program.ops()[at.op], *place)?;
+                    let op = &program.ops()[at.op];
+                    flush.record(recording, state, data, program, op, (*place, &plan.located[at.run]))?;
                 }
                 Stage::Wave { steps, rows, probes } => {
                     let steps: Vec<WaveStep<'_, '_>> = steps

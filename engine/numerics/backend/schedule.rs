@@ -40,6 +40,8 @@ enum Resource {
     Worker(u32),
     Slot(usize),
     Center,
+    /// The run's recent gaps, which every `Weigh` reads and updates.
+    RecentGaps,
 }
 
 fn resources(program: &Program, op: &Op) -> Vec<Resource> {
@@ -55,6 +57,11 @@ fn resources(program: &Program, op: &Op) -> Vec<Resource> {
         Op::BarrierUpdate { parts } | Op::BarrierAverage { parts } => {
             std::iter::once(Center).chain(program.parts(parts).iter().map(|&(s, _)| Slot(s))).collect()
         }
+        // Its slots order it after their gaps and before what reads its weights
+        // (the slot's update, then the reply that applies it).
+        Op::Weigh { parts, .. } => std::iter::once(Resource::RecentGaps)
+            .chain(program.weighed(parts).iter().map(|&(_, s, _)| Slot(s)))
+            .collect(),
         Op::Evaluate { params: Params::Center, .. } => vec![Center],
         Op::Evaluate { params: Params::Slot(slot), .. } | Op::Release { slot } => vec![Slot(*slot)],
     }
@@ -146,7 +153,7 @@ mod tests {
         p.local_step(1, 1, &[3, 4], &[]);
         p.local_step(0, 2, &[5, 6], &[]);
         p.snapshot_worker(0, 0);
-        p.master_update(0, 0.5);
+        p.master_update(0, crate::numerics::program::Weight::Value(0.5));
         p.local_step(1, 2, &[7, 8], &[]);
         p
     }
@@ -180,7 +187,7 @@ mod tests {
         let mut p = Program::default();
         p.local_step(0, 1, &[1], &[]);
         p.snapshot_worker(0, 0);
-        p.master_update(0, 0.5);
+        p.master_update(0, crate::numerics::program::Weight::Value(0.5));
         p.snapshot_center(1);
         p.adopt(1, 1);
         p.local_step(1, 1, &[2], &[]);

@@ -1,6 +1,7 @@
 //! Elastic averaging updates on the GPU (`shaders/elastic.wgsl`), as the CPU
 //! backend's `master_update`, `apply_difference` and `barrier_update`, many
-//! entries per dispatch.
+//! entries per dispatch. A weight is given on the host or read on the device
+//! from a buffer a weigh kernel wrote (so the host need not wait for it).
 
 use super::GpuError;
 use super::context::{GpuBuffer, Recording};
@@ -12,21 +13,60 @@ pub(super) struct Pipelines {
     apply_difference: Kernel,
     barrier_update: Kernel,
     barrier_average: Kernel,
+    /// Bound as the weights when every weight of a dispatch is given.
+    no_weights: wgpu::Buffer,
 }
 
 const UNIFORM: usize = 16;
 
+/// The index word of a weight given as bits (`NONE` in the shader).
+const GIVEN: u32 = u32::MAX;
+
 impl Pipelines {
     pub(super) fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
         let module = module(device, "elastic.wgsl", include_str!("../../../shaders/elastic.wgsl"))?;
-        let storage = [Access::Read, Access::ReadWrite, Access::ReadWrite];
+        let storage = [Access::Read, Access::ReadWrite, Access::ReadWrite, Access::Read];
         let build = |label: &str, entry: &str| kernel(device, &module, label, entry, UNIFORM, &storage, &[]);
         Ok(Pipelines {
             master_update: build("master update", "master_update")?,
             apply_difference: build("apply difference", "apply_difference")?,
             barrier_update: build("barrier update", "barrier_update")?,
             barrier_average: build("barrier average", "barrier_average")?,
+            no_weights: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("no weights"),
+                size: 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            }),
         })
+    }
+}
+
+/// A weight of an elastic update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ElasticWeight {
+    /// Known on the host.
+    Value(f64),
+    /// Computed on the device: the index in the dispatch's weights buffer.
+    Computed(usize),
+}
+
+impl From<f64> for ElasticWeight {
+    fn from(value: f64) -> Self {
+        ElasticWeight::Value(value)
+    }
+}
+
+impl ElasticWeight {
+    /// Its two table words (bits, index), checked against the weights buffer.
+    fn words(self, operation: &str, weights: Option<&GpuBuffer<f32>>) -> Result<[u32; 2], GpuError> {
+        match (self, weights) {
+            (ElasticWeight::Value(v), _) => Ok([(v as f32).to_bits(), GIVEN]),
+            (ElasticWeight::Computed(at), Some(buffer)) if at < buffer.len() => Ok([0, word(operation, at)?]),
+            (ElasticWeight::Computed(at), _) => {
+                Err(shape(operation, format!("a computed weight at {at} outside the weights buffer")))
+            }
+        }
     }
 }
 
@@ -39,7 +79,7 @@ pub struct MasterUpdate {
     /// The center's offset in the centers buffer.
     pub center: usize,
     /// The master's weight a_m.
-    pub a_m: f64,
+    pub a_m: ElasticWeight,
 }
 
 /// A worker's side of an exchange: x ← x − a_w·e, e in a slot.
@@ -50,7 +90,7 @@ pub struct ApplyDifference {
     /// The slot's offset in the slots buffer.
     pub slot: usize,
     /// The worker's weight a_w.
-    pub a_w: f64,
+    pub a_w: ElasticWeight,
 }
 
 /// A synchronous round on one center: every part's slot becomes e = x − c (the
@@ -60,7 +100,7 @@ pub struct BarrierUpdate {
     /// The center's offset in the centers buffer.
     pub center: usize,
     /// (slot offset, a_m) per part, in order.
-    pub parts: Vec<(usize, f64)>,
+    pub parts: Vec<(usize, ElasticWeight)>,
 }
 
 /// A synchronous averaging round on one center: x̃ ← Σ w_i·slot_i / Σ w_i (in f32,
@@ -70,8 +110,9 @@ pub struct BarrierUpdate {
 pub struct BarrierAverage {
     /// The center's offset in the centers buffer.
     pub center: usize,
-    /// (slot offset, weight w_i) per part, in order.
-    pub parts: Vec<(usize, f64)>,
+    /// (slot offset, weight w_i) per part, in order: all given, or all computed
+    /// (then normalized on the device, in f32).
+    pub parts: Vec<(usize, ElasticWeight)>,
 }
 
 fn shape(operation: &str, message: String) -> GpuError {
@@ -106,8 +147,8 @@ impl Recording<'_> {
         words: &[u32],
         uniform: [u32; 4],
         buffers: [&GpuBuffer<f32>; 2],
-        rows: usize,
-        n: usize,
+        weights: Option<&GpuBuffer<f32>>,
+        (rows, n): (usize, usize),
     ) -> Result<(), GpuError> {
         let workgroups = [groups(n, 256), word("elastic update", rows)?, 1];
         if workgroups[0] > 65_535 || workgroups[1] > 65_535 {
@@ -123,11 +164,12 @@ impl Recording<'_> {
             ElasticKernel::Barrier => &kernels.barrier_update,
             ElasticKernel::Average => &kernels.barrier_average,
         };
+        let weights = weights.map_or(&kernels.no_weights, |w| &w.buffer);
         self.dispatch_with_table(
             kernel,
             bytemuck::bytes_of(&uniform),
             Some(words),
-            &[&buffers[0].buffer, &buffers[1].buffer],
+            &[&buffers[0].buffer, &buffers[1].buffer, weights],
             workgroups,
         );
         Ok(())
@@ -141,6 +183,7 @@ impl Recording<'_> {
         updates: &[MasterUpdate],
         slots: &GpuBuffer<f32>,
         centers: &GpuBuffer<f32>,
+        weights: Option<&GpuBuffer<f32>>,
     ) -> Result<(), GpuError> {
         const OP: &str = "master updates";
         if updates.is_empty() || n == 0 {
@@ -149,16 +192,17 @@ impl Recording<'_> {
         if slots.buffer == centers.buffer {
             return Err(shape(OP, "slots and centers must be separate buffers".into()));
         }
-        let mut words = Vec::with_capacity(updates.len() * 4);
+        let mut words = Vec::with_capacity(updates.len() * 5);
         for u in updates {
             within(OP, slots, u.slot, n)?;
             within(OP, centers, u.center, n)?;
-            words.extend([word(OP, u.slot)?, word(OP, u.center)?, word(OP, n)?, (u.a_m as f32).to_bits()]);
+            words.extend([word(OP, u.slot)?, word(OP, u.center)?, word(OP, n)?]);
+            words.extend(u.a_m.words(OP, weights)?);
         }
         if !disjoint(updates.iter().map(|u| u.slot), n) || !disjoint(updates.iter().map(|u| u.center), n) {
             return Err(shape(OP, "two updates of one dispatch share a slot or a center".into()));
         }
-        self.elastic(ElasticKernel::Master, &words, [0; 4], [slots, centers], updates.len(), n)
+        self.elastic(ElasticKernel::Master, &words, [0; 4], [slots, centers], weights, (updates.len(), n))
     }
 
     /// Records worker-side differences of `n` elements each; no two may share a
@@ -169,6 +213,7 @@ impl Recording<'_> {
         updates: &[ApplyDifference],
         workers: &GpuBuffer<f32>,
         slots: &GpuBuffer<f32>,
+        weights: Option<&GpuBuffer<f32>>,
     ) -> Result<(), GpuError> {
         const OP: &str = "apply differences";
         if updates.is_empty() || n == 0 {
@@ -177,16 +222,17 @@ impl Recording<'_> {
         if workers.buffer == slots.buffer {
             return Err(shape(OP, "workers and slots must be separate buffers".into()));
         }
-        let mut words = Vec::with_capacity(updates.len() * 4);
+        let mut words = Vec::with_capacity(updates.len() * 5);
         for u in updates {
             within(OP, workers, u.worker, n)?;
             within(OP, slots, u.slot, n)?;
-            words.extend([word(OP, u.worker)?, word(OP, u.slot)?, word(OP, n)?, (u.a_w as f32).to_bits()]);
+            words.extend([word(OP, u.worker)?, word(OP, u.slot)?, word(OP, n)?]);
+            words.extend(u.a_w.words(OP, weights)?);
         }
         if !disjoint(updates.iter().map(|u| u.worker), n) {
             return Err(shape(OP, "two updates of one dispatch share a worker".into()));
         }
-        self.elastic(ElasticKernel::Apply, &words, [0; 4], [workers, slots], updates.len(), n)
+        self.elastic(ElasticKernel::Apply, &words, [0; 4], [workers, slots], weights, (updates.len(), n))
     }
 
     /// Records synchronous rounds of `n` elements each, one per center; no two
@@ -197,6 +243,7 @@ impl Recording<'_> {
         rounds: &[BarrierUpdate],
         slots: &GpuBuffer<f32>,
         centers: &GpuBuffer<f32>,
+        weights: Option<&GpuBuffer<f32>>,
     ) -> Result<(), GpuError> {
         const OP: &str = "barrier updates";
         if rounds.is_empty() || n == 0 {
@@ -218,7 +265,8 @@ impl Recording<'_> {
             ]);
             for &(slot, a_m) in &round.parts {
                 within(OP, slots, slot, n)?;
-                parts.extend([word(OP, slot)?, (a_m as f32).to_bits()]);
+                parts.push(word(OP, slot)?);
+                parts.extend(a_m.words(OP, weights)?);
             }
             first += round.parts.len();
         }
@@ -228,7 +276,7 @@ impl Recording<'_> {
         }
         head.extend(parts);
         let uniform = [word(OP, rounds.len())?, 0, 0, 0];
-        self.elastic(ElasticKernel::Barrier, &head, uniform, [slots, centers], rounds.len(), n)
+        self.elastic(ElasticKernel::Barrier, &head, uniform, [slots, centers], weights, (rounds.len(), n))
     }
 
     /// Records one synchronous averaging round of `n` elements (see
@@ -239,6 +287,7 @@ impl Recording<'_> {
         round: &BarrierAverage,
         slots: &GpuBuffer<f32>,
         centers: &GpuBuffer<f32>,
+        weights: Option<&GpuBuffer<f32>>,
     ) -> Result<(), GpuError> {
         const OP: &str = "barrier average";
         if round.parts.is_empty() || n == 0 {
@@ -248,18 +297,40 @@ impl Recording<'_> {
             return Err(shape(OP, "slots and centers must be separate buffers".into()));
         }
         within(OP, centers, round.center, n)?;
-        let total: f64 = round.parts.iter().map(|&(_, w)| w).sum();
+        let given: Option<Vec<f64>> = round
+            .parts
+            .iter()
+            .map(|&(_, w)| match w {
+                ElasticWeight::Value(v) => Some(v),
+                ElasticWeight::Computed(_) => None,
+            })
+            .collect();
+        let computed = round.parts.iter().filter(|(_, w)| matches!(w, ElasticWeight::Computed(_))).count();
+        if given.is_none() && computed < round.parts.len() {
+            return Err(shape(OP, "weights must be all given or all computed".into()));
+        }
+        // Given weights are normalized here in f64; computed ones on the device.
+        let total: f64 = given.as_ref().map_or(0.0, |g| g.iter().sum());
         let mut words = vec![word(OP, round.center)?, word(OP, n)?, 0, word(OP, round.parts.len())?];
         for &(slot, w) in &round.parts {
             within(OP, slots, slot, n)?;
-            let normalized = if total > 0.0 { (w / total) as f32 } else { 0.0 };
-            words.extend([word(OP, slot)?, normalized.to_bits()]);
+            words.push(word(OP, slot)?);
+            let normalized = match w {
+                ElasticWeight::Value(v) if total > 0.0 => ElasticWeight::Value(v / total),
+                ElasticWeight::Value(_) => ElasticWeight::Value(0.0),
+                computed => computed,
+            };
+            words.extend(normalized.words(OP, weights)?);
         }
         if !disjoint(round.parts.iter().map(|&(s, _)| s), n) {
             return Err(shape(OP, "two parts share a slot".into()));
         }
-        let uniform = [1, u32::from(total > 0.0), 0, 0];
-        self.elastic(ElasticKernel::Average, &words, uniform, [slots, centers], 1, n)
+        let average = match given {
+            Some(_) => u32::from(total > 0.0),
+            None => 2,
+        };
+        let uniform = [1, average, 0, 0];
+        self.elastic(ElasticKernel::Average, &words, uniform, [slots, centers], weights, (1, n))
     }
 }
 

@@ -1,10 +1,12 @@
 //! Laying out a flush: the order of its stages, where each operation's table
 //! words and results go, and the room the scratch buffers and slots must have.
 
+use std::collections::HashMap;
+
 use super::scratch::Capacity;
 use super::{EVAL_CHUNK, GpuBackend};
 use crate::numerics::backend::schedule::{self, Stage};
-use crate::numerics::backend::{Op, Params, Program, RunId};
+use crate::numerics::backend::{Op, Params, Program, RunId, ScalarId};
 use crate::numerics::gpu::reduce::partials_per_pair;
 
 /// Where an operation's (or a wave's) operands and results go in the flush's
@@ -27,6 +29,9 @@ pub(super) struct Plan {
     pub(super) places: Vec<Vec<Place>>,
     /// Per run, the slots it needs room for.
     pub(super) slots: Vec<usize>,
+    /// Per run, where this flush puts the scalars later operations of the
+    /// flush read on the device: a gap's first partial, a weight.
+    pub(super) located: Vec<HashMap<ScalarId, usize>>,
     pub(super) table: Vec<u32>,
     pub(super) results: usize,
     pub(super) capacity: Capacity,
@@ -40,6 +45,7 @@ impl GpuBackend<'_> {
         let mut plan = Plan {
             places: programs.iter().map(|p| vec![Place::default(); p.ops().len()]).collect(),
             slots: programs.iter().map(|p| slots_needed(p)).collect(),
+            located: vec![HashMap::new(); programs.len()],
             ..Plan::default()
         };
         for stage in schedule::stages(&programs, self.max_wave) {
@@ -47,9 +53,16 @@ impl GpuBackend<'_> {
             match &stage {
                 Stage::Single(at) => {
                     match &programs[at.run].ops()[at.op] {
-                        Op::Gap { slot, .. } => {
+                        Op::Gap { slot, out } => {
                             plan.table.extend([(slot * self.n) as u32, 0]);
+                            plan.located[at.run].insert(*out, plan.results);
                             plan.results += partials_per_pair(self.n);
+                        }
+                        Op::Weigh { parts, out, .. } => {
+                            for i in 0..2 * parts.len() as u32 {
+                                plan.located[at.run].insert(ScalarId(out.0 + i), plan.results + i as usize);
+                            }
+                            plan.results += 2 * parts.len();
                         }
                         Op::Evaluate { on, .. } => {
                             let (_, data) = self.run_data(work[at.run].0);
@@ -95,6 +108,11 @@ fn slots_needed(program: &Program) -> usize {
     for op in program.ops() {
         match op {
             Op::LocalStep { .. } | Op::Evaluate { params: Params::Center, .. } => {}
+            Op::Weigh { parts, .. } => {
+                for &(_, slot, _) in program.weighed(parts) {
+                    slots = slots.max(slot + 1);
+                }
+            }
             Op::Evaluate { params: Params::Slot(slot), .. }
             | Op::Gap { slot, .. }
             | Op::SnapshotWorker { slot, .. }

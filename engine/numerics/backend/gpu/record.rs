@@ -12,13 +12,18 @@ use super::datasets::{DeviceData, DeviceSet};
 use super::plan::Place;
 use super::scratch::Scratch;
 use super::{EVAL_CHUNK, GpuRun};
-use crate::numerics::backend::{Op, Params, Program};
+use std::collections::HashMap;
+
+use crate::numerics::backend::{Op, Params, Program, ScalarId};
 use crate::numerics::config::Optimizer;
+use crate::numerics::gpu::reduce::partials_per_pair;
+use crate::numerics::gpu::weigh::{GapAt, Weighing};
 use crate::numerics::gpu::{
-    ApplyDifference, BarrierAverage, BarrierUpdate, Batched, Gemm, GpuBuffer, GpuError, LayerShape,
-    MasterUpdate, MatrixLayout, Recording, SoftmaxBuffers, Span,
+    ApplyDifference, BarrierAverage, BarrierUpdate, Batched, ElasticWeight, Gemm, GpuBuffer, GpuError,
+    LayerShape, MasterUpdate, MatrixLayout, Recording, SoftmaxBuffers, Span,
 };
 use crate::numerics::model::Mlp;
+use crate::numerics::program::Weight;
 
 /// One local step of a wave.
 pub(super) struct WaveStep<'w, 'd> {
@@ -53,9 +58,11 @@ impl Flush<'_> {
         data: &DeviceData<'_>,
         program: &Program,
         op: &Op,
-        place: Place,
+        (place, located): (Place, &HashMap<ScalarId, usize>),
     ) -> Result<(), GpuError> {
         let n = self.mlp.parameter_count();
+        let located = |id: ScalarId| located_in(located, id);
+        let weight = |w: Weight| elastic_weight(program, w, &located);
         match op {
             Op::LocalStep { .. } => {
                 return Err(GpuError::Shape {
@@ -74,21 +81,44 @@ impl Flush<'_> {
                 &run.center,
                 (self.results, place.results),
             )?,
+            Op::Weigh { parts, alpha, .. } => {
+                let rule = program.rule().ok_or_else(|| GpuError::Shape {
+                    operation: "recording a flush".into(),
+                    message: "a weighing in a program without a rule".into(),
+                })?;
+                let parts = program
+                    .weighed(parts)
+                    .iter()
+                    .map(|&(worker, _, gap)| {
+                        let at = match program.scalar(gap) {
+                            Some(value) => GapAt::Value(value),
+                            None => GapAt::Partials(located(gap)?),
+                        };
+                        Ok((worker, at))
+                    })
+                    .collect::<Result<_, GpuError>>()?;
+                let weighing = Weighing { parts, alpha: *alpha, out: place.results };
+                let sizes = (partials_per_pair(n), run.workers);
+                rec.weigh(&**rule, &weighing, sizes, (&run.recent, 0), self.results)?
+            }
             Op::MasterUpdate { slot, a_m } => {
-                let update = MasterUpdate { slot: slot * n, center: 0, a_m: *a_m };
-                rec.master_updates(n, &[update], &run.slots, &run.center)?
+                let update = MasterUpdate { slot: slot * n, center: 0, a_m: weight(*a_m)? };
+                rec.master_updates(n, &[update], &run.slots, &run.center, Some(self.results))?
             }
             Op::BarrierUpdate { parts } => {
-                let parts = program.parts(parts).iter().map(|&(s, a_m)| (s * n, a_m)).collect();
-                rec.barrier_updates(n, &[BarrierUpdate { center: 0, parts }], &run.slots, &run.center)?
+                let parts = self.barrier_parts(program, parts, located)?;
+                let round = BarrierUpdate { center: 0, parts };
+                rec.barrier_updates(n, &[round], &run.slots, &run.center, Some(self.results))?
             }
             Op::BarrierAverage { parts } => {
-                let parts = program.parts(parts).iter().map(|&(s, w)| (s * n, w)).collect();
-                rec.barrier_average(n, &BarrierAverage { center: 0, parts }, &run.slots, &run.center)?
+                let parts = self.barrier_parts(program, parts, located)?;
+                let round = BarrierAverage { center: 0, parts };
+                rec.barrier_average(n, &round, &run.slots, &run.center, Some(self.results))?
             }
             Op::ApplyDifference { worker, slot, a_w } => {
-                let update = ApplyDifference { worker: *worker as usize * n, slot: slot * n, a_w: *a_w };
-                rec.apply_differences(n, &[update], &run.params, &run.slots)?
+                let update =
+                    ApplyDifference { worker: *worker as usize * n, slot: slot * n, a_w: weight(*a_w)? };
+                rec.apply_differences(n, &[update], &run.params, &run.slots, Some(self.results))?
             }
             Op::Adopt { worker, slot } => {
                 rec.copy(&run.slots, slot * n, &run.params, *worker as usize * n, n)?
@@ -106,6 +136,18 @@ impl Flush<'_> {
             Op::Release { .. } => {}
         }
         Ok(())
+    }
+
+    /// A barrier's parts with their slots' offsets and their weights.
+    fn barrier_parts(
+        &self,
+        program: &Program,
+        parts: &std::ops::Range<u32>,
+        located: impl Fn(ScalarId) -> Result<usize, GpuError>,
+    ) -> Result<Vec<(usize, ElasticWeight)>, GpuError> {
+        let n = self.mlp.parameter_count();
+        let located = &located;
+        program.parts(parts).iter().map(|&(s, w)| Ok((s * n, elastic_weight(program, w, located)?))).collect()
     }
 
     /// z_l = a_{l−1} W_lᵀ + b_l, a_l = σ(z_l) for every layer, for `steps`
@@ -172,6 +214,29 @@ impl Flush<'_> {
         let buffers = self.softmax(&set.y, false);
         rec.cross_entropy(set.rows, self.mlp.classes(), buffers, None, self.results)?;
         rec.chunk_losses(set.rows, EVAL_CHUNK, buffers, Span::at(self.results, at))
+    }
+}
+
+/// Where this flush computes `id` on the device.
+fn located_in(located: &HashMap<ScalarId, usize>, id: ScalarId) -> Result<usize, GpuError> {
+    located.get(&id).copied().ok_or_else(|| GpuError::Shape {
+        operation: "recording a flush".into(),
+        message: format!("scalar {} is read before it is computed", id.0),
+    })
+}
+
+/// A weight as the elastic kernels take it: its value when the host knows it
+/// (decided there, or computed by an earlier flush), else where this flush
+/// computes it.
+fn elastic_weight(
+    program: &Program,
+    weight: Weight,
+    located: &impl Fn(ScalarId) -> Result<usize, GpuError>,
+) -> Result<ElasticWeight, GpuError> {
+    match (program.weight(weight), weight) {
+        (Some(value), _) => Ok(ElasticWeight::Value(value)),
+        (None, Weight::Scalar(id)) => Ok(ElasticWeight::Computed(located(id)?)),
+        (None, Weight::Value(_)) => unreachable!("a value is always known"),
     }
 }
 

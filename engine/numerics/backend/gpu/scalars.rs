@@ -4,7 +4,7 @@
 use super::EVAL_CHUNK;
 use super::datasets::DeviceData;
 use super::plan::Place;
-use crate::numerics::backend::{Evaluation, Op, Program, TestSet};
+use crate::numerics::backend::{Evaluation, Op, Program, ScalarId, TestSet};
 use crate::numerics::gpu::reduce::partials_per_pair;
 
 /// Sets the scalars of `program`'s operations from the flush's `values`, each
@@ -24,6 +24,11 @@ pub(super) fn write_scalars(
                 let partials = &values[place.results..place.results + partials_per_pair(n)];
                 let squares: f64 = partials.iter().map(|&s| f64::from(s)).sum();
                 program.set_scalar(out, squares.sqrt());
+            }
+            Op::Weigh { parts, out, .. } => {
+                for i in 0..2 * parts.len() {
+                    program.set_scalar(ScalarId(out.0 + i as u32), f64::from(values[place.results + i]));
+                }
             }
             Op::Evaluate { on, out, .. } => {
                 program.set_evaluation(out, evaluation(&values[place.results..], data, on));
