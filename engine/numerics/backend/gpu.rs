@@ -77,6 +77,43 @@ pub struct GpuBackend<'d> {
     scratch: Scratch,
     /// The most local steps one wave holds (device limits and a memory budget).
     max_wave: usize,
+    flush_buffers: FlushBuffers,
+}
+
+/// A flush's table and results, kept and grown rather than made per flush.
+#[derive(Default)]
+struct FlushBuffers {
+    table: Option<GpuBuffer<u32>>,
+    results: Option<GpuBuffer<f32>>,
+}
+
+impl FlushBuffers {
+    /// A table of at least `table` words and results of at least `results`.
+    fn fit(
+        &mut self,
+        context: &GpuContext,
+        table: usize,
+        results: usize,
+    ) -> Result<(&GpuBuffer<u32>, &GpuBuffer<f32>), GpuError> {
+        grow(context, &mut self.table, "flush table", table)?;
+        grow(context, &mut self.results, "flush results", results)?;
+        Ok((self.table.as_ref().expect("grown"), self.results.as_ref().expect("grown")))
+    }
+}
+
+/// Replaces `buffer` by one of at least `len` elements (twice the old length,
+/// so a growing flush soon stops making buffers) unless it holds that many.
+fn grow<T: bytemuck::Pod>(
+    context: &GpuContext,
+    buffer: &mut Option<GpuBuffer<T>>,
+    label: &str,
+    len: usize,
+) -> Result<(), GpuError> {
+    let held = buffer.as_ref().map_or(0, GpuBuffer::len);
+    if held < len.max(1) {
+        *buffer = Some(context.zeros(label, len.max(1).max(2 * held))?);
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for GpuBackend<'_> {
@@ -136,6 +173,7 @@ impl<'d> GpuBackend<'d> {
             datasets: Vec::new(),
             runs: Vec::new(),
             scratch,
+            flush_buffers: FlushBuffers::default(),
         })
     }
 
@@ -222,11 +260,15 @@ impl<'d> GpuBackend<'d> {
         }
         let mut recording = context.record("execute");
         let retired = self.grow_slots(&mut recording, work, &plan.slots)?;
-        let table = context.upload("flush table", &plan.table)?;
-        let results = context.zeros::<f32>("flush results", plan.results.max(1))?;
-        self.record_stages(&mut recording, work, &plan, (&table, &results))?;
+        // Out of `self` while the stages borrow it; put back once read.
+        let mut buffers = std::mem::take(&mut self.flush_buffers);
+        let (table, results) = buffers.fit(&context, plan.table.len(), plan.results)?;
+        context.write(table, 0, &plan.table)?;
+        recording.clear(results, plan.results)?;
+        self.record_stages(&mut recording, work, &plan, (table, results))?;
         context.submit(recording)?;
-        let values = context.download(&results)?;
+        let values = context.download_first(results, plan.results)?;
+        self.flush_buffers = buffers;
         drop(retired);
         for ((run, program), places) in work.iter_mut().zip(&plan.places) {
             let (_, data) = self.run_data(*run);

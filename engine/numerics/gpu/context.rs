@@ -9,6 +9,7 @@ mod buffer;
 mod counters;
 mod error;
 mod recording;
+mod spare;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,10 @@ pub struct GpuContext {
     pub(super) kernels: Kernels,
     /// What this context handed to the driver, counted.
     counters: Counters,
+    /// Parameter chunks of recordings, kept for the next ones.
+    spare_chunks: spare::Spares,
+    /// Read-back staging buffers, kept for the next read-backs.
+    spare_staging: spare::Spares,
 }
 
 impl fmt::Debug for GpuContext {
@@ -104,7 +109,16 @@ impl GpuContext {
             });
         }
         let kernels = Kernels::new(&device)?;
-        Ok(GpuContext { device, queue, adapter: summary, incidents, kernels, counters: Counters::default() })
+        Ok(GpuContext {
+            device,
+            queue,
+            adapter: summary,
+            incidents,
+            kernels,
+            counters: Counters::default(),
+            spare_chunks: spare::Spares::default(),
+            spare_staging: spare::Spares::default(),
+        })
     }
 
     /// What this context has handed to the driver so far (see [`Counters`]).

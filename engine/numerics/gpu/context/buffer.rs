@@ -89,27 +89,40 @@ impl GpuContext {
 
     /// Waits for all submitted work and copies `buffer` back.
     pub fn download<T: Pod>(&self, buffer: &GpuBuffer<T>) -> Result<Vec<T>, GpuError> {
-        let bytes = (buffer.len * size_of::<T>()) as u64;
+        self.download_first(buffer, buffer.len)
+    }
+
+    /// Waits for all submitted work and copies the first `len` elements of
+    /// `buffer` back.
+    pub fn download_first<T: Pod>(&self, buffer: &GpuBuffer<T>, len: usize) -> Result<Vec<T>, GpuError> {
+        let bytes = (len.min(buffer.len) * size_of::<T>()) as u64;
         if bytes == 0 {
             return Ok(Vec::new());
         }
         let padded = bytes.next_multiple_of(4);
         let context = format!("reading buffer '{}'", buffer.label);
-        let staging = self.scoped(&context, || {
-            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("{} (staging)", buffer.label)),
-                size: padded,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
+        let spare = self.spare_staging.take(padded);
+        if spare.is_none() {
+            self.count(Event::Buffer(padded));
+        }
+        let (staging, size) = self.scoped(&context, || {
+            let (staging, size) = spare.unwrap_or_else(|| {
+                let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("read-back staging"),
+                    size: padded,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                (staging, padded)
             });
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("download") });
             encoder.copy_buffer_to_buffer(&buffer.buffer, 0, &staging, 0, padded);
             self.queue.submit([encoder.finish()]);
-            staging
+            (staging, size)
         })?;
-        for event in [Event::Buffer(padded), Event::Submit, Event::Wait, Event::Readback(bytes)] {
+        for event in [Event::Submit, Event::Wait, Event::Readback(bytes)] {
             self.count(event);
         }
         let (sender, receiver) = std::sync::mpsc::channel();
@@ -143,6 +156,7 @@ impl GpuContext {
             bytemuck::pod_collect_to_vec(&view[..bytes as usize])
         };
         staging.unmap();
+        self.spare_staging.give(staging, size);
         Ok(data)
     }
 }

@@ -28,6 +28,9 @@ impl GpuContext {
             }
             self.count(Event::Submit);
             self.queue.submit([encoder.finish()]);
+            for chunk in staged {
+                self.spare_chunks.give(chunk.buffer, chunk.capacity as u64);
+            }
         })
     }
 }
@@ -86,6 +89,22 @@ impl Recording<'_> {
         Ok(())
     }
 
+    /// Zeroes the first `len` elements of `buffer` (a fill on the device, not
+    /// a transfer).
+    pub fn clear<T: Pod>(&mut self, buffer: &GpuBuffer<T>, len: usize) -> Result<(), GpuError> {
+        let bytes = (len * size_of::<T>()) as u64;
+        if len > buffer.len || !bytes.is_multiple_of(4) {
+            return Err(GpuError::Shape {
+                operation: format!("clearing '{}'", buffer.label),
+                message: format!("{len} elements of {} (whole 4-byte words)", buffer.len),
+            });
+        }
+        if bytes > 0 {
+            self.encoder.clear_buffer(&buffer.buffer, 0, Some(bytes));
+        }
+        Ok(())
+    }
+
     /// Stages `bytes` in the recording's parameter chunks: the chunk and the
     /// offset (aligned for uniform and storage bindings) where they will be.
     fn stage(&mut self, bytes: &[u8]) -> (usize, u64) {
@@ -95,16 +114,22 @@ impl Recording<'_> {
             .last()
             .is_some_and(|c| c.bytes.len().next_multiple_of(STAGE_ALIGN) + len <= c.capacity);
         if !fits {
-            let capacity = len.max(STAGE_CHUNK);
-            let buffer = self.context.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("dispatch parameters"),
-                size: capacity as u64,
-                usage: wgpu::BufferUsages::UNIFORM
-                    | wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            self.context.count(Event::Buffer(capacity as u64));
+            let wanted = len.max(STAGE_CHUNK);
+            let (buffer, capacity) = match self.context.spare_chunks.take(wanted as u64) {
+                Some((buffer, size)) => (buffer, size as usize),
+                None => {
+                    let buffer = self.context.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("dispatch parameters"),
+                        size: wanted as u64,
+                        usage: wgpu::BufferUsages::UNIFORM
+                            | wgpu::BufferUsages::STORAGE
+                            | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    });
+                    self.context.count(Event::Buffer(wanted as u64));
+                    (buffer, wanted)
+                }
+            };
             self.staged.push(Staged { buffer, bytes: Vec::with_capacity(capacity), capacity });
         }
         let chunk = self.staged.len() - 1;
