@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod compare;
 pub mod control;
+mod csv_text;
 mod curves;
 pub mod derived;
 pub mod figures;

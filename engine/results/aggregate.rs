@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::results::csv_text::cell;
 use crate::results::stats::{self, MeanCi, Spread};
 use crate::results::{Point, Results};
 
@@ -91,11 +92,6 @@ pub fn aggregate_csv(results: &Results) -> String {
         }
     }
     csv
-}
-
-/// A number for a CSV cell: shortest exact form, empty when undefined (NaN).
-pub fn cell(value: f64) -> String {
-    if value.is_nan() { String::new() } else { value.to_string() }
 }
 
 #[cfg(test)]

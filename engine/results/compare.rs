@@ -11,8 +11,8 @@
 
 use std::fmt::Write as _;
 
-use crate::results::aggregate::cell;
 use crate::results::control;
+use crate::results::csv_text::cell;
 use crate::results::report::Table;
 use crate::results::stats::{self, MeanCi, Paired, Spread};
 use crate::results::{Curve, Results};

@@ -25,7 +25,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::aggregate::cell;
+use crate::results::csv_text::cell;
 use crate::results::report::Table;
 use crate::results::stats::{self, MeanCi};
 use crate::results::{Curve, Results};
