@@ -3,6 +3,7 @@
 //! run, and of a whole sweep).
 
 pub mod aggregate;
+pub mod aggregate_csv;
 pub mod compare;
 pub mod control;
 mod csv_text;
