@@ -21,5 +21,6 @@ pub mod report;
 pub mod run_files;
 pub mod stats;
 pub mod sweep_figures;
+pub mod timing_csv;
 
 pub use curves::{Choices, Curve, Point, Results, read};
