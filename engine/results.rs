@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod aggregate_csv;
 pub mod compare;
+pub mod comparison_csv;
 pub mod control;
 mod csv_text;
 mod curves;

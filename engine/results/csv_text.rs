@@ -141,6 +141,16 @@ impl<'a> Cells<'a> {
         text
     }
 
+    /// Whether the next `n` cells are all empty (none is taken).
+    pub fn empty_ahead(&self, n: usize) -> bool {
+        self.cells.iter().skip(self.next).take(n).all(|c| c.is_empty())
+    }
+
+    /// Takes `n` cells, known to be empty.
+    pub fn skip(&mut self, n: usize) {
+        self.next += n;
+    }
+
     /// The column of the cell taken last, for errors.
     pub fn last_column(&self) -> &'a str {
         self.header.get(self.next - 1).map_or("", String::as_str)
@@ -199,6 +209,7 @@ mod tests {
             second.optional().unwrap_err().to_string(),
             "error: t.csv:3: c `inf` is not a finite number"
         );
+        assert!(second.empty_ahead(1));
         assert_eq!(second.number().unwrap_err().to_string(), "error: t.csv:3: d is empty; expected a number");
         assert_eq!(
             (cell(f64::NAN), cell(0.1 + 0.2), optional_cell(None)),

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use super::compare::Comparison;
-use super::control::ControlComparison;
+use super::comparison_csv::{ControlCells, control_cells, control_header};
 use super::csv_text::{Records, cell};
 use crate::base::diagnostic::Diagnostic;
 
@@ -178,7 +178,7 @@ pub fn write(axes: &[&str], points: &[PointRow]) -> String {
         );
     }
     if with_control {
-        let _ = write!(csv, ",{}", ControlComparison::csv_header().join(","));
+        let _ = write!(csv, ",{}", control_header().join(","));
     }
     csv.push('\n');
     for PointRow { index, folder, values, comparison } in points {
@@ -208,11 +208,8 @@ pub fn write(axes: &[&str], points: &[PointRow]) -> String {
                 );
             }
             if with_control {
-                let cells = match &comparison.control {
-                    Some(control) => control.csv_cells(&s.strategy),
-                    None => vec![String::new(); ControlComparison::csv_header().len()],
-                };
-                let _ = write!(csv, ",{}", cells.join(","));
+                let cells = comparison.control.as_ref().and_then(|c| ControlCells::of(c, &s.strategy));
+                let _ = write!(csv, ",{}", control_cells(cells.as_deref()).join(","));
             }
             csv.push('\n');
         }
