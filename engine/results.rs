@@ -3,8 +3,11 @@
 //! run, and of a whole sweep).
 
 pub mod aggregate;
+pub mod aggregate_csv;
 pub mod compare;
+pub mod comparison_csv;
 pub mod control;
+mod csv_text;
 mod curves;
 pub mod derived;
 pub mod figures;
@@ -19,5 +22,6 @@ pub mod report;
 pub mod run_files;
 pub mod stats;
 pub mod sweep_figures;
+pub mod timing_csv;
 
 pub use curves::{Choices, Curve, Point, Results, read};

@@ -7,7 +7,7 @@ use super::write::{write_failed, write_manifest};
 use super::{Diagnostic, Voice};
 use crate::results::folder::ResultsFolder;
 use crate::results::manifest::{Manifest, Mode, SeedEventLog};
-use crate::results::report;
+use crate::results::{report, timing_csv};
 use crate::scenario::LoadedScenario;
 use crate::timing::schedule::Schedule;
 
@@ -21,7 +21,7 @@ pub(super) fn dry_run(
 ) -> Result<(), Diagnostic> {
     let scenario = &loaded.scenario;
     let wall = started.elapsed().as_secs_f64();
-    let mut csv = String::from(report::TIMING_CSV_HEADER);
+    let mut timing = Vec::new();
     let mut event_logs = Vec::new();
     for schedule in schedules {
         let (seed, trace, summary) = (schedule.trace.seed, &schedule.trace, &schedule.summary);
@@ -48,7 +48,7 @@ pub(super) fn dry_run(
                 voice.say(format_args!("{}", report::severity_table(&schedule.severity())));
             }
         }
-        csv.push_str(&report::timing_csv_rows(seed, summary));
+        timing.extend(timing_csv::rows(seed, summary));
         event_logs.push(SeedEventLog { seed, event_log: format!("{:016x}", schedule.event_log) });
     }
     if voice.details() {
@@ -65,7 +65,7 @@ pub(super) fn dry_run(
                 schedule.trace.to_ron().as_bytes(),
             )?;
         }
-        folder.write("timing.csv", csv.as_bytes())?;
+        folder.write("timing.csv", timing_csv::write(&timing).as_bytes())?;
         let manifest = Manifest {
             mode: Some(Mode::DryRun),
             seeds: Some(event_logs.iter().map(|e| e.seed).collect()),

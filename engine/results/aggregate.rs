@@ -1,10 +1,10 @@
 //! Round by round across seeds: per strategy and round the mean and standard
 //! deviation of test accuracy, test loss and training loss over the seeds that
-//! had that round (aggregate.csv), and the paired per-round difference in test
-//! accuracy against the baseline with its 95 % interval (the difference plot).
+//! had that round (what aggregate.csv holds, see [`super::aggregate_csv`]), and
+//! the paired per-round difference in test accuracy against the baseline with its
+//! 95 % interval (the difference plot).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use crate::results::stats::{self, MeanCi, Spread};
 use crate::results::{Point, Results};
@@ -65,39 +65,6 @@ pub fn paired_rounds(results: &Results, strategy: &str, baseline: &str) -> Vec<(
     diffs.into_iter().map(|(round, d)| (round, stats::mean_ci95(&d))).collect()
 }
 
-/// The header of aggregate.csv.
-pub const AGGREGATE_HEADER: &str = "strategy,round,seeds,virtual_time_s_mean,test_accuracy_mean,test_accuracy_std,\
-test_loss_mean,test_loss_std,train_loss_mean,train_loss_std\n";
-
-/// aggregate.csv: a row per strategy and round. A standard deviation of a round
-/// only one seed had is left empty.
-pub fn aggregate_csv(results: &Results) -> String {
-    let mut csv = String::from(AGGREGATE_HEADER);
-    for strategy in &results.strategies {
-        for r in rounds(results, strategy) {
-            let _ = writeln!(
-                csv,
-                "{strategy},{},{},{},{},{},{},{},{},{}",
-                r.round,
-                r.test_accuracy.n,
-                cell(r.time_s.mean),
-                cell(r.test_accuracy.mean),
-                cell(r.test_accuracy.std),
-                cell(r.test_loss.mean),
-                cell(r.test_loss.std),
-                cell(r.train_loss.mean),
-                cell(r.train_loss.std)
-            );
-        }
-    }
-    csv
-}
-
-/// A number for a CSV cell: shortest exact form, empty when undefined (NaN).
-pub fn cell(value: f64) -> String {
-    if value.is_nan() { String::new() } else { value.to_string() }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -152,11 +119,7 @@ pub(crate) mod tests {
         assert!((stats[0].test_accuracy.mean - 0.3).abs() < 1e-12);
         assert!((stats[0].test_accuracy.std - 0.02f64.sqrt()).abs() < 1e-12);
         assert_eq!((stats[2].test_accuracy.n, stats[2].test_accuracy.mean), (1, 0.8));
-        let csv = aggregate_csv(&r);
-        let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines.len(), 4);
-        // One seed had round 3: no standard deviation.
-        assert_eq!(lines[3], "u,3,1,0.3,0.8,,0.19999999999999996,,0.3999999999999999,");
+        assert!(stats[2].test_accuracy.std.is_nan(), "one seed: no standard deviation");
     }
 
     #[test]

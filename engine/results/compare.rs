@@ -1,5 +1,6 @@
-//! The comparison of strategies across seeds: what comparison.csv holds and the
-//! tables `run` and `plot` print, computed once so both show the same numbers.
+//! The comparison of strategies across seeds: what comparison.csv holds (see
+//! [`super::comparison_csv`]) and the tables `run` and `plot` print, computed once
+//! so both show the same numbers.
 //!
 //! Per strategy: mean ± std of final and best test accuracy and of the area under
 //! the accuracy curve (normalised: the mean accuracy over the run, see
@@ -11,7 +12,6 @@
 
 use std::fmt::Write as _;
 
-use crate::results::aggregate::cell;
 use crate::results::control;
 use crate::results::report::Table;
 use crate::results::stats::{self, MeanCi, Paired, Spread};
@@ -242,72 +242,6 @@ fn pair(mine: &[Option<RunNumbers>], base: &[Option<RunNumbers>], quantities: us
 }
 
 impl Comparison {
-    /// comparison.csv: a row per strategy. Empty cells: undefined (a standard
-    /// deviation of one seed, a mean over no seed reaching a target, the
-    /// baseline's difference to itself, an interval from one seed).
-    pub fn csv(&self) -> String {
-        let mut header = vec!["strategy".to_string(), "seeds".into(), "diverged".into()];
-        for name in &self.quantities {
-            header.extend([format!("{name}_mean"), format!("{name}_std")]);
-        }
-        for t in &self.targets {
-            header.push(format!("reached_{t}"));
-            for what in ["rounds_to", "time_to"] {
-                let unit = if what == "time_to" { "_s" } else { "" };
-                header.extend([
-                    format!("{what}_{t}{unit}_mean_reached"),
-                    format!("{what}_{t}{unit}_std_reached"),
-                ]);
-            }
-        }
-        header.extend(["baseline".into(), "paired_seeds".into()]);
-        for name in &self.quantities {
-            for what in ["mean", "ci95_low", "ci95_high", "won", "tied", "lost"] {
-                header.push(format!("diff_{name}_{what}"));
-            }
-        }
-        if self.control.is_some() {
-            header.extend(control::ControlComparison::csv_header());
-        }
-        let mut csv = header.join(",");
-        csv.push('\n');
-        for s in &self.strategies {
-            csv.push_str(&self.csv_row(s));
-        }
-        csv
-    }
-
-    fn csv_row(&self, s: &StrategyStats) -> String {
-        let mut row = vec![s.strategy.clone(), s.seeds.to_string(), s.diverged.to_string()];
-        for q in &s.quantities {
-            row.extend([cell(q.mean), cell(q.std)]);
-        }
-        for t in &s.targets {
-            row.push(t.reached.to_string());
-            for spread in [t.rounds, t.time_s] {
-                row.extend([cell(spread.mean), cell(spread.std)]);
-            }
-        }
-        row.push(self.baseline.clone());
-        match &s.paired {
-            Some(paired) => {
-                row.push(paired.first().map_or(0, |p| p.diff.n).to_string());
-                for p in paired {
-                    let (low, high) = p.diff.bounds().unwrap_or((f64::NAN, f64::NAN));
-                    row.extend([cell(p.diff.mean), cell(low), cell(high)]);
-                    row.extend([p.won, p.tied, p.lost].map(|n| n.to_string()));
-                }
-            }
-            None => row.extend(std::iter::repeat_n(String::new(), 1 + 6 * self.quantities.len())),
-        }
-        if let Some(control) = &self.control {
-            row.extend(control.csv_cells(&s.strategy));
-        }
-        let mut line = row.join(",");
-        line.push('\n');
-        line
-    }
-
     /// The printed comparison: a table per strategy, then the paired table.
     pub fn tables(&self) -> String {
         let mut out = self.strategy_table();
@@ -388,12 +322,6 @@ mod tests {
     use super::*;
     use crate::results::aggregate::tests::{curve, results};
 
-    fn column<'a>(csv: &'a str, row: usize, name: &str) -> &'a str {
-        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-        let index = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
-        csv.lines().nth(row).unwrap().split(',').nth(index).unwrap()
-    }
-
     #[test]
     fn seeds_that_never_reach_a_target_are_counted_not_averaged() {
         let r = results(vec![
@@ -410,16 +338,10 @@ mod tests {
         assert_eq!((uniform.reached, uniform.of, uniform.rounds.n, uniform.rounds.mean), (1, 2, 1, 3.0));
         let dynamic = &c.strategies[1].targets[2];
         assert_eq!((dynamic.reached, dynamic.rounds.mean, dynamic.time_s.n), (2, 2.5, 2));
-        let csv = c.csv();
-        assert_eq!(column(&csv, 1, "reached_0.9"), "1");
-        assert_eq!(column(&csv, 1, "rounds_to_0.9_mean_reached"), "3");
-        assert_eq!(column(&csv, 1, "rounds_to_0.9_std_reached"), "", "one seed: no std");
-        assert_eq!(column(&csv, 1, "diff_final_acc_mean"), "", "the baseline against itself");
-        assert_eq!(column(&csv, 2, "baseline"), "uniform");
-        assert_eq!(column(&csv, 2, "diff_final_acc_won"), "2");
+        assert!(c.strategies[0].paired.is_none(), "the baseline against itself");
+        let final_acc = c.strategies[1].paired.as_ref().unwrap()[0];
         // Final accuracy: +0.01 and +0.25.
-        let mean: f64 = column(&csv, 2, "diff_final_acc_mean").parse().unwrap();
-        assert!((mean - 0.13).abs() < 1e-12, "{mean}");
+        assert!((final_acc.diff.mean - 0.13).abs() < 1e-12 && final_acc.won == 2, "{final_acc:?}");
         let tables = c.tables();
         assert!(
             tables.contains("reached_0.9") && tables.contains("1/2") && tables.contains("2/2"),
@@ -436,10 +358,7 @@ mod tests {
         assert_eq!(c.baseline, "staleness", "no uniform: the first strategy");
         let paired = c.strategies[1].paired.as_ref().unwrap();
         assert_eq!((paired[0].diff.n, paired[0].diff.half_width, paired[0].won), (1, None, 1));
-        let csv = c.csv();
-        assert_eq!(column(&csv, 2, "diff_final_acc_ci95_low"), "");
-        assert_eq!(column(&csv, 2, "final_acc_std"), "");
-        assert_eq!(column(&csv, 2, "paired_seeds"), "1");
+        assert!(c.strategies[1].quantities[0].std.is_nan());
         let tables = c.tables();
         assert!(tables.contains("n/a (1 seed)"), "{tables}");
         assert!(tables.contains("0.7000") && !tables.contains('±'), "{tables}");
@@ -456,7 +375,6 @@ mod tests {
         assert_eq!(c.targets, [0.5, 0.8, 0.9, 0.95]);
         let tables = c.tables();
         assert!(tables.contains("rounds_to_0.95") && !tables.contains("paired"), "{tables}");
-        assert!(c.csv().lines().next().unwrap().contains("reached_0.95,rounds_to_0.95_mean_reached"));
     }
 
     #[test]

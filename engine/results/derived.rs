@@ -4,8 +4,9 @@
 
 use crate::base::diagnostic::Diagnostic;
 use crate::results::Results;
-use crate::results::aggregate;
+use crate::results::aggregate_csv;
 use crate::results::compare::{self, Comparison};
+use crate::results::comparison_csv::ComparisonTable;
 use crate::results::figures;
 use crate::results::plot;
 
@@ -16,8 +17,8 @@ pub type Files = Vec<(String, Vec<u8>)>;
 pub fn files(results: &Results) -> Result<(Files, Comparison), Diagnostic> {
     let comparison = compare::compare(results);
     let mut files = vec![
-        ("aggregate.csv".to_string(), aggregate::aggregate_csv(results).into_bytes()),
-        ("comparison.csv".to_string(), comparison.csv().into_bytes()),
+        ("aggregate.csv".to_string(), aggregate_csv::write(&aggregate_csv::rows(results)).into_bytes()),
+        ("comparison.csv".to_string(), ComparisonTable::of(&comparison).write().into_bytes()),
     ];
     for figure in figures::figures(results) {
         let error = |e: String| Diagnostic::failed(format!("cannot draw plots/{}: {e}", figure.name));

@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use super::aggregate::cell;
 use super::compare::Comparison;
-use super::control::ControlComparison;
+use super::comparison_csv::{ControlCells, control_cells, control_header};
+use super::csv_text::{Records, cell};
 use crate::base::diagnostic::Diagnostic;
 
 /// grid.csv as read: the header and the rows, cells unquoted.
@@ -72,31 +72,17 @@ impl GridTable {
 
     /// Parses the text of a grid.csv (`shown` names it in errors).
     pub fn parse(text: &str, shown: &str) -> Result<GridTable, Diagnostic> {
-        let at_line =
-            |line: usize, message: String| Diagnostic::bad_input(message).at(format!("{shown}:{line}"));
-        let mut records = records(text).map_err(|line| at_line(line, "unclosed quote".into()))?;
-        if records.is_empty() {
-            return Err(Diagnostic::bad_input("empty; expected a header beginning `point,folder`").at(shown));
-        }
-        let (_, columns) = records.remove(0);
+        let records = Records::split(text, shown, "a header beginning `point,folder`")?;
+        let columns = &records.header;
         if columns.first().map(String::as_str) != Some("point") || !columns.iter().any(|c| c == "strategy") {
-            return Err(at_line(
-                1,
-                "expected a header beginning `point,folder` with a `strategy` column".into(),
-            ));
+            return Err(Diagnostic::bad_input(
+                "expected a header beginning `point,folder` with a `strategy` column",
+            )
+            .at(format!("{shown}:1")));
         }
-        let (mut rows, mut lines) = (Vec::with_capacity(records.len()), Vec::with_capacity(records.len()));
-        for (line, row) in records {
-            if row.len() != columns.len() {
-                return Err(at_line(
-                    line,
-                    format!("{} cells, but the header has {} columns", row.len(), columns.len()),
-                ));
-            }
-            rows.push(row);
-            lines.push(line);
-        }
-        Ok(GridTable { columns, rows, lines, shown: shown.to_string() })
+        records.rectangular(shown)?;
+        let (lines, rows) = records.rows.into_iter().unzip();
+        Ok(GridTable { columns: records.header, rows, lines, shown: shown.to_string() })
     }
 
     /// The position of the column `name`.
@@ -152,47 +138,6 @@ impl GridTable {
     }
 }
 
-/// The records of a CSV text (RFC 4180: quoted cells may hold commas, quotes
-/// doubled and line breaks), each with the line it starts on; an unclosed quote
-/// is an error at its line.
-fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, usize> {
-    let mut records = Vec::new();
-    let (mut record, mut cell) = (Vec::new(), String::new());
-    let (mut line, mut start, mut quoted) = (1, 1, false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => record.push(std::mem::take(&mut cell)),
-            '\r' if !quoted && chars.peek() == Some(&'\n') => {}
-            '\n' if !quoted => {
-                record.push(std::mem::take(&mut cell));
-                records.push((start, std::mem::take(&mut record)));
-                line += 1;
-                start = line;
-            }
-            c => {
-                if c == '\n' {
-                    line += 1;
-                }
-                cell.push(c);
-            }
-        }
-    }
-    if quoted {
-        return Err(start);
-    }
-    if !cell.is_empty() || !record.is_empty() {
-        record.push(cell);
-        records.push((start, record));
-    }
-    Ok(records)
-}
-
 /// One grid point's rows of grid.csv: where it is and what it compared.
 pub struct PointRow<'a> {
     /// The point's index in the grid.
@@ -233,7 +178,7 @@ pub fn write(axes: &[&str], points: &[PointRow]) -> String {
         );
     }
     if with_control {
-        let _ = write!(csv, ",{}", ControlComparison::csv_header().join(","));
+        let _ = write!(csv, ",{}", control_header().join(","));
     }
     csv.push('\n');
     for PointRow { index, folder, values, comparison } in points {
@@ -263,11 +208,8 @@ pub fn write(axes: &[&str], points: &[PointRow]) -> String {
                 );
             }
             if with_control {
-                let cells = match &comparison.control {
-                    Some(control) => control.csv_cells(&s.strategy),
-                    None => vec![String::new(); ControlComparison::csv_header().len()],
-                };
-                let _ = write!(csv, ",{}", cells.join(","));
+                let cells = comparison.control.as_ref().and_then(|c| ControlCells::of(c, &s.strategy));
+                let _ = write!(csv, ",{}", control_cells(cells.as_deref()).join(","));
             }
             csv.push('\n');
         }

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::results::Results;
-use crate::results::aggregate::cell;
 use crate::results::compare;
 use crate::results::control::{self, Share};
+use crate::results::csv_text::cell;
 use crate::results::stats;
 use crate::scenario::CONTROL;
 

@@ -1,4 +1,5 @@
-//! Human-readable tables and CSV for what a run did.
+//! Human-readable tables of what a run did, and its failures' severity for
+//! manifest.json (timing.csv is [`super::timing_csv`]).
 
 use std::fmt::Write as _;
 
@@ -91,32 +92,6 @@ pub fn timing_table(summary: &RunSummary) -> String {
         ]);
     }
     table.render()
-}
-
-/// The CSV header of [`timing_csv_rows`].
-pub const TIMING_CSV_HEADER: &str =
-    "seed,worker,steps,exchanges,replies,timeouts,lost,skipped,crashes,busy_ns,waiting_ns,down_ns\n";
-
-/// One CSV row per worker (exact nanoseconds).
-pub fn timing_csv_rows(seed: u64, summary: &RunSummary) -> String {
-    let mut out = String::new();
-    for (id, w) in summary.workers.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "{seed},{id},{},{},{},{},{},{},{},{},{},{}",
-            w.steps,
-            w.exchanges,
-            w.replies,
-            w.timeouts,
-            w.lost,
-            w.skipped,
-            w.crashes,
-            w.busy.as_nanos(),
-            w.waiting.as_nanos(),
-            w.down.as_nanos()
-        );
-    }
-    out
 }
 
 /// The failure-free units of a scenario, in one line (see [`crate::timing::severity`]).

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use super::csv_text::Records;
 use super::curves::Point;
 use crate::base::diagnostic::Diagnostic;
 use crate::training::experiment::{Experiment, RunOutcome};
@@ -93,12 +94,10 @@ pub fn parse_summary(
     seeds: &[u64],
     strategies: &[String],
 ) -> Result<Vec<(String, u64, String)>, Diagnostic> {
-    let mut lines = text.lines().enumerate();
-    expect_header(lines.next(), SUMMARY_HEADER, shown)?;
+    let records = header_beginning(text, SUMMARY_HEADER, shown)?;
     let mut runs = Vec::new();
-    for (i, line) in lines {
-        let cells: Vec<&str> = line.split(',').collect();
-        let bad = |what: &str| Diagnostic::bad_input(what).at(format!("{shown}:{}", i + 1));
+    for (line, cells) in &records.rows {
+        let bad = |what: &str| Diagnostic::bad_input(what).at(format!("{shown}:{line}"));
         let [strategy, seed, status, ..] = cells.as_slice() else {
             return Err(bad("expected at least strategy,seed,status"));
         };
@@ -119,14 +118,14 @@ pub fn parse_summary(
     Ok(runs)
 }
 
-fn expect_header(line: Option<(usize, &str)>, begins: &str, shown: &str) -> Result<(), Diagnostic> {
-    match line {
-        Some((_, header)) if header.starts_with(begins) => Ok(()),
-        _ => {
-            Err(Diagnostic::bad_input(format!("expected a header beginning `{begins}`"))
-                .at(format!("{shown}:1")))
-        }
+/// The records of `text`, whose header must begin with the columns `begins`.
+fn header_beginning(text: &str, begins: &str, shown: &str) -> Result<Records, Diagnostic> {
+    let expected = format!("a header beginning `{begins}`");
+    let records = Records::split(text, shown, &expected)?;
+    if !records.header.join(",").starts_with(begins) {
+        return Err(Diagnostic::bad_input(format!("expected {expected}")).at(format!("{shown}:1")));
     }
+    Ok(records)
 }
 
 /// The columns metrics.csv begins with, in order: what the reader needs (the
@@ -135,14 +134,12 @@ const METRICS_COLUMNS: &str = "round,virtual_time_s,test_accuracy,test_loss,trai
 
 /// The points of a metrics.csv (`shown` names it in errors).
 pub fn parse_metrics(text: &str, shown: &str) -> Result<Vec<Point>, Diagnostic> {
-    let mut lines = text.lines().enumerate();
-    expect_header(lines.next(), METRICS_COLUMNS, shown)?;
+    let records = header_beginning(text, METRICS_COLUMNS, shown)?;
     let mut points: Vec<Point> = Vec::new();
-    for (i, line) in lines {
-        let bad = |what: String| Diagnostic::bad_input(what).at(format!("{shown}:{}", i + 1));
-        let cells: Vec<&str> = line.split(',').collect();
+    for (line, cells) in &records.rows {
+        let bad = |what: String| Diagnostic::bad_input(what).at(format!("{shown}:{line}"));
         if cells.len() < 5 {
-            return Err(bad(format!("expected {METRICS_COLUMNS}, found `{line}`")));
+            return Err(bad(format!("expected {METRICS_COLUMNS}, found `{}`", cells.join(","))));
         }
         let number = |c: usize| {
             cells[c].parse::<f64>().map_err(|_| {

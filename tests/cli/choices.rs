@@ -5,6 +5,8 @@
 use std::fs;
 use std::path::Path;
 
+use faultline::results::comparison_csv::ComparisonTable;
+
 use crate::{faultline_in, root, scratch};
 
 fn manifest(dir: &Path) -> serde_json::Value {
@@ -14,10 +16,8 @@ fn manifest(dir: &Path) -> serde_json::Value {
 /// The `baseline` column of comparison.csv, one value per strategy row.
 fn baselines(dir: &Path) -> Vec<String> {
     let text = fs::read_to_string(dir.join("comparison.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let at = header.iter().position(|h| *h == "baseline").unwrap();
-    lines.map(|l| l.split(',').nth(at).unwrap().to_string()).collect()
+    let table = ComparisonTable::parse(&text, "comparison.csv").unwrap();
+    table.rows.into_iter().map(|r| r.baseline).collect()
 }
 
 fn svg(dir: &Path, name: &str) -> String {

@@ -2,6 +2,8 @@
 
 use std::fs;
 
+use faultline::results::comparison_csv::ComparisonTable;
+use faultline::results::{aggregate_csv, timing_csv};
 use faultline::scenario::{Dataset, LoadedScenario, Override};
 use faultline::sweep::Grid;
 use faultline::timing::schedule;
@@ -194,8 +196,13 @@ fn dry_run_writes_traces_timing_and_manifest() {
         "{stdout}"
     );
     let out = dir.join("out");
+    // A row per seed and worker, which writes the file again byte for byte.
     let timing = fs::read_to_string(out.join("timing.csv")).unwrap();
-    assert_eq!(timing.lines().count(), 1 + 2 * 4, "{timing}");
+    let rows = timing_csv::parse(&timing, "timing.csv").unwrap();
+    let workers: Vec<(u64, usize)> = rows.iter().map(|r| (r.seed, r.worker)).collect();
+    assert_eq!(workers, [(4, 0), (4, 1), (4, 2), (4, 3), (5, 0), (5, 1), (5, 2), (5, 3)]);
+    assert!(rows.iter().all(|r| r.steps > 0 && r.busy_ns > 0), "{timing}");
+    assert_eq!(timing_csv::write(&rows), timing);
     assert!(out.join("trace-seed-4.ron").is_file() && out.join("trace-seed-5.ron").is_file());
     let manifest: serde_json::Value =
         serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
@@ -285,6 +292,17 @@ fn run_trains_every_strategy_and_writes_identical_results_twice() {
     assert_eq!(metrics.lines().count(), 101);
     let summary = fs::read_to_string(dir.join("a/summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 5, "{summary}");
+    // The derived files read back into their rows, which write them again byte for byte.
+    let aggregate = fs::read_to_string(dir.join("a/aggregate.csv")).unwrap();
+    let rows = aggregate_csv::parse(&aggregate, "aggregate.csv").unwrap();
+    assert_eq!(rows.len(), 2 * 100, "a row per strategy and round");
+    assert!(rows.iter().all(|r| r.seeds == 2 && r.test_accuracy_std.is_some()));
+    assert_eq!(aggregate_csv::write(&rows), aggregate);
+    let comparison = fs::read_to_string(dir.join("a/comparison.csv")).unwrap();
+    let table = ComparisonTable::parse(&comparison, "comparison.csv").unwrap();
+    let strategies: Vec<&str> = table.rows.iter().map(|r| r.strategy.as_str()).collect();
+    assert_eq!(strategies, ["uniform", "dynamic"]);
+    assert_eq!(table.write(), comparison);
     let manifest: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.join("a/manifest.json")).unwrap()).unwrap();
     let mut other: serde_json::Value =

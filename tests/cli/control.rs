@@ -3,25 +3,14 @@
 
 use std::fs;
 
+use faultline::results::aggregate_csv;
+use faultline::results::comparison_csv::ComparisonTable;
+use faultline::results::control::Share;
+
 use super::{faultline, scratch};
 
 fn text(path: &std::path::Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The value of `column` in the row of comparison.csv (or grid.csv) whose
-/// `strategy` cell is `strategy`.
-fn cell(csv: &str, strategy: &str, column: &str) -> String {
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let at =
-        |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
-    let row = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|cells| cells[at("strategy")] == strategy)
-        .unwrap_or_else(|| panic!("no row {strategy}"));
-    row[at(column)].to_string()
 }
 
 #[test]
@@ -52,21 +41,26 @@ fn the_control_arm_is_the_scenario_without_its_failures() {
             "seed {seed}: the control arm is plain EASGD without the failures"
         );
     }
-    // The comparison: the control is a row, costs and shares are columns.
+    // The comparison: the control is a row, costs and shares are columns. The
+    // file reads back into its rows, which write it again byte for byte.
     let comparison = text(&with.join("comparison.csv"));
-    // Uniform is the baseline: it recovers none of its own cost, exactly.
-    assert_eq!(cell(&comparison, "uniform", "share_acc_at_budget_status"), "ok", "{comparison}");
-    for column in ["share_acc_at_budget", "share_acc_at_budget_ci95_low", "share_acc_at_budget_ci95_high"] {
-        assert_eq!(cell(&comparison, "uniform", column), "0", "{column}");
-    }
-    assert_eq!(cell(&comparison, "uniform", "cost_acc_at_budget_seeds"), "5");
-    let cost: f64 = cell(&comparison, "uniform", "cost_acc_at_budget").parse().unwrap();
-    let low: f64 = cell(&comparison, "uniform", "cost_acc_at_budget_ci95_low").parse().unwrap();
+    let table = ComparisonTable::parse(&comparison, "comparison.csv").unwrap();
+    assert_eq!(table.write(), comparison);
+    let at_budget = |strategy: &str| table.row(strategy).and_then(|r| r.control_of("acc_at_budget")).copied();
+    // Uniform is the baseline: it recovers none of its own cost, exactly (`0`, not `-0`).
+    let uniform = at_budget("uniform").unwrap();
+    let Share::Interval { estimate, low, high } = uniform.share else { panic!("{comparison}") };
+    assert!([estimate, low, high].iter().all(|v| *v == 0.0 && v.is_sign_positive()), "{comparison}");
+    assert_eq!(uniform.cost_seeds, 5);
+    let (cost, low) = (uniform.cost.unwrap(), uniform.cost_ci95_low.unwrap());
     assert!(cost > low && low > 0.0, "outages of 20 rounds cost accuracy: {cost} [{low}, ..]");
-    let share: f64 = cell(&comparison, "dynamic", "share_acc_at_budget").parse().unwrap();
-    assert!(share.is_finite());
-    assert!(cell(&comparison, "control", "share_acc_at_budget").is_empty());
-    assert!(comparison.lines().next().unwrap().contains("auc_first_10_mean"));
+    assert!(at_budget("dynamic").unwrap().share.estimate().is_some_and(f64::is_finite));
+    assert_eq!(at_budget("control"), None);
+    assert!(table.layout.quantity("auc_first_10").is_some());
+    let aggregate = text(&with.join("aggregate.csv"));
+    let rows = aggregate_csv::parse(&aggregate, "aggregate.csv").unwrap();
+    assert!(rows.iter().any(|r| r.strategy == "control") && rows.iter().all(|r| r.seeds == 5));
+    assert_eq!(aggregate_csv::write(&rows), aggregate);
     assert!(printed.contains("failure cost against the failure-free control"), "{printed}");
     assert!(printed.contains("recovered_share_of_uniform_cost"), "{printed}");
     // The manifest says how severe the failures were, in failure-free rounds.
