@@ -8,7 +8,9 @@
 //! 784-256-256-10, AdaHessian, its mild failures) at k = 8, τ = 1, 20 rounds,
 //! with 24 runs trained together in one batch: seeds 1-6 × uniform, dynamic,
 //! staleness and oracle (no control arm). Per round means per round of the batch
-//! (every run advancing one round), the totals divided by 20.
+//! (every run advancing one round): the totals of a 20-round batch divided by
+//! 20 (setup included: each run's buffers, the first flushes), and the steady
+//! state, the difference between a 40-round and a 20-round batch divided by 20.
 //!
 //! `cargo bench --bench counters` prints the table (it trains for real: on
 //! lavapipe with 2 cores that takes over ten minutes). `-- --test`, as CI runs
@@ -23,9 +25,11 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use faultline::app::{Plan, Voice, execute_on, select_strategies};
 use faultline::numerics::device::{BackendChoice, Chosen, Device};
+use faultline::numerics::gpu::{Counts, GpuContext};
 use faultline::scenario::{LoadedScenario, Override};
 
 const ROUNDS: u64 = 20;
@@ -47,14 +51,46 @@ fn main() {
         set("training.model.hidden", hidden),
         set("workers", "8"),
         set("training.tau", "1"),
-        set("stop.rounds", &ROUNDS.to_string()),
         set("seeds", "[1, 2, 3, 4, 5, 6]"),
         set("training.control", "false"),
     ];
-    let loaded = LoadedScenario::from_file_with(&scenario, &overrides).unwrap_or_else(|e| panic!("{e}"));
     let labels: Vec<String> = ["uniform", "dynamic", "staleness", "oracle"].map(String::from).to_vec();
-    let strategies = select_strategies(&loaded, &labels).unwrap_or_else(|e| panic!("{e}"));
-    let out = std::env::temp_dir().join(format!("faultline-counters-{}", std::process::id()));
+    // Two batches, of ROUNDS and 2 · ROUNDS rounds: their difference is ROUNDS
+    // rounds of steady state, the runs' own buffers and first flushes cancelled.
+    let short = counted(&context, (&scenario, &overrides), &labels, ROUNDS);
+    let long = counted(&context, (&scenario, &overrides), &labels, 2 * ROUNDS);
+    println!(
+        "GPU driver work per round: 24 runs, k = 8, tau = 1, hidden {hidden}, on {}",
+        context.adapter().name
+    );
+    let all = short.per_round_table(ROUNDS);
+    let steady = long.since(short).per_round_table(ROUNDS);
+    println!(
+        "| per round | {ROUNDS} rounds, setup included | steady state ({} - {ROUNDS} rounds) |",
+        2 * ROUNDS
+    );
+    println!("|---|---:|---:|");
+    for (a, b) in all.lines().zip(steady.lines()) {
+        let cells = |line: &str| {
+            line.split('|').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect::<Vec<_>>()
+        };
+        let (a, b) = (cells(a), cells(b));
+        println!("| {} | {} | {} |", a[0], a[1], b[1]);
+    }
+}
+
+/// What training the 24 runs of the scenario for `rounds` rounds hands the driver.
+fn counted(
+    context: &Arc<GpuContext>,
+    (scenario, overrides): (&Path, &[Override]),
+    labels: &[String],
+    rounds: u64,
+) -> Counts {
+    let mut overrides = overrides.to_vec();
+    overrides.push(Override { path: "stop.rounds".into(), value: rounds.to_string() });
+    let loaded = LoadedScenario::from_file_with(scenario, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let strategies = select_strategies(&loaded, labels).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::env::temp_dir().join(format!("faultline-counters-{}-{rounds}", std::process::id()));
     let plan = Plan {
         seeds: loaded.scenario.seeds.clone(),
         loaded,
@@ -68,14 +104,9 @@ fn main() {
         on_run: None,
         traces: None,
     };
-    let chosen = Chosen { device: Device::Gpu(context.clone()), why: "the counters bench".into() };
+    let chosen = Chosen { device: Device::Gpu(Arc::clone(context)), why: "the counters bench".into() };
     let before = context.counts();
     execute_on(plan, &chosen).unwrap_or_else(|e| panic!("{e}"));
-    let counted = context.counts().since(before);
     let _ = std::fs::remove_dir_all(&out);
-    println!(
-        "GPU driver work per round: 24 runs, k = 8, tau = 1, {ROUNDS} rounds, hidden {hidden}, on {}",
-        context.adapter().name
-    );
-    println!("| per round | counted |\n|---|---:|\n{}", counted.per_round_table(ROUNDS));
+    context.counts().since(before)
 }

@@ -4,8 +4,10 @@
 //! iteration steps every worker of every run once, through the backend the way a
 //! run does: recorded programs, executed together.
 //!
-//! CPU: the runs are spread over all cores, one backend per thread (as `faultline
-//! run` does). GPU: all runs on one GPU backend, one `execute` for all of them per
+//! CPU: 24 runs are spread over all cores, one backend per thread (as `faultline
+//! run` does); one run is measured on one thread and on all of them, its ready
+//! worker steps spread over the cores (as `faultline run` does when fewer runs
+//! than cores train at once): `workers/cpu/k=8/runs=1/threads=2`. GPU: all runs on one GPU backend, one `execute` for all of them per
 //! iteration (as `faultline run --backend gpu` does), on the adapter `--backend
 //! gpu` would take (see `benches/gpu.rs`). Ids name the backend and the adapter:
 //! `workers/cpu/k=8/runs=24`, `workers/gpu:<adapter>/k=8/runs=24`. Settings whose
@@ -61,13 +63,19 @@ fn workers(c: &mut Criterion) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut group = c.benchmark_group("workers/cpu");
     group.sample_size(10);
-    for runs in [1usize, 24] {
+    // One run on 1 thread and on all of them (its ready worker steps spread
+    // over the cores, `CpuBackend::with_threads`); 24 runs, one backend per core.
+    let settings = [(1usize, 1usize), (1, threads), (24, 1)];
+    for (runs, per_run) in settings.into_iter().filter(|&(runs, t)| runs > 1 || t == 1 || threads > 1) {
         for k in [4usize, 8, 32, 128] {
             if state_bytes(&mlp, runs, k) > MEMORY_LIMIT {
                 continue;
             }
             let mut shares: Vec<Share> = (0..threads.min(runs))
-                .map(|_| Share { backend: CpuBackend::new(mlp.clone(), &optimizer, BATCH), runs: Vec::new() })
+                .map(|_| Share {
+                    backend: CpuBackend::new(mlp.clone(), &optimizer, BATCH).with_threads(per_run),
+                    runs: Vec::new(),
+                })
                 .collect();
             for run in 0..runs {
                 let share = &mut shares[run % threads.min(runs)];
@@ -76,7 +84,11 @@ fn workers(c: &mut Criterion) {
             }
             let mut step = 0;
             group.throughput(Throughput::Elements((runs * k) as u64));
-            group.bench_function(BenchmarkId::from_parameter(format!("k={k}/runs={runs}")), |b| {
+            let id = match runs {
+                1 => format!("k={k}/runs=1/threads={per_run}"),
+                _ => format!("k={k}/runs={runs}"),
+            };
+            group.bench_function(BenchmarkId::from_parameter(id), |b| {
                 b.iter(|| {
                     step += 1;
                     std::thread::scope(|scope| {

@@ -9,16 +9,19 @@
 //! - a run replayed from its written trace is the same run;
 //! - a run that diverges ends where it diverged, whether its numbers are read as
 //!   recorded or at every exchange, and names strategy, seed, round and worker;
-//! - every coupling and recovery trains.
+//! - every coupling and recovery trains;
+//! - a run interrupted after its first finished run resumes into the very files
+//!   of an uninterrupted one, training only what was not finished.
 
 #![allow(dead_code)] // Each test binary uses what it needs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use faultline::app::OnRun;
 use faultline::base::trace::Trace;
 use faultline::numerics::backend::cpu::CpuBackend;
 use faultline::numerics::backend::gpu::GpuBackend;
-use faultline::numerics::device::Device;
+use faultline::numerics::device::{BackendChoice, Chosen, Device};
 use faultline::results::run_files;
 use faultline::scenario::{LoadedScenario, Strategy};
 use faultline::timing::schedule;
@@ -250,6 +253,91 @@ pub fn every_coupling_and_recovery_trains(subject: &Subject) {
     }
 }
 
+/// The quickstart (two seeds, every strategy) through the app layer into `out`
+/// on the subject's device, one run at a time on the CPU; `on_run` is told of
+/// each run it finishes.
+fn execute_quickstart(subject: &Subject, out: &std::path::Path, on_run: Option<OnRun>) {
+    let loaded = quickstart(subject.rounds, |t| t);
+    let strategies = faultline::app::select_strategies(&loaded, &[]).unwrap();
+    let backend = match subject.device {
+        Device::Cpu => BackendChoice::Cpu,
+        Device::Gpu(_) => BackendChoice::Gpu,
+    };
+    let plan = faultline::app::Plan {
+        seeds: vec![1, 2],
+        loaded,
+        strategies,
+        out: out.to_path_buf(),
+        jobs: std::num::NonZeroUsize::new(1),
+        backend,
+        voice: faultline::app::Voice::Silent,
+        dry_run: false,
+        choices: Default::default(),
+        on_run,
+        traces: None,
+    };
+    let chosen = Chosen { device: subject.device.clone(), why: "the behaviour suite".into() };
+    faultline::app::execute_on(plan, &chosen).unwrap();
+}
+
+/// Every file of `from` copied into `to` (created).
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+pub fn an_interrupted_run_resumes_into_the_same_files(subject: &Subject) {
+    let dir = std::env::temp_dir().join(format!("faultline-behaviour-resume-{}", std::process::id()));
+    let dir = dir.join(match subject.device {
+        Device::Cpu => "cpu",
+        Device::Gpu(_) => "gpu",
+    });
+    std::fs::create_dir_all(&dir).unwrap();
+    execute_quickstart(subject, &dir.join("whole"), None);
+    // Interrupted right after its first finished run is recorded (a GPU batch
+    // finishes its runs together: the interruption falls between their
+    // records). A killed process leaves its staging folder; an unwinding one
+    // cleans it up, so the hook keeps a copy of the records and puts them back
+    // as a killed run would have left them.
+    let resumed = dir.join("resumed");
+    let staging = dir.join(format!("resumed.incomplete-{}", std::process::id())).join(".done");
+    let saved = dir.join("saved");
+    let interrupt = {
+        let (staging, saved) = (staging.clone(), saved.clone());
+        move || {
+            copy_files(&staging, &saved);
+            panic!("interrupted")
+        }
+    };
+    let interrupted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        execute_quickstart(subject, &resumed, Some(std::sync::Arc::new(interrupt)))
+    }));
+    assert!(interrupted.is_err() && !resumed.exists(), "nothing is committed by an interrupted run");
+    copy_files(&saved, &staging);
+    let trained = std::sync::Arc::new(AtomicU64::new(0));
+    let count = std::sync::Arc::clone(&trained);
+    execute_quickstart(
+        subject,
+        &resumed,
+        Some(std::sync::Arc::new(move || _ = count.fetch_add(1, Ordering::SeqCst))),
+    );
+    assert_eq!(trained.load(Ordering::SeqCst), 7, "of 8 runs, only the 7 unfinished are trained");
+    let listed = |folder: &str| -> Vec<String> {
+        let bytes = std::fs::read(dir.join(folder).join("manifest.json")).unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        manifest["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
+    };
+    let files = listed("whole");
+    assert_eq!(files, listed("resumed"));
+    for file in files.iter().filter(|f| *f != "manifest.json") {
+        let read = |folder: &str| std::fs::read(dir.join(folder).join(file)).unwrap();
+        assert_eq!(read("whole"), read("resumed"), "{file}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The suite's tests for the subject `$subject` (an `Option<Subject>`, `None`
 /// when the backend is unavailable and the skip was allowed).
 macro_rules! behaviour_suite {
@@ -261,6 +349,7 @@ macro_rules! behaviour_suite {
             a_run_that_diverges_ends_where_it_diverged_however_its_numbers_are_read,
             an_absurd_learning_rate_diverges_by_name,
             every_coupling_and_recovery_trains,
+            an_interrupted_run_resumes_into_the_same_files,
         );
     };
     (@tests $subject:expr; $($name:ident),* $(,)?) => {
