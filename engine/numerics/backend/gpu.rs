@@ -54,6 +54,9 @@ use crate::numerics::model::Mlp;
 /// Rows per chunk of an evaluation, as the CPU backend's.
 const EVAL_CHUNK: usize = 512;
 
+/// Dispatches recorded before a flush submits what it has so far.
+const SUBMIT_EVERY: usize = 1024;
+
 impl From<GpuError> for BackendError {
     fn from(error: GpuError) -> Self {
         match error {
@@ -335,6 +338,11 @@ impl<'d> GpuBackend<'d> {
                         .collect();
                     flush.record_wave(recording, &steps, (*rows, *probes), *place)?;
                 }
+            }
+            // A long flush goes to the GPU in parts, so that it computes the
+            // first while the rest is recorded (the same commands, in order).
+            if recording.dispatches() >= SUBMIT_EVERY {
+                recording.submit_so_far()?;
             }
         }
         Ok(())

@@ -46,7 +46,7 @@ pub struct Recording<'c> {
 }
 
 impl Recording<'_> {
-    /// Kernels recorded so far.
+    /// Kernels recorded so far (since the last [`Recording::submit_so_far`]).
     pub fn dispatches(&self) -> usize {
         self.dispatches
     }
@@ -87,6 +87,15 @@ impl Recording<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Submits what is recorded so far (without waiting) and goes on recording
+    /// into a fresh encoder: the GPU starts on a long recording's first part
+    /// while the rest is recorded. The order of the commands is unchanged.
+    pub fn submit_so_far(&mut self) -> Result<(), GpuError> {
+        let fresh = self.context.record(&self.label);
+        let done = std::mem::replace(self, fresh);
+        self.context.submit(done)
     }
 
     /// Zeroes the first `len` elements of `buffer` (a fill on the device, not

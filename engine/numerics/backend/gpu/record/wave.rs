@@ -13,8 +13,8 @@ impl Flush<'_> {
     /// One local step of every (run, worker) pair of a wave, each of `rows` rows
     /// and `probes` probes: copy the workers' parameters side by side, gather,
     /// forward, loss, backward, on refresh steps the Hutchinson estimate (one
-    /// R-pass pair per probe, the diagonals copied back), then one optimizer
-    /// dispatch per run. Step p's loss goes to `results[place.results + 2p]`.
+    /// R-pass pair per probe; the diagonals copied back only when later steps
+    /// reuse them), then one optimizer dispatch per run. Step p's loss goes to `results[place.results + 2p]`.
     pub fn record_wave(
         &self,
         rec: &mut Recording<'_>,
@@ -36,11 +36,18 @@ impl Flush<'_> {
         rec.cross_entropy(count * rows, mlp.classes(), buffers, Some(scale), self.results)?;
         rec.chunk_losses(count * rows, rows, buffers, Span::at(self.results, place.results))?;
         self.record_backward(rec, (rows, count))?;
-        if matches!(self.optimizer, Optimizer::AdaHessian(_)) && probes > 0 {
+        let refresh = matches!(self.optimizer, Optimizer::AdaHessian(_)) && probes > 0;
+        if refresh {
             let keys = place.table + count * rows;
             self.record_hutchinson(rec, steps, (rows, probes), keys)?;
         }
-        self.record_optimizer_steps(rec, steps)
+        self.record_optimizer_steps(rec, steps, refresh && !self.keeps_diagonal())
+    }
+
+    /// Whether a step's Hessian diagonal is read again by later steps (it is
+    /// refreshed only every `hessian_every` steps), so must be kept in the run.
+    fn keeps_diagonal(&self) -> bool {
+        matches!(self.optimizer, Optimizer::AdaHessian(a) if a.hessian_every > 1)
     }
 
     /// The minibatches of a wave's steps, `rows` rows each, side by side from
@@ -151,18 +158,23 @@ impl Flush<'_> {
             let copies = Copies { count, strides: [probes * n, n, n] };
             rec.hutchinson(n, spans, weight, q == 0, Span::at(&s.diagonal, 0), copies)?;
         }
-        for (p, step) in steps.iter().enumerate() {
-            let diagonal = step.run.diagonal.as_ref().expect("AdaHessian runs hold a diagonal");
-            rec.copy(&s.diagonal, p * n, diagonal, step.worker * n, n)?;
+        if self.keeps_diagonal() {
+            for (p, step) in steps.iter().enumerate() {
+                let diagonal = step.run.diagonal.as_ref().expect("AdaHessian runs hold a diagonal");
+                rec.copy(&s.diagonal, p * n, diagonal, step.worker * n, n)?;
+            }
         }
         Ok(())
     }
 
-    /// The optimizer steps of a wave, step p's gradient at p · n in the scratch.
+    /// The optimizer steps of a wave, step p's gradient at p · n in the scratch,
+    /// and with `fresh` its Hessian diagonal there too (a refresh whose diagonal
+    /// no later step reads: it is not copied into the run).
     fn record_optimizer_steps(
         &self,
         rec: &mut Recording<'_>,
         steps: &[WaveStep<'_, '_>],
+        fresh: bool,
     ) -> Result<(), GpuError> {
         let s = self.scratch;
         let n = self.mlp.parameter_count();
@@ -177,7 +189,7 @@ impl Flush<'_> {
                         grad: p * n,
                         first: base,
                         second: base,
-                        diagonal: base,
+                        diagonal: if fresh { p * n } else { base },
                         len: n,
                     };
                     OptimizerStep { optimizer: self.optimizer, step: steps[p].step, at }
@@ -188,7 +200,7 @@ impl Flush<'_> {
                 grad: &s.grad,
                 first: &run.first,
                 second: run.second.as_ref(),
-                diagonal: run.diagonal.as_ref(),
+                diagonal: if fresh { Some(&s.diagonal) } else { run.diagonal.as_ref() },
             };
             rec.optimizer_steps(&entries, buffers)?;
         }
