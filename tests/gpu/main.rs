@@ -16,6 +16,7 @@ mod matmul;
 mod optim;
 mod probe;
 mod reduce;
+mod weigh;
 
 use std::sync::{Arc, OnceLock};
 
