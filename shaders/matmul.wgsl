@@ -180,3 +180,145 @@ fn matmul_small(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     c[index] = value;
 }
+
+// The same product for large matrices (m and n at least 128): a workgroup of
+// 16 x 16 threads computes a 128 x 128 tile of C, each thread an 8 x 8 block
+// (rows 4 ty + r and 64 + 4 ty + r, columns 4 tx + c and 64 + 4 tx + c) in 16
+// four-wide accumulators. 8-deep slices of op(A) and op(B) are staged as
+// vec4s in two alternating buffers, so one barrier per slice suffices: a slice
+// is loaded into one buffer while the other is multiplied. Per k a thread reads
+// four vec4s of workgroup memory for 64 multiply-adds (16 per read; the 64 x 64
+// kernel above does 2). Loads are bounds-checked only in tiles and slices that
+// reach an edge. Every element still sums its k products in ascending k order.
+
+const WIDE: u32 = 128u;
+const WIDE_DEPTH: u32 = 8u;
+// vec4s per buffer: WIDE_DEPTH rows of WIDE / 4.
+const WIDE_SLICE: u32 = 256u;
+
+var<workgroup> wide_a: array<vec4<f32>, 512>;
+var<workgroup> wide_b: array<vec4<f32>, 512>;
+
+// Stages slice k0 of op(A) and op(B) into buffer `half` (0 or 1); thread t
+// reads four consecutive elements of the stored matrices.
+fn stage_wide(t: u32, half: u32, row0: u32, col0: u32, k0: u32, a_base: u32, b_base: u32, checked: bool) {
+    let at = half * WIDE_SLICE;
+    if TRANS_A {
+        // Stored k x m: four consecutive rows of op(A) at one k.
+        let kk = t / 32u;
+        let r4 = t % 32u;
+        let row = row0 + 4u * r4;
+        var v: vec4<f32>;
+        if checked {
+            v = vec4(load_a(a_base, row, k0 + kk), load_a(a_base, row + 1u, k0 + kk),
+                     load_a(a_base, row + 2u, k0 + kk), load_a(a_base, row + 3u, k0 + kk));
+        } else {
+            let i = a_base + (k0 + kk) * p.a_stride + row;
+            v = vec4(a[i], a[i + 1u], a[i + 2u], a[i + 3u]);
+        }
+        wide_a[at + kk * 32u + r4] = v;
+    } else {
+        // Stored m x k: four consecutive k of one row of op(A).
+        let r = t / 2u;
+        let kq = (t % 2u) * 4u;
+        let row = row0 + r;
+        for (var e = 0u; e < 4u; e++) {
+            var x: f32;
+            if checked {
+                x = load_a(a_base, row, k0 + kq + e);
+            } else {
+                x = a[a_base + row * p.a_stride + k0 + kq + e];
+            }
+            wide_a[at + (kq + e) * 32u + r / 4u][r % 4u] = x;
+        }
+    }
+    if TRANS_B {
+        // Stored n x k: four consecutive k of one column of op(B).
+        let c = t / 2u;
+        let kq = (t % 2u) * 4u;
+        let col = col0 + c;
+        for (var e = 0u; e < 4u; e++) {
+            var x: f32;
+            if checked {
+                x = load_b(b_base, k0 + kq + e, col);
+            } else {
+                x = b[b_base + col * p.b_stride + k0 + kq + e];
+            }
+            wide_b[at + (kq + e) * 32u + c / 4u][c % 4u] = x;
+        }
+    } else {
+        // Stored k x n: four consecutive columns of op(B) at one k.
+        let kk = t / 32u;
+        let c4 = t % 32u;
+        let col = col0 + 4u * c4;
+        var v: vec4<f32>;
+        if checked {
+            v = vec4(load_b(b_base, k0 + kk, col), load_b(b_base, k0 + kk, col + 1u),
+                     load_b(b_base, k0 + kk, col + 2u), load_b(b_base, k0 + kk, col + 3u));
+        } else {
+            let i = b_base + (k0 + kk) * p.b_stride + col;
+            v = vec4(b[i], b[i + 1u], b[i + 2u], b[i + 3u]);
+        }
+        wide_b[at + kk * 32u + c4] = v;
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_wide(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
+    let row0 = group.y * WIDE;
+    let col0 = group.x * WIDE;
+    let a_base = p.a_offset + group.z * p.a_batch;
+    let b_base = p.b_offset + group.z * p.b_batch;
+    let c_base = p.c_offset + group.z * p.c_batch;
+    let t = local.y * 16u + local.x;
+    // Only tiles reaching past m or n, and the slice reaching past k, check.
+    let edge = row0 + WIDE > p.m || col0 + WIDE > p.n;
+
+    // acc[r] for r < 4: row 4 ty + r, columns 4 tx..; acc[4 + r]: row 4 ty + r,
+    // columns 64 + 4 tx..; acc[8 + r], acc[12 + r]: rows 64 + 4 ty + r.
+    var acc: array<vec4<f32>, 16>;
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = vec4(0.0);
+    }
+    let slices = (p.k + WIDE_DEPTH - 1u) / WIDE_DEPTH;
+    if slices > 0u {
+        stage_wide(t, 0u, row0, col0, 0u, a_base, b_base, edge || WIDE_DEPTH > p.k);
+    }
+    workgroupBarrier();
+    for (var s = 0u; s < slices; s++) {
+        let next = (s + 1u) * WIDE_DEPTH;
+        if s + 1u < slices {
+            stage_wide(t, (s + 1u) % 2u, row0, col0, next, a_base, b_base, edge || next + WIDE_DEPTH > p.k);
+        }
+        let at = (s % 2u) * WIDE_SLICE;
+        for (var kk = 0u; kk < WIDE_DEPTH; kk++) {
+            let a0 = wide_a[at + kk * 32u + local.y];
+            let a1 = wide_a[at + kk * 32u + 16u + local.y];
+            let b0 = wide_b[at + kk * 32u + local.x];
+            let b1 = wide_b[at + kk * 32u + 16u + local.x];
+            for (var r = 0u; r < 4u; r++) {
+                acc[r] = acc[r] + a0[r] * b0;
+                acc[4u + r] = acc[4u + r] + a0[r] * b1;
+                acc[8u + r] = acc[8u + r] + a1[r] * b0;
+                acc[12u + r] = acc[12u + r] + a1[r] * b1;
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var q = 0u; q < 16u; q++) {
+        let row = row0 + 4u * local.y + 64u * (q / 8u) + q % 4u;
+        let first = col0 + 4u * local.x + 64u * ((q / 4u) % 2u);
+        for (var j = 0u; j < 4u; j++) {
+            let col = first + j;
+            if row < p.m && col < p.n {
+                let index = c_base + row * p.c_stride + col;
+                var value = p.alpha * acc[q][j];
+                if p.beta != 0.0 {
+                    value = value + p.beta * c[index];
+                }
+                c[index] = value;
+            }
+        }
+    }
+}

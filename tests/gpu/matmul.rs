@@ -107,9 +107,18 @@ fn products_match_the_cpu_on_random_shapes() {
         return;
     }
     let mut shapes = Data::new(99);
-    // Exact tile multiples, ragged edges, thin and degenerate shapes.
+    // Exact tile multiples, ragged edges, thin and degenerate shapes; then the
+    // 128 x 128 kernel's: whole tiles, edge tiles, k short of, at and past a
+    // slice of 8 and not a multiple of it.
     let mut cases =
         vec![(64, 64, 16, 1), (1, 1, 1, 1), (65, 63, 17, 2), (3, 130, 1, 3), (100, 1, 300, 2), (7, 5, 0, 1)];
+    cases.extend([
+        (128, 128, 64, 1),
+        (256, 384, 40, 2),
+        (129, 200, 13, 2),
+        (300, 131, 77, 1),
+        (150, 140, 5, 1),
+    ]);
     for _ in 0..6 {
         cases.push((
             1 + shapes.below(150),
@@ -154,8 +163,17 @@ fn beta_zero_ignores_garbage_in_c() {
 #[test]
 fn products_are_bit_identical_when_repeated() {
     let Some(context) = gpu() else { return };
+    products_repeat_bit_for_bit(context, (97, 131, 203, 3));
+    products_repeat_bit_for_bit(context, (200, 260, 203, 2));
+}
+
+/// A product of this shape twice gives the same bits.
+fn products_repeat_bit_for_bit(
+    context: &faultline::numerics::gpu::GpuContext,
+    shape: (usize, usize, usize, usize),
+) {
+    let (m, n, k, batch) = shape;
     let mut data = Data::new(5);
-    let (m, n, k, batch) = (97, 131, 203, 3);
     let a = context.upload("A", &data.vec(batch * m * k)).unwrap();
     let b = context.upload("B", &data.vec(batch * k * n)).unwrap();
     let spec = Gemm {

@@ -3,11 +3,41 @@
 //!
 //! Products of up to [`SMALL`] multiply-adds per batch run a kernel with one thread
 //! per element of C and no workgroup memory (the tiled kernel's barriers dominate
-//! small products on software drivers); larger ones run the tiled kernel. Both sum
-//! the k products in ascending order, and the choice depends only on the shape.
+//! small products on software drivers); larger ones run a tiled kernel: 128 × 128
+//! tiles of 8 × 8 per thread when C has at least [`WIDE`] rows and columns, else
+//! 64 × 64 tiles of 4 × 4. All sum the k products in ascending order, and the
+//! choice depends only on the shape.
 
 /// The most multiply-adds per batch of a product run by the untiled kernel.
 pub const SMALL: usize = 1 << 20;
+
+/// Rows and columns of C from which the 128 × 128 tiles run (each thread an
+/// 8 × 8 block): products whose C is smaller in either would mostly compute
+/// padding there.
+pub const WIDE: usize = 128;
+
+/// Which kernel a product runs, by its shape alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Size {
+    /// One thread per element of C.
+    Small,
+    /// 64 × 64 tiles, 4 × 4 per thread.
+    Tiled,
+    /// 128 × 128 tiles, 8 × 8 per thread.
+    Wide,
+}
+
+impl Size {
+    fn of(gemm: &Gemm) -> Size {
+        if gemm.m * gemm.n * gemm.k <= SMALL {
+            Size::Small
+        } else if gemm.m >= WIDE && gemm.n >= WIDE {
+            Size::Wide
+        } else {
+            Size::Tiled
+        }
+    }
+}
 
 use bytemuck::{Pod, Zeroable};
 
@@ -98,6 +128,8 @@ pub(super) struct Pipelines {
     variants: [Kernel; 4],
     /// The untiled kernel, indexed the same way.
     small: [Kernel; 4],
+    /// The 128 × 128 tiles, indexed the same way.
+    wide: [Kernel; 4],
 }
 
 impl Pipelines {
@@ -117,7 +149,7 @@ impl Pipelines {
                 build(entry, true, true)?,
             ])
         };
-        Ok(Pipelines { variants: four("matmul")?, small: four("matmul_small")? })
+        Ok(Pipelines { variants: four("matmul")?, small: four("matmul_small")?, wide: four("matmul_wide")? })
     }
 }
 
@@ -195,18 +227,22 @@ impl Recording<'_> {
             })
         })()
         .map_err(shape)?;
-        let small = gemm.m * gemm.n * gemm.k <= SMALL;
-        let groups = if small {
-            [(gemm.m * gemm.n).div_ceil(64), gemm.batch, 1]
-        } else {
-            [gemm.n.div_ceil(64), gemm.m.div_ceil(64), gemm.batch]
+        let kind = Size::of(gemm);
+        let groups = match kind {
+            Size::Small => [(gemm.m * gemm.n).div_ceil(64), gemm.batch, 1],
+            Size::Tiled => [gemm.n.div_ceil(64), gemm.m.div_ceil(64), gemm.batch],
+            Size::Wide => [gemm.n.div_ceil(WIDE), gemm.m.div_ceil(WIDE), gemm.batch],
         };
         if groups.iter().any(|&g| g > 65_535) {
             return Err(shape(format!("{groups:?} workgroups exceed the 65535 per dimension")));
         }
         let variant = 2 * usize::from(gemm.a.transposed) + usize::from(gemm.b.transposed);
         let kernels = &self.context.kernels.matmul;
-        let kernel = if small { &kernels.small[variant] } else { &kernels.variants[variant] };
+        let kernel = match kind {
+            Size::Small => &kernels.small[variant],
+            Size::Tiled => &kernels.variants[variant],
+            Size::Wide => &kernels.wide[variant],
+        };
         self.dispatch(
             kernel,
             bytemuck::bytes_of(&params),
