@@ -130,6 +130,13 @@ impl std::fmt::Debug for GpuBackend<'_> {
 }
 
 /// Message slots a run starts with: two per worker, at least four.
+/// Whether a worker's Hessian diagonal is read by later steps (AdaHessian
+/// refreshing it only every `hessian_every` > 1 steps), so is kept in its run;
+/// with a refresh every step the optimizer reads it where the wave computed it.
+pub(super) fn keeps_diagonal(optimizer: &Optimizer) -> bool {
+    matches!(optimizer, Optimizer::AdaHessian(a) if a.hessian_every > 1)
+}
+
 fn initial_slots(workers: usize) -> usize {
     (2 * workers).max(4)
 }
@@ -223,7 +230,8 @@ impl<'d> GpuBackend<'d> {
             params: context.upload("worker parameters", &everyone)?,
             first: state("first moments")?,
             second: adahessian.then(|| state("second moments")).transpose()?,
-            diagonal: adahessian.then(|| state("Hessian diagonals")).transpose()?,
+            // Kept only when later steps reuse a refreshed diagonal.
+            diagonal: keeps_diagonal(&self.optimizer).then(|| state("Hessian diagonals")).transpose()?,
             center: context.upload("center", initial)?,
             slots: context.zeros("slots", slot_capacity * n)?,
             slot_capacity,
@@ -239,7 +247,8 @@ impl<'d> GpuBackend<'d> {
     /// message slots (which grow when a flush needs more).
     pub fn run_bytes(mlp: &Mlp, optimizer: &Optimizer, workers: usize) -> u64 {
         let per_worker = match optimizer {
-            Optimizer::AdaHessian(_) => 4,
+            Optimizer::AdaHessian(_) if keeps_diagonal(optimizer) => 4,
+            Optimizer::AdaHessian(_) => 3,
             Optimizer::Sgd(_) => 2,
         };
         let vectors = workers * per_worker + 1 + initial_slots(workers);

@@ -2,6 +2,7 @@
 //! pass — gather, forward, loss, backward, the Hutchinson estimate on refresh
 //! steps, and one optimizer dispatch per run.
 
+use super::super::keeps_diagonal;
 use super::{Flush, Place, WaveStep, dense, layer, rows_of, stretches};
 use crate::numerics::config::Optimizer;
 use crate::numerics::gpu::{
@@ -44,10 +45,10 @@ impl Flush<'_> {
         self.record_optimizer_steps(rec, steps, refresh && !self.keeps_diagonal())
     }
 
-    /// Whether a step's Hessian diagonal is read again by later steps (it is
-    /// refreshed only every `hessian_every` steps), so must be kept in the run.
+    /// Whether a step's Hessian diagonal is read again by later steps, so must
+    /// be kept in the run (see [`keeps_diagonal`]).
     fn keeps_diagonal(&self) -> bool {
-        matches!(self.optimizer, Optimizer::AdaHessian(a) if a.hessian_every > 1)
+        keeps_diagonal(self.optimizer)
     }
 
     /// The minibatches of a wave's steps, `rows` rows each, side by side from
@@ -160,7 +161,7 @@ impl Flush<'_> {
         }
         if self.keeps_diagonal() {
             for (p, step) in steps.iter().enumerate() {
-                let diagonal = step.run.diagonal.as_ref().expect("AdaHessian runs hold a diagonal");
+                let diagonal = step.run.diagonal.as_ref().expect("runs that reuse a diagonal keep one");
                 rec.copy(&s.diagonal, p * n, diagonal, step.worker * n, n)?;
             }
         }
