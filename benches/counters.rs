@@ -57,8 +57,11 @@ fn main() {
     let labels: Vec<String> = ["uniform", "dynamic", "staleness", "oracle"].map(String::from).to_vec();
     // Two batches, of ROUNDS and 2 · ROUNDS rounds: their difference is ROUNDS
     // rounds of steady state, the runs' own buffers and first flushes cancelled.
-    let short = counted(&context, (&scenario, &overrides), &labels, ROUNDS);
-    let long = counted(&context, (&scenario, &overrides), &labels, 2 * ROUNDS);
+    // Each batch on a fresh context: a context keeps buffers for reuse, so a
+    // second batch on the same one would create fewer than it needs alone.
+    let fresh = || common::gpu_context().expect("an adapter, as a moment ago");
+    let short = counted(&fresh(), (&scenario, &overrides), &labels, ROUNDS);
+    let long = counted(&fresh(), (&scenario, &overrides), &labels, 2 * ROUNDS);
     println!(
         "GPU driver work per round: 24 runs, k = 8, tau = 1, hidden {hidden}, on {}",
         context.adapter().name
