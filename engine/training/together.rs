@@ -281,10 +281,11 @@ mod tests {
 
     #[test]
     fn a_batch_closes_at_its_memory_budget() {
-        // 64-2048-2048-10 with AdaHessian: 4.3 M parameters, so a run of 4
-        // workers holds 25 vectors of 17 MB (4 per worker, the center, 8 slots):
-        // 435 MB. A seed's digits split is its own (1797 samples on each side,
-        // and 500 for the training loss) of 65 words a sample.
+        // 64-2048-2048-10 with AdaHessian (a Hessian refresh every step, so no
+        // kept diagonal): 4.3 M parameters, so a run of 4 workers holds 21
+        // vectors of 17 MB (3 per worker, the center, 8 slots): 366 MB. A seed's
+        // digits split is its own (1797 samples on each side, and 500 for the
+        // training loss) of 65 words a sample.
         let wide = quickstart(&["training.model.hidden=[2048, 2048]"]);
         let per_run = share_bytes(&Share {
             loaded: &wide,
@@ -295,8 +296,8 @@ mod tests {
             progress: &|_| {},
         });
         let parameters = 64 * 2048 + 2048 + 2048 * 2048 + 2048 + 2048 * 10 + 10;
-        assert_eq!(per_run, 25 * 4 * parameters + (500 + 2 * 1797) * 65 * 4);
-        // Points of 2 seeds x 2 strategies, 1.7 GB each: two to a 4 GiB batch.
+        assert_eq!(per_run, 21 * 4 * parameters + (500 + 2 * 1797) * 65 * 4);
+        // Points of 2 seeds x 2 strategies, 1.5 GB each: two to a 4 GiB batch.
         let scenarios: Vec<LoadedScenario> = (0..5).map(|_| wide.clone()).collect();
         assert_eq!(batches_of(&scenarios, &[1, 2]), vec![vec![0, 1], vec![2, 3], vec![4]]);
     }
