@@ -90,9 +90,7 @@ pub fn write(rows: &[AggregateRow]) -> String {
 /// exactly, every number finite, a standard deviation exactly when more than one
 /// seed had the round, and each strategy's rounds increasing.
 pub fn parse(text: &str, shown: &str) -> Result<Vec<AggregateRow>, Diagnostic> {
-    let records = Records::split(text, shown, &format!("the header `{HEADER}`"))?;
-    records.expect_header(HEADER, shown)?;
-    records.rectangular(shown)?;
+    let records = Records::with_header(text, shown, HEADER)?;
     let mut rows: Vec<AggregateRow> = Vec::new();
     for mut cells in records.cells(shown) {
         let row = AggregateRow {

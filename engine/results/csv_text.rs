@@ -65,6 +65,15 @@ impl Records {
         Err(Diagnostic::bad_input(format!("expected the header `{expected}`")).at(format!("{shown}:1")))
     }
 
+    /// Splits the text of a file whose header is exactly `header` and whose
+    /// rows have as many cells as it has columns (see [`Records::split`]).
+    pub fn with_header(text: &str, shown: &str, header: &str) -> Result<Records, Diagnostic> {
+        let records = Records::split(text, shown, &format!("the header `{header}`"))?;
+        records.expect_header(header, shown)?;
+        records.rectangular(shown)?;
+        Ok(records)
+    }
+
     /// Each row's cells, to be typed in order (see [`Cells`]).
     pub fn cells<'a>(&'a self, shown: &'a str) -> impl Iterator<Item = Cells<'a>> + 'a {
         self.rows.iter().map(move |(line, cells)| Cells {

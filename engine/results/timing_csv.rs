@@ -91,9 +91,7 @@ pub fn write(rows: &[TimingRow]) -> String {
 /// exactly, every cell a whole number, and each seed's workers numbered 0, 1, …
 /// on consecutive lines, no seed twice.
 pub fn parse(text: &str, shown: &str) -> Result<Vec<TimingRow>, Diagnostic> {
-    let records = Records::split(text, shown, &format!("the header `{HEADER}`"))?;
-    records.expect_header(HEADER, shown)?;
-    records.rectangular(shown)?;
+    let records = Records::with_header(text, shown, HEADER)?;
     let mut rows: Vec<TimingRow> = Vec::new();
     for mut cells in records.cells(shown) {
         let row = TimingRow {
