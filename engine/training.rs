@@ -287,21 +287,19 @@ impl<'t> Trainer<'t> {
             .enumerate()
             .map(|(w, ix)| Sampler::new(ix, settings.seed, w as u32))
             .collect();
+        // A strategy whose rule the backend evaluates reads no gap on the host.
+        let (program, reads) = match strategy.ratio_rule() {
+            Some(rule) => (Program::new().with_rule(rule), Reads { gap: false, ..strategy.reads() }),
+            None => (Program::new(), strategy.reads()),
+        };
         Trainer {
             timeline,
             next: 0,
             stop_after: None,
             run,
-            program: match strategy.ratio_rule() {
-                Some(rule) => Program::new().with_rule(rule),
-                None => Program::new(),
-            },
+            program,
             state: State::Running,
-            // A strategy whose rule the backend evaluates reads no gap on the host.
-            reads: match strategy.ratio_rule() {
-                Some(_) => Reads { gap: false, ..strategy.reads() },
-                None => strategy.reads(),
-            },
+            reads,
             strategy,
             samplers,
             batch: Vec::with_capacity(settings.batch),
