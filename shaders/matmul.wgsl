@@ -67,13 +67,19 @@ fn load_b(base: u32, row: u32, col: u32) -> f32 {
     return b[base + row * p.b_stride + col];
 }
 
+// Where problem `z` of the batch starts in A, B and C.
+fn operand_bases(z: u32) -> vec3<u32> {
+    return vec3(p.a_offset + z * p.a_batch, p.b_offset + z * p.b_batch, p.c_offset + z * p.c_batch);
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn matmul(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
     let row0 = group.y * TILE;
     let col0 = group.x * TILE;
-    let a_base = p.a_offset + group.z * p.a_batch;
-    let b_base = p.b_offset + group.z * p.b_batch;
-    let c_base = p.c_offset + group.z * p.c_batch;
+    let bases = operand_bases(group.z);
+    let a_base = bases.x;
+    let b_base = bases.y;
+    let c_base = bases.z;
     let t = local.y * 16u + local.x;
 
     var acc: array<f32, 16>;
@@ -267,9 +273,10 @@ fn stage_wide(t: u32, half: u32, row0: u32, col0: u32, k0: u32, a_base: u32, b_b
 fn matmul_wide(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
     let row0 = group.y * WIDE;
     let col0 = group.x * WIDE;
-    let a_base = p.a_offset + group.z * p.a_batch;
-    let b_base = p.b_offset + group.z * p.b_batch;
-    let c_base = p.c_offset + group.z * p.c_batch;
+    let bases = operand_bases(group.z);
+    let a_base = bases.x;
+    let b_base = bases.y;
+    let c_base = bases.z;
     let t = local.y * 16u + local.x;
     // Only tiles reaching past m or n, and the slice reaching past k, check.
     let edge = row0 + WIDE > p.m || col0 + WIDE > p.n;
