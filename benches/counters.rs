@@ -24,6 +24,7 @@
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -60,8 +61,8 @@ fn main() {
     // Each batch on a fresh context: a context keeps buffers for reuse, so a
     // second batch on the same one would create fewer than it needs alone.
     let fresh = || common::gpu_context().expect("an adapter, as a moment ago");
-    let short = counted(&fresh(), (&scenario, &overrides), &labels, ROUNDS);
-    let long = counted(&fresh(), (&scenario, &overrides), &labels, 2 * ROUNDS);
+    let (short, short_names) = counted(&fresh(), (&scenario, &overrides), &labels, ROUNDS);
+    let (long, long_names) = counted(&fresh(), (&scenario, &overrides), &labels, 2 * ROUNDS);
     println!(
         "GPU driver work per round: 24 runs, k = 8, tau = 1, hidden {hidden}, on {}",
         context.adapter().name
@@ -80,6 +81,21 @@ fn main() {
         let (a, b) = (cells(a), cells(b));
         println!("| {} | {} | {} |", a[0], a[1], b[1]);
     }
+    println!("\nSteady-state dispatches per kernel and copies per source → destination, per round:");
+    println!("| kernel or copy | per round |");
+    println!("|---|---:|");
+    let mut steady: Vec<(String, f64)> = long_names
+        .iter()
+        .map(|(name, &n)| {
+            let before = short_names.get(name).copied().unwrap_or(0);
+            (name.clone(), (n - before) as f64 / ROUNDS as f64)
+        })
+        .filter(|&(_, per)| per > 0.0)
+        .collect();
+    steady.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for (name, per) in steady {
+        println!("| {name} | {per:.1} |");
+    }
 }
 
 /// What training the 24 runs of the scenario for `rounds` rounds hands the driver.
@@ -88,7 +104,7 @@ fn counted(
     (scenario, overrides): (&Path, &[Override]),
     labels: &[String],
     rounds: u64,
-) -> Counts {
+) -> (Counts, BTreeMap<String, u64>) {
     let mut overrides = overrides.to_vec();
     overrides.push(Override { path: "stop.rounds".into(), value: rounds.to_string() });
     let loaded = LoadedScenario::from_file_with(scenario, &overrides).unwrap_or_else(|e| panic!("{e}"));
@@ -111,5 +127,5 @@ fn counted(
     let before = context.counts();
     execute_on(plan, &chosen).unwrap_or_else(|e| panic!("{e}"));
     let _ = std::fs::remove_dir_all(&out);
-    context.counts().since(before)
+    (context.counts().since(before), context.counts_by_name())
 }

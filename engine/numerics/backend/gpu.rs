@@ -30,6 +30,7 @@
 //!   weights computed in f64 and rounded once (the CPU sums w_i·slot_i in f64);
 //!   within a few ulps of the largest |slot_i|.
 
+mod arena;
 mod datasets;
 mod plan;
 mod record;
@@ -39,6 +40,7 @@ mod scratch;
 use std::sync::Arc;
 
 use super::schedule::{At, Stage};
+use arena::{Arena, Region};
 use datasets::DeviceData;
 use plan::Plan;
 use record::{Flush, WaveStep};
@@ -77,6 +79,7 @@ pub struct GpuBackend<'d> {
     n: usize,
     datasets: Vec<Option<DeviceData<'d>>>,
     runs: Vec<Option<GpuRun>>,
+    arenas: Arenas,
     scratch: Scratch,
     /// The most local steps one wave holds (device limits and a memory budget).
     max_wave: usize,
@@ -141,21 +144,63 @@ fn initial_slots(workers: usize) -> usize {
     (2 * workers).max(4)
 }
 
-/// One run's state: worker w's vectors at `w · n` in each worker buffer.
+/// One run's state, a region of each arena: worker w's vectors at `w · n` in
+/// each worker region.
 struct GpuRun {
     data: usize,
-    params: GpuBuffer<f32>,
-    first: GpuBuffer<f32>,
+    params: Region,
+    first: Region,
     /// AdaHessian only: v and D.
-    second: Option<GpuBuffer<f32>>,
-    diagonal: Option<GpuBuffer<f32>>,
-    center: GpuBuffer<f32>,
+    second: Option<Region>,
+    diagonal: Option<Region>,
+    center: Region,
     /// Slot s at `s · n`; room for `slot_capacity` slots.
-    slots: GpuBuffer<f32>,
+    slots: Region,
     slot_capacity: usize,
     workers: usize,
     /// Each worker's most recent weighed gap (negative before its first).
-    recent: GpuBuffer<f32>,
+    recent: Region,
+}
+
+/// Every run's state, one arena per kind, so that a dispatch given a page of
+/// each reaches every run in them.
+struct Arenas {
+    params: Arena,
+    first: Arena,
+    second: Arena,
+    diagonal: Arena,
+    center: Arena,
+    slots: Arena,
+    recent: Arena,
+}
+
+impl Arenas {
+    fn new(context: &GpuContext) -> Self {
+        Arenas {
+            params: Arena::new(context, "worker parameters"),
+            first: Arena::new(context, "first moments"),
+            second: Arena::new(context, "second moments"),
+            diagonal: Arena::new(context, "Hessian diagonals"),
+            center: Arena::new(context, "centers"),
+            slots: Arena::new(context, "slots"),
+            recent: Arena::new(context, "recent gaps"),
+        }
+    }
+
+    /// Gives every region of `run` back.
+    fn free(&mut self, run: &GpuRun) {
+        self.params.free(run.params);
+        self.first.free(run.first);
+        if let Some(region) = run.second {
+            self.second.free(region);
+        }
+        if let Some(region) = run.diagonal {
+            self.diagonal.free(region);
+        }
+        self.center.free(run.center);
+        self.slots.free(run.slots);
+        self.recent.free(run.recent);
+    }
 }
 
 impl<'d> GpuBackend<'d> {
@@ -175,6 +220,7 @@ impl<'d> GpuBackend<'d> {
         let scratch = Scratch::new(&context, &mlp, capacity)?;
         let max_wave = max_wave(&context, &mlp, batch.max(1), probes);
         Ok(GpuBackend {
+            arenas: Arenas::new(&context),
             max_wave,
             n: mlp.parameter_count(),
             context,
@@ -223,20 +269,22 @@ impl<'d> GpuBackend<'d> {
         let context = &self.context;
         let everyone: Vec<f32> = initial.iter().copied().cycle().take(workers * n).collect();
         let adahessian = matches!(self.optimizer, Optimizer::AdaHessian(_));
-        let state = |label: &str| context.zeros::<f32>(label, workers * n);
+        let a = &mut self.arenas;
         let slot_capacity = initial_slots(workers);
         let run = GpuRun {
             data,
-            params: context.upload("worker parameters", &everyone)?,
-            first: state("first moments")?,
-            second: adahessian.then(|| state("second moments")).transpose()?,
+            params: a.params.allocate(context, workers * n, Some(&everyone))?,
+            first: a.first.allocate(context, workers * n, None)?,
+            second: adahessian.then(|| a.second.allocate(context, workers * n, None)).transpose()?,
             // Kept only when later steps reuse a refreshed diagonal.
-            diagonal: keeps_diagonal(&self.optimizer).then(|| state("Hessian diagonals")).transpose()?,
-            center: context.upload("center", initial)?,
-            slots: context.zeros("slots", slot_capacity * n)?,
+            diagonal: keeps_diagonal(&self.optimizer)
+                .then(|| a.diagonal.allocate(context, workers * n, None))
+                .transpose()?,
+            center: a.center.allocate(context, n, Some(initial))?,
+            slots: a.slots.allocate(context, slot_capacity * n, None)?,
             slot_capacity,
             workers,
-            recent: context.upload("recent gaps", &vec![-1.0f32; workers.max(1)])?,
+            recent: a.recent.allocate(context, workers.max(1), Some(&vec![-1.0f32; workers.max(1)]))?,
         };
         self.runs.push(Some(run));
         Ok(RunId(self.runs.len() - 1))
@@ -264,6 +312,8 @@ impl<'d> GpuBackend<'d> {
             }
             return Ok(());
         }
+        // Slots first: the plan's table words are where they end up.
+        self.grow_slots(work)?;
         let plan = self.plan(work);
         let context = Arc::clone(&self.context);
         let capacity = self.scratch.capacity.max(plan.capacity);
@@ -271,7 +321,6 @@ impl<'d> GpuBackend<'d> {
             self.scratch = Scratch::new(&context, &self.mlp, capacity)?;
         }
         let mut recording = context.record("execute");
-        let retired = self.grow_slots(&mut recording, work, &plan.slots)?;
         // Out of `self` while the stages borrow it; put back once read.
         let mut buffers = std::mem::take(&mut self.flush_buffers);
         let (table, results) = buffers.fit(&context, plan.table.len(), plan.results)?;
@@ -281,7 +330,6 @@ impl<'d> GpuBackend<'d> {
         context.submit(recording)?;
         let values = context.download_first(results, plan.results)?;
         self.flush_buffers = buffers;
-        drop(retired);
         for ((run, program), places) in work.iter_mut().zip(&plan.places) {
             let (_, data) = self.run_data(*run);
             write_scalars(program, places, &values, data, self.n);
@@ -290,28 +338,31 @@ impl<'d> GpuBackend<'d> {
         Ok(())
     }
 
-    /// Gives each run room for the slots the flush needs (`needed`, per run).
-    /// Slots beyond a run's room: a bigger buffer, the old contents copied
-    /// first in the recording; the old buffers come back, to live until the
-    /// flush is done.
-    fn grow_slots(
-        &mut self,
-        recording: &mut Recording<'_>,
-        work: &[(RunId, &mut Program)],
-        needed: &[usize],
-    ) -> Result<Vec<GpuBuffer<f32>>, GpuError> {
-        let mut retired = Vec::new();
-        for ((run, _), &needed) in work.iter().zip(needed) {
+    /// Gives each run of `work` room for the slots its program refers to: a
+    /// bigger region, the old contents copied over (submitted now, so before
+    /// the flush), the old region freed.
+    fn grow_slots(&mut self, work: &[(RunId, &mut Program)]) -> Result<(), GpuError> {
+        let n = self.n;
+        for (run, program) in work {
+            let needed = plan::slots_needed(program);
             let state = self.runs[run.0].as_mut().expect("a run of this backend that was not removed");
             if needed > state.slot_capacity {
                 let capacity = needed.max(2 * state.slot_capacity);
-                let bigger = self.context.zeros("slots", capacity * self.n)?;
-                recording.copy(&state.slots, 0, &bigger, 0, state.slot_capacity * self.n)?;
-                retired.push(std::mem::replace(&mut state.slots, bigger));
+                let slots = &mut self.arenas.slots;
+                let bigger = slots.allocate(&self.context, capacity * n, None)?;
+                let mut recording = self.context.record("growing slots");
+                let ((old, from), (new, to)) = (slots.of(state.slots), slots.of(bigger));
+                // wgpu copies between two buffers only, and both may be one page.
+                let len = state.slot_capacity * n;
+                let between = self.context.zeros::<f32>("slots being moved", len)?;
+                recording.copy(old, from, &between, 0, len)?;
+                recording.copy(&between, 0, new, to, len)?;
+                self.context.submit(recording)?;
+                slots.free(std::mem::replace(&mut state.slots, bigger));
                 state.slot_capacity = capacity;
             }
         }
-        Ok(retired)
+        Ok(())
     }
 
     /// Records the plan's stages in order, with the flush's `table` and
@@ -323,8 +374,14 @@ impl<'d> GpuBackend<'d> {
         plan: &Plan,
         (table, results): (&GpuBuffer<u32>, &GpuBuffer<f32>),
     ) -> Result<(), GpuError> {
-        let flush =
-            Flush { mlp: &self.mlp, optimizer: &self.optimizer, scratch: &self.scratch, table, results };
+        let flush = Flush {
+            mlp: &self.mlp,
+            optimizer: &self.optimizer,
+            scratch: &self.scratch,
+            arenas: &self.arenas,
+            table,
+            results,
+        };
         let state_of = |at: &At| self.run_data(work[at.run].0);
         for (stage, place) in &plan.stages {
             match stage {
@@ -357,13 +414,12 @@ impl<'d> GpuBackend<'d> {
         Ok(())
     }
 
-    fn download_part(&self, buffer: &GpuBuffer<f32>, at: usize) -> Vec<f32> {
+    /// `n` elements from `at` in `region` of `arena`.
+    fn download_part(&self, arena: &Arena, region: Region, at: usize) -> Vec<f32> {
         // A failed read-back (a lost device) gives an empty vector: these are for
         // tests and debugging, and the next execute reports the error.
-        match self.context.download(buffer) {
-            Ok(all) => all[at..at + self.n].to_vec(),
-            Err(_) => Vec::new(),
-        }
+        let (buffer, start) = arena.of(region);
+        self.context.download_range(buffer, start + at, self.n).unwrap_or_default()
     }
 }
 
@@ -388,6 +444,7 @@ impl<'d> Backend<'d> for GpuBackend<'d> {
 
     fn remove_run(&mut self, run: RunId) {
         if let Some(removed) = self.runs[run.0].take() {
+            self.arenas.free(&removed);
             let still_used = self.runs.iter().flatten().any(|r| r.data == removed.data);
             if !still_used {
                 self.datasets[removed.data] = None;
@@ -396,11 +453,11 @@ impl<'d> Backend<'d> for GpuBackend<'d> {
     }
 
     fn worker_parameters(&mut self, run: RunId, worker: usize) -> Vec<f32> {
-        self.download_part(&self.run(run).params, worker * self.n)
+        self.download_part(&self.arenas.params, self.run(run).params, worker * self.n)
     }
 
     fn center_parameters(&mut self, run: RunId) -> Vec<f32> {
-        self.download_part(&self.run(run).center, 0)
+        self.download_part(&self.arenas.center, self.run(run).center, 0)
     }
 }
 

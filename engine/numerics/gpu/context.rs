@@ -126,6 +126,11 @@ impl GpuContext {
         self.counters.snapshot()
     }
 
+    /// Dispatches per kernel and copies per "source → destination" so far.
+    pub fn counts_by_name(&self) -> std::collections::BTreeMap<String, u64> {
+        self.counters.by_name()
+    }
+
     /// Counts one event of this context.
     fn count(&self, event: Event) {
         self.counters.count(event);

@@ -27,8 +27,6 @@ pub(super) struct Plan {
     pub(super) stages: Vec<(Stage, Place)>,
     /// Per run, per op (a wave's step: its loss's word).
     pub(super) places: Vec<Vec<Place>>,
-    /// Per run, the slots it needs room for.
-    pub(super) slots: Vec<usize>,
     /// Per run, where this flush puts the scalars later operations of the
     /// flush read on the device: a gap's first partial, a weight.
     pub(super) located: Vec<HashMap<ScalarId, usize>>,
@@ -44,7 +42,6 @@ impl GpuBackend<'_> {
         let programs: Vec<&Program> = work.iter().map(|(_, p)| &**p).collect();
         let mut plan = Plan {
             places: programs.iter().map(|p| vec![Place::default(); p.ops().len()]).collect(),
-            slots: programs.iter().map(|p| slots_needed(p)).collect(),
             located: vec![HashMap::new(); programs.len()],
             ..Plan::default()
         };
@@ -54,7 +51,9 @@ impl GpuBackend<'_> {
                 Stage::Single(at) => {
                     match &programs[at.run].ops()[at.op] {
                         Op::Gap { slot, out } => {
-                            plan.table.extend([(slot * self.n) as u32, 0]);
+                            let run = self.run(work[at.run].0);
+                            let pair = [run.slots.at + slot * self.n, run.center.at];
+                            plan.table.extend(pair.map(|offset| offset as u32));
                             plan.located[at.run].insert(*out, plan.results);
                             plan.results += partials_per_pair(self.n);
                         }
@@ -103,7 +102,7 @@ impl GpuBackend<'_> {
 }
 
 /// The slots `program` refers to: one more than the highest.
-fn slots_needed(program: &Program) -> usize {
+pub(super) fn slots_needed(program: &Program) -> usize {
     let mut slots = 0;
     for op in program.ops() {
         match op {

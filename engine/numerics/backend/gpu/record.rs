@@ -11,7 +11,7 @@ mod wave;
 use super::datasets::{DeviceData, DeviceSet};
 use super::plan::Place;
 use super::scratch::Scratch;
-use super::{EVAL_CHUNK, GpuRun};
+use super::{Arenas, EVAL_CHUNK, GpuRun};
 use std::collections::HashMap;
 
 use crate::numerics::backend::{Op, Params, Program, ScalarId};
@@ -39,6 +39,7 @@ pub(super) struct Flush<'f> {
     pub mlp: &'f Mlp,
     pub optimizer: &'f Optimizer,
     pub scratch: &'f Scratch,
+    pub arenas: &'f Arenas,
     pub table: &'f GpuBuffer<u32>,
     pub results: &'f GpuBuffer<f32>,
 }
@@ -63,6 +64,7 @@ impl Flush<'_> {
         let n = self.mlp.parameter_count();
         let located = |id: ScalarId| located_in(located, id);
         let weight = |w: Weight| elastic_weight(program, w, &located);
+        let a = self.arenas;
         match op {
             Op::LocalStep { .. } => {
                 return Err(GpuError::Shape {
@@ -71,16 +73,23 @@ impl Flush<'_> {
                 });
             }
             Op::SnapshotWorker { worker, slot } => {
-                rec.copy(&run.params, *worker as usize * n, &run.slots, slot * n, n)?
+                let ((params, p0), (slots, s0)) = (a.params.of(run.params), a.slots.of(run.slots));
+                rec.copy(params, p0 + *worker as usize * n, slots, s0 + slot * n, n)?
             }
-            Op::SnapshotCenter { slot } => rec.copy(&run.center, 0, &run.slots, slot * n, n)?,
-            Op::Gap { .. } => rec.squared_distances_at(
-                n,
-                (self.table, place.table, 1),
-                &run.slots,
-                &run.center,
-                (self.results, place.results),
-            )?,
+            Op::SnapshotCenter { slot } => {
+                let ((center, c0), (slots, s0)) = (a.center.of(run.center), a.slots.of(run.slots));
+                rec.copy(center, c0, slots, s0 + slot * n, n)?
+            }
+            Op::Gap { .. } => {
+                let (slots, center) = (a.slots.page(run.slots.page), a.center.page(run.center.page));
+                rec.squared_distances_at(
+                    n,
+                    (self.table, place.table, 1),
+                    slots,
+                    center,
+                    (self.results, place.results),
+                )?
+            }
             Op::Weigh { parts, alpha, .. } => {
                 let rule = program.rule().ok_or_else(|| GpuError::Shape {
                     operation: "recording a flush".into(),
@@ -99,34 +108,45 @@ impl Flush<'_> {
                     .collect::<Result<_, GpuError>>()?;
                 let weighing = Weighing { parts, alpha: *alpha, out: place.results };
                 let sizes = (partials_per_pair(n), run.workers);
-                rec.weigh(&**rule, &weighing, sizes, (&run.recent, 0), self.results)?
+                rec.weigh(&**rule, &weighing, sizes, a.recent.of(run.recent), self.results)?
             }
             Op::MasterUpdate { slot, a_m } => {
-                let update = MasterUpdate { slot: slot * n, center: 0, a_m: weight(*a_m)? };
-                rec.master_updates(n, &[update], &run.slots, &run.center, Some(self.results))?
+                let ((slots, s0), (center, c0)) = (a.slots.of(run.slots), a.center.of(run.center));
+                let update = MasterUpdate { slot: s0 + slot * n, center: c0, a_m: weight(*a_m)? };
+                rec.master_updates(n, &[update], slots, center, Some(self.results))?
             }
             Op::BarrierUpdate { parts } => {
-                let parts = self.barrier_parts(program, parts, located)?;
-                let round = BarrierUpdate { center: 0, parts };
-                rec.barrier_updates(n, &[round], &run.slots, &run.center, Some(self.results))?
+                let ((slots, s0), (center, c0)) = (a.slots.of(run.slots), a.center.of(run.center));
+                let parts = self.barrier_parts(program, parts, s0, located)?;
+                let round = BarrierUpdate { center: c0, parts };
+                rec.barrier_updates(n, &[round], slots, center, Some(self.results))?
             }
             Op::BarrierAverage { parts } => {
-                let parts = self.barrier_parts(program, parts, located)?;
-                let round = BarrierAverage { center: 0, parts };
-                rec.barrier_average(n, &round, &run.slots, &run.center, Some(self.results))?
+                let ((slots, s0), (center, c0)) = (a.slots.of(run.slots), a.center.of(run.center));
+                let parts = self.barrier_parts(program, parts, s0, located)?;
+                let round = BarrierAverage { center: c0, parts };
+                rec.barrier_average(n, &round, slots, center, Some(self.results))?
             }
             Op::ApplyDifference { worker, slot, a_w } => {
-                let update =
-                    ApplyDifference { worker: *worker as usize * n, slot: slot * n, a_w: weight(*a_w)? };
-                rec.apply_differences(n, &[update], &run.params, &run.slots, Some(self.results))?
+                let ((params, p0), (slots, s0)) = (a.params.of(run.params), a.slots.of(run.slots));
+                let update = ApplyDifference {
+                    worker: p0 + *worker as usize * n,
+                    slot: s0 + slot * n,
+                    a_w: weight(*a_w)?,
+                };
+                rec.apply_differences(n, &[update], params, slots, Some(self.results))?
             }
             Op::Adopt { worker, slot } => {
-                rec.copy(&run.slots, slot * n, &run.params, *worker as usize * n, n)?
+                let ((params, p0), (slots, s0)) = (a.params.of(run.params), a.slots.of(run.slots));
+                rec.copy(slots, s0 + slot * n, params, p0 + *worker as usize * n, n)?
             }
             Op::Evaluate { params, on, .. } => {
                 let params = match params {
-                    Params::Center => (&run.center, 0),
-                    Params::Slot(slot) => (&run.slots, slot * n),
+                    Params::Center => a.center.of(run.center),
+                    Params::Slot(slot) => {
+                        let (slots, s0) = a.slots.of(run.slots);
+                        (slots, s0 + slot * n)
+                    }
                 };
                 let test = data.test_set(*on);
                 self.record_evaluation(rec, params, test, place.results)?;
@@ -143,11 +163,13 @@ impl Flush<'_> {
         &self,
         program: &Program,
         parts: &std::ops::Range<u32>,
+        slots_at: usize,
         located: impl Fn(ScalarId) -> Result<usize, GpuError>,
     ) -> Result<Vec<(usize, ElasticWeight)>, GpuError> {
         let n = self.mlp.parameter_count();
         let located = &located;
-        program.parts(parts).iter().map(|&(s, w)| Ok((s * n, elastic_weight(program, w, located)?))).collect()
+        let part = |&(s, w): &(usize, Weight)| Ok((slots_at + s * n, elastic_weight(program, w, located)?));
+        program.parts(parts).iter().map(part).collect()
     }
 
     /// z_l = a_{l−1} W_lᵀ + b_l, a_l = σ(z_l) for every layer, for `steps`

@@ -95,7 +95,25 @@ impl GpuContext {
     /// Waits for all submitted work and copies the first `len` elements of
     /// `buffer` back.
     pub fn download_first<T: Pod>(&self, buffer: &GpuBuffer<T>, len: usize) -> Result<Vec<T>, GpuError> {
-        let bytes = (len.min(buffer.len) * size_of::<T>()) as u64;
+        self.download_range(buffer, 0, len)
+    }
+
+    /// Waits for all submitted work and copies `len` elements of `buffer` from
+    /// `from` back (fewer where the buffer ends first).
+    pub fn download_range<T: Pod>(
+        &self,
+        buffer: &GpuBuffer<T>,
+        from: usize,
+        len: usize,
+    ) -> Result<Vec<T>, GpuError> {
+        let start = (from.min(buffer.len) * size_of::<T>()) as u64;
+        let bytes = (len.min(buffer.len - from.min(buffer.len)) * size_of::<T>()) as u64;
+        if !start.is_multiple_of(4) {
+            return Err(GpuError::Shape {
+                operation: format!("reading buffer '{}'", buffer.label),
+                message: "read-backs start on 4-byte boundaries".into(),
+            });
+        }
         if bytes == 0 {
             return Ok(Vec::new());
         }
@@ -118,7 +136,7 @@ impl GpuContext {
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("download") });
-            encoder.copy_buffer_to_buffer(&buffer.buffer, 0, &staging, 0, padded);
+            encoder.copy_buffer_to_buffer(&buffer.buffer, start, &staging, 0, padded);
             self.queue.submit([encoder.finish()]);
             (staging, size)
         })?;

@@ -5,6 +5,8 @@
 //! that cuts them is measured) on a machine without a GPU: lavapipe counts what
 //! an H100 would.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The running totals of one context (shared by every run on it).
@@ -21,6 +23,8 @@ pub struct Counters {
     buffer_bytes: AtomicU64,
     writes: AtomicU64,
     write_bytes: AtomicU64,
+    /// Dispatches per kernel label and copies per "source → destination".
+    by_name: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Totals at one moment, or between two ([`Counts::since`]).
@@ -77,6 +81,23 @@ impl Counters {
             Event::Buffer(bytes) => (add(&self.buffers, 1), add(&self.buffer_bytes, bytes)).1,
             Event::Write(bytes) => (add(&self.writes, 1), add(&self.write_bytes, bytes)).1,
         }
+    }
+
+    /// Counts one dispatch of the kernel `label`, or one copy named `label`, in
+    /// the breakdown by name.
+    pub(in crate::numerics::gpu) fn count_name(&self, label: &str) {
+        let mut names = self.by_name.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match names.get_mut(label) {
+            Some(count) => *count += 1,
+            None => {
+                names.insert(label.to_string(), 1);
+            }
+        }
+    }
+
+    /// Dispatches per kernel and copies per source and destination so far.
+    pub fn by_name(&self) -> BTreeMap<String, u64> {
+        self.by_name.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// The totals now.

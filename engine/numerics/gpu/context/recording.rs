@@ -78,6 +78,7 @@ impl Recording<'_> {
         }
         if len > 0 {
             self.context.count(Event::Copy((len * size) as u64));
+            self.context.counters.count_name(&format!("copy {} → {}", source.label, destination.label));
             self.encoder.copy_buffer_to_buffer(
                 &source.buffer,
                 (from * size) as u64,
@@ -101,15 +102,25 @@ impl Recording<'_> {
     /// Zeroes the first `len` elements of `buffer` (a fill on the device, not
     /// a transfer).
     pub fn clear<T: Pod>(&mut self, buffer: &GpuBuffer<T>, len: usize) -> Result<(), GpuError> {
-        let bytes = (len * size_of::<T>()) as u64;
-        if len > buffer.len || !bytes.is_multiple_of(4) {
+        self.clear_range(buffer, 0, len)
+    }
+
+    /// Zeroes `len` elements of `buffer` from `from`.
+    pub fn clear_range<T: Pod>(
+        &mut self,
+        buffer: &GpuBuffer<T>,
+        from: usize,
+        len: usize,
+    ) -> Result<(), GpuError> {
+        let (start, bytes) = ((from * size_of::<T>()) as u64, (len * size_of::<T>()) as u64);
+        if from + len > buffer.len || !bytes.is_multiple_of(4) || !start.is_multiple_of(4) {
             return Err(GpuError::Shape {
                 operation: format!("clearing '{}'", buffer.label),
-                message: format!("{len} elements of {} (whole 4-byte words)", buffer.len),
+                message: format!("{len} elements at {from} of {} (whole 4-byte words)", buffer.len),
             });
         }
         if bytes > 0 {
-            self.encoder.clear_buffer(&buffer.buffer, 0, Some(bytes));
+            self.encoder.clear_buffer(&buffer.buffer, start, Some(bytes));
         }
         Ok(())
     }
@@ -213,6 +224,7 @@ impl Recording<'_> {
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
         self.dispatches += 1;
         self.context.count(Event::Dispatch);
+        self.context.counters.count_name(kernel.label());
     }
 }
 

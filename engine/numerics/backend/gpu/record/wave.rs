@@ -2,6 +2,7 @@
 //! pass — gather, forward, loss, backward, the Hutchinson estimate on refresh
 //! steps, and one optimizer dispatch per run.
 
+use super::super::arena::Region;
 use super::super::keeps_diagonal;
 use super::{Flush, Place, WaveStep, dense, layer, rows_of, stretches};
 use crate::numerics::config::Optimizer;
@@ -28,7 +29,8 @@ impl Flush<'_> {
         let n = mlp.parameter_count();
         let count = steps.len();
         for (p, step) in steps.iter().enumerate() {
-            rec.copy(&step.run.params, step.worker * n, &s.weights, p * n, n)?;
+            let (params, at) = self.arenas.params.of(step.run.params);
+            rec.copy(params, at + step.worker * n, &s.weights, p * n, n)?;
         }
         self.gather_wave(rec, steps, rows, place.table)?;
         self.forward(rec, &s.batch_x, (rows, count), (&s.weights, 0, n))?;
@@ -161,8 +163,9 @@ impl Flush<'_> {
         }
         if self.keeps_diagonal() {
             for (p, step) in steps.iter().enumerate() {
-                let diagonal = step.run.diagonal.as_ref().expect("runs that reuse a diagonal keep one");
-                rec.copy(&s.diagonal, p * n, diagonal, step.worker * n, n)?;
+                let region = step.run.diagonal.expect("runs that reuse a diagonal keep one");
+                let (diagonal, at) = self.arenas.diagonal.of(region);
+                rec.copy(&s.diagonal, p * n, diagonal, at + step.worker * n, n)?;
             }
         }
         Ok(())
@@ -170,7 +173,8 @@ impl Flush<'_> {
 
     /// The optimizer steps of a wave, step p's gradient at p · n in the scratch,
     /// and with `fresh` its Hessian diagonal there too (a refresh whose diagonal
-    /// no later step reads: it is not copied into the run).
+    /// no later step reads: it is not copied into the run). One dispatch per
+    /// stretch of steps whose runs' state shares pages: every run's, as a rule.
     fn record_optimizer_steps(
         &self,
         rec: &mut Recording<'_>,
@@ -178,30 +182,36 @@ impl Flush<'_> {
         fresh: bool,
     ) -> Result<(), GpuError> {
         let s = self.scratch;
+        let a = self.arenas;
         let n = self.mlp.parameter_count();
-        // A run's workers share its state buffers: one optimizer dispatch per run.
-        for (first, end) in stretches(steps, |a, b| std::ptr::eq(a.run, b.run)) {
+        let pages = |step: &WaveStep<'_, '_>| {
+            let run = step.run;
+            let page = |region: Option<Region>| region.map(|r| r.page);
+            (run.params.page, run.first.page, page(run.second), page(run.diagonal))
+        };
+        for (first, end) in stretches(steps, |x, y| pages(x) == pages(y)) {
             let run = steps[first].run;
             let entries: Vec<OptimizerStep<'_>> = (first..end)
                 .map(|p| {
-                    let base = steps[p].worker * n;
+                    let (step, base) = (&steps[p], steps[p].worker * n);
+                    let of = |region: Option<Region>| region.map_or(0, |r| r.at) + base;
                     let at = StateOffsets {
-                        params: base,
+                        params: of(Some(step.run.params)),
                         grad: p * n,
-                        first: base,
-                        second: base,
-                        diagonal: if fresh { p * n } else { base },
+                        first: of(Some(step.run.first)),
+                        second: of(step.run.second),
+                        diagonal: if fresh { p * n } else { of(step.run.diagonal) },
                         len: n,
                     };
-                    OptimizerStep { optimizer: self.optimizer, step: steps[p].step, at }
+                    OptimizerStep { optimizer: self.optimizer, step: step.step, at }
                 })
                 .collect();
             let buffers = OptimizerBuffers {
-                params: &run.params,
+                params: a.params.page(run.params.page),
                 grad: &s.grad,
-                first: &run.first,
-                second: run.second.as_ref(),
-                diagonal: if fresh { Some(&s.diagonal) } else { run.diagonal.as_ref() },
+                first: a.first.page(run.first.page),
+                second: a.second.page_of(run.second),
+                diagonal: if fresh { Some(&s.diagonal) } else { a.diagonal.page_of(run.diagonal) },
             };
             rec.optimizer_steps(&entries, buffers)?;
         }
