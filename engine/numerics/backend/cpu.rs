@@ -175,7 +175,7 @@ impl<'d> Backend<'d> for CpuBackend<'d> {
 
 impl CpuBackend<'_> {
     /// Executes a flush in the schedule's order: operations other than local
-    /// steps one at a time, the ready local steps of every run as waves spread
+    /// steps one at a time, group by group, the ready local steps of every run as waves spread
     /// over the threads.
     fn execute_in_waves(&mut self, work: &mut [(RunId, &mut Program)]) {
         let stages = {
@@ -184,11 +184,13 @@ impl CpuBackend<'_> {
         };
         for stage in stages {
             match stage {
-                Stage::Single(at) => {
-                    let (run, program) = &mut work[at.run];
-                    let state =
-                        self.runs[run.0].as_mut().expect("a run of this backend that was not removed");
-                    execute_op(&self.mlp, state, &mut self.scratch, program, at.op);
+                Stage::Singles(group) => {
+                    for at in group {
+                        let (run, program) = &mut work[at.run];
+                        let state =
+                            self.runs[run.0].as_mut().expect("a run of this backend that was not removed");
+                        execute_op(&self.mlp, state, &mut self.scratch, program, at.op);
+                    }
                 }
                 Stage::Wave { steps, .. } => self.wave(work, &steps),
             }

@@ -43,7 +43,7 @@ use super::schedule::{At, Stage};
 use arena::{Arena, Region};
 use datasets::DeviceData;
 use plan::Plan;
-use record::{Flush, WaveStep};
+use record::{Flush, Single, WaveStep};
 use scalars::write_scalars;
 use scratch::{Capacity, Scratch, max_wave};
 
@@ -385,11 +385,17 @@ impl<'d> GpuBackend<'d> {
         let state_of = |at: &At| self.run_data(work[at.run].0);
         for (stage, place) in &plan.stages {
             match stage {
-                Stage::Single(at) => {
-                    let (state, data) = state_of(at);
-                    let program = &*work[at.run].1;
-                    let op = &program.ops()[at.op];
-                    flush.record(recording, state, data, program, op, (*place, &plan.located[at.run]))?;
+                Stage::Singles(group) => {
+                    let group: Vec<Single<'_, '_>> = group
+                        .iter()
+                        .map(|at| {
+                            let (run, data) = state_of(at);
+                            let program = &*work[at.run].1;
+                            let (op, place) = (&program.ops()[at.op], plan.places[at.run][at.op]);
+                            Single { run, data, program, op, place, located: &plan.located[at.run] }
+                        })
+                        .collect();
+                    flush.record_singles(recording, &group)?;
                 }
                 Stage::Wave { steps, rows, probes } => {
                     let steps: Vec<WaveStep<'_, '_>> = steps

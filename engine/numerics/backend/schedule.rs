@@ -4,9 +4,11 @@
 //!
 //! A resource is a worker's state, a message slot or the center of one run. An
 //! operation is ready once the operations recorded before it on each of its
-//! resources are done. The schedule runs every ready operation but local steps,
-//! one at a time, until none is left; then all ready local steps at once, as
-//! waves; and so on. Deferring steps while anything else can go lets a run's
+//! resources are done. The schedule runs every ready operation but local steps
+//! at once, as a group (ready operations share no resource, so a backend may run
+//! a group's operations in any order, or together), then those that became
+//! ready, until none is left; then all ready local steps at once, as waves; and
+//! so on. Deferring steps while anything else can go lets a run's
 //! workers, whose exchanges pass through the center one by one, step together,
 //! and the steps of every run of the flush with them. Each operation computes
 //! the same bits wherever it lands, so how runs are grouped never shows.
@@ -27,8 +29,9 @@ pub(in crate::numerics::backend) struct At {
 /// What a flush records, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(in crate::numerics::backend) enum Stage {
-    /// Any operation but a local step.
-    Single(At),
+    /// Operations other than local steps, ready together (so sharing no
+    /// resource), in flush order.
+    Singles(Vec<At>),
     /// Local steps of equal minibatch rows and probe count, of different (run,
     /// worker) pairs, in flush order.
     Wave { steps: Vec<At>, rows: usize, probes: usize },
@@ -117,9 +120,12 @@ pub(in crate::numerics::backend) fn stages(programs: &[&Program], max_wave: usiz
     };
     let mut stages = Vec::new();
     loop {
-        while let Some(at) = singles.pop_first() {
-            stages.push(Stage::Single(at));
-            done(at, &mut singles, &mut steps);
+        while !singles.is_empty() {
+            let group: Vec<At> = std::mem::take(&mut singles).into_iter().collect();
+            for &at in &group {
+                done(at, &mut singles, &mut steps);
+            }
+            stages.push(Stage::Singles(group));
         }
         if steps.is_empty() {
             break;
@@ -171,11 +177,10 @@ mod tests {
                 Stage::Wave { steps: vec![at(0, 0), at(1, 0)], rows: 2, probes: 1 },
                 // Worker 0's second steps and worker 1's, though recorded apart.
                 Stage::Wave { steps: vec![at(0, 2), at(0, 5), at(1, 2), at(1, 5)], rows: 2, probes: 0 },
-                // Worker 0's snapshot, then the master update that reads it.
-                Stage::Single(at(0, 3)),
-                Stage::Single(at(0, 4)),
-                Stage::Single(at(1, 3)),
-                Stage::Single(at(1, 4)),
+                // Worker 0's snapshots, then the master updates that read them,
+                // each group across both runs.
+                Stage::Singles(vec![at(0, 3), at(1, 3)]),
+                Stage::Singles(vec![at(0, 4), at(1, 4)]),
             ]
         );
     }
@@ -195,11 +200,44 @@ mod tests {
         let order: Vec<usize> = stages
             .iter()
             .flat_map(|s| match s {
-                Stage::Single(at) => vec![at.op],
+                Stage::Singles(group) => group.iter().map(|at| at.op).collect::<Vec<_>>(),
                 Stage::Wave { steps, .. } => steps.iter().map(|at| at.op).collect(),
             })
             .collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_groups_operations_share_no_resource() {
+        // Two runs of workers exchanging through their centers, every ready
+        // operation grouped: no two of a group may touch the same state.
+        let mut p = Program::default();
+        for worker in 0..3 {
+            p.local_step(worker, 1, &[worker], &[]);
+            p.snapshot_worker(worker, worker as usize);
+            p.master_update(worker as usize, crate::numerics::program::Weight::Value(0.5));
+            p.apply_difference(worker, worker as usize, crate::numerics::program::Weight::Value(0.5));
+            p.snapshot_center(3 + worker as usize);
+            p.adopt(worker, 3 + worker as usize);
+        }
+        let programs = [&p, &p.clone()];
+        let stages = stages(&programs, 8);
+        let mut groups = 0;
+        for stage in &stages {
+            if let Stage::Singles(group) = stage {
+                groups += 1;
+                let mut seen = std::collections::HashSet::new();
+                for at in group {
+                    for resource in resources(programs[at.run], &programs[at.run].ops()[at.op]) {
+                        assert!(seen.insert((at.run, resource)), "{resource:?} twice in {group:?}");
+                    }
+                }
+            }
+        }
+        // Each run's exchanges chain through its center, the two runs side by side.
+        let singles: usize = stages.iter().map(|s| if let Stage::Singles(g) = s { g.len() } else { 0 }).sum();
+        assert_eq!(singles, 2 * 15);
+        assert!(groups < singles / 2, "{groups} groups of {singles} operations");
     }
 
     #[test]

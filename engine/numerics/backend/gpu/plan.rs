@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::record::batch_of;
 use super::scratch::Capacity;
 use super::{EVAL_CHUNK, GpuBackend};
-use crate::numerics::backend::schedule::{self, Stage};
+use crate::numerics::backend::schedule::{self, At, Stage};
 use crate::numerics::backend::{Op, Params, Program, RunId, ScalarId};
 use crate::numerics::gpu::reduce::partials_per_pair;
 
@@ -45,44 +46,28 @@ impl GpuBackend<'_> {
             located: vec![HashMap::new(); programs.len()],
             ..Plan::default()
         };
-        for stage in schedule::stages(&programs, self.max_wave) {
+        for mut stage in schedule::stages(&programs, self.max_wave) {
             let place = Place { table: plan.table.len(), results: plan.results };
-            match &stage {
-                Stage::Single(at) => {
-                    match &programs[at.run].ops()[at.op] {
-                        Op::Gap { slot, out } => {
-                            let run = self.run(work[at.run].0);
-                            let pair = [run.slots.at + slot * self.n, run.center.at];
-                            plan.table.extend(pair.map(|offset| offset as u32));
-                            plan.located[at.run].insert(*out, plan.results);
-                            plan.results += partials_per_pair(self.n);
-                        }
-                        Op::Weigh { parts, out, .. } => {
-                            for i in 0..2 * parts.len() as u32 {
-                                plan.located[at.run].insert(ScalarId(out.0 + i), plan.results + i as usize);
-                            }
-                            plan.results += 2 * parts.len();
-                        }
-                        Op::Evaluate { on, .. } => {
-                            let (_, data) = self.run_data(work[at.run].0);
-                            let (test, train) = (data.test_set(*on), &data.train_eval);
-                            let rows = test.rows.max(train.rows);
-                            plan.capacity = plan.capacity.max(Capacity { rows, ..Capacity::default() });
-                            plan.results +=
-                                2 * (test.rows.div_ceil(EVAL_CHUNK) + train.rows.div_ceil(EVAL_CHUNK));
-                        }
-                        _ => {}
+            match &mut stage {
+                Stage::Singles(group) => {
+                    // Operations that can share a dispatch side by side, so that
+                    // a stretch of gaps has its pairs and partials in a row.
+                    group.sort_by_key(|at| {
+                        let op = &programs[at.run].ops()[at.op];
+                        (batch_of(op, self.run(work[at.run].0)), *at)
+                    });
+                    for at in group.iter() {
+                        self.place_single(&mut plan, work, *at);
                     }
-                    plan.places[at.run][at.op] = place;
                 }
                 Stage::Wave { steps, rows, probes } => {
                     let count = steps.len();
-                    for at in steps {
+                    for at in steps.iter() {
                         if let Op::LocalStep { batch, .. } = &programs[at.run].ops()[at.op] {
                             plan.table.extend_from_slice(programs[at.run].indices(batch));
                         }
                     }
-                    for at in steps {
+                    for at in steps.iter() {
                         if let Op::LocalStep { probes, .. } = &programs[at.run].ops()[at.op] {
                             plan.table.extend_from_slice(programs[at.run].keys(probes));
                         }
@@ -91,13 +76,43 @@ impl GpuBackend<'_> {
                         plan.places[at.run][at.op] = Place { results: place.results + 2 * p, ..place };
                     }
                     plan.results += 2 * count;
-                    let needs = Capacity { rows: rows * count, steps: count, probes: probes * count };
+                    let needs = Capacity { rows: *rows * count, steps: count, probes: *probes * count };
                     plan.capacity = plan.capacity.max(needs);
                 }
             }
             plan.stages.push((stage, place));
         }
         plan
+    }
+
+    /// Places the operation `at`, not a local step, at the end of the plan's
+    /// table and results so far.
+    fn place_single(&self, plan: &mut Plan, work: &[(RunId, &mut Program)], at: At) {
+        let place = Place { table: plan.table.len(), results: plan.results };
+        match &work[at.run].1.ops()[at.op] {
+            Op::Gap { slot, out } => {
+                let run = self.run(work[at.run].0);
+                let pair = [run.slots.at + slot * self.n, run.center.at];
+                plan.table.extend(pair.map(|offset| offset as u32));
+                plan.located[at.run].insert(*out, plan.results);
+                plan.results += partials_per_pair(self.n);
+            }
+            Op::Weigh { parts, out, .. } => {
+                for i in 0..2 * parts.len() as u32 {
+                    plan.located[at.run].insert(ScalarId(out.0 + i), plan.results + i as usize);
+                }
+                plan.results += 2 * parts.len();
+            }
+            Op::Evaluate { on, .. } => {
+                let (_, data) = self.run_data(work[at.run].0);
+                let (test, train) = (data.test_set(*on), &data.train_eval);
+                let rows = test.rows.max(train.rows);
+                plan.capacity = plan.capacity.max(Capacity { rows, ..Capacity::default() });
+                plan.results += 2 * (test.rows.div_ceil(EVAL_CHUNK) + train.rows.div_ceil(EVAL_CHUNK));
+            }
+            _ => {}
+        }
+        plan.places[at.run][at.op] = place;
     }
 }
 

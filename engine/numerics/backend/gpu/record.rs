@@ -49,18 +49,132 @@ fn dense(offset: usize, cols: usize) -> MatrixLayout {
     MatrixLayout::dense(offset, cols)
 }
 
+/// One operation of a group, not a local step, with what recording it needs.
+pub(super) struct Single<'s, 'd> {
+    pub run: &'s GpuRun,
+    pub data: &'s DeviceData<'d>,
+    pub program: &'s Program,
+    pub op: &'s Op,
+    pub place: Place,
+    /// Where this flush computes the run's scalars on the device.
+    pub located: &'s HashMap<ScalarId, usize>,
+}
+
+/// Which operations of a group can share one dispatch: those of one kind whose
+/// runs' state is in the same pages (the pages' indices here). Any other
+/// operation is recorded alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Batch {
+    Gap { slots: usize, center: usize },
+    MasterUpdate { slots: usize, center: usize },
+    BarrierUpdate { slots: usize, center: usize },
+    ApplyDifference { params: usize, slots: usize },
+    Alone,
+}
+
+/// How `op` of `run` may be batched.
+pub(super) fn batch_of(op: &Op, run: &GpuRun) -> Batch {
+    let (slots, center, params) = (run.slots.page, run.center.page, run.params.page);
+    match op {
+        Op::Gap { .. } => Batch::Gap { slots, center },
+        Op::MasterUpdate { .. } => Batch::MasterUpdate { slots, center },
+        Op::BarrierUpdate { .. } => Batch::BarrierUpdate { slots, center },
+        Op::ApplyDifference { .. } => Batch::ApplyDifference { params, slots },
+        _ => Batch::Alone,
+    }
+}
+
 impl Flush<'_> {
-    /// Records `op`, an operation of `program` on `run` other than a local step,
-    /// its table words and results at `place`.
-    pub fn record(
-        &self,
-        rec: &mut Recording<'_>,
-        run: &GpuRun,
-        data: &DeviceData<'_>,
-        program: &Program,
-        op: &Op,
-        (place, located): (Place, &HashMap<ScalarId, usize>),
-    ) -> Result<(), GpuError> {
+    /// Records a group of operations (no local steps), sorted by [`batch_of`]:
+    /// each stretch of one batch as one dispatch, every other operation alone.
+    pub fn record_singles(&self, rec: &mut Recording<'_>, group: &[Single<'_, '_>]) -> Result<(), GpuError> {
+        let n = self.mlp.parameter_count();
+        let a = self.arenas;
+        let batch = |single: &Single<'_, '_>| batch_of(single.op, single.run);
+        let together =
+            |x: &Single<'_, '_>, y: &Single<'_, '_>| batch(x) == batch(y) && batch(x) != Batch::Alone;
+        for (first, end) in stretches(group, together) {
+            let stretch = &group[first..end];
+            let weight = |single: &Single<'_, '_>, w: Weight| {
+                elastic_weight(single.program, w, &|id| located_in(single.located, id))
+            };
+            match batch(&stretch[0]) {
+                Batch::Gap { slots, center } => {
+                    let at = stretch[0].place;
+                    let per_pair = partials_per_pair(n);
+                    let in_a_row = stretch.iter().enumerate().all(|(i, single)| {
+                        single.place.table == at.table + 2 * i
+                            && single.place.results == at.results + i * per_pair
+                    });
+                    if !in_a_row {
+                        return Err(GpuError::Shape {
+                            operation: "recording a flush".into(),
+                            message: "a stretch of gaps whose pairs or partials are not in a row".into(),
+                        });
+                    }
+                    let (slots, center) = (a.slots.page(slots), a.center.page(center));
+                    let pairs = (self.table, at.table, stretch.len());
+                    rec.squared_distances_at(n, pairs, slots, center, (self.results, at.results))?
+                }
+                Batch::MasterUpdate { slots, center } => {
+                    let updates = stretch
+                        .iter()
+                        .map(|single| {
+                            let Op::MasterUpdate { slot, a_m } = single.op else {
+                                unreachable!("by its batch")
+                            };
+                            let (s0, c0) = (single.run.slots.at, single.run.center.at);
+                            Ok(MasterUpdate { slot: s0 + slot * n, center: c0, a_m: weight(single, *a_m)? })
+                        })
+                        .collect::<Result<Vec<_>, GpuError>>()?;
+                    let (slots, center) = (a.slots.page(slots), a.center.page(center));
+                    rec.master_updates(n, &updates, slots, center, Some(self.results))?
+                }
+                Batch::BarrierUpdate { slots, center } => {
+                    let rounds = stretch
+                        .iter()
+                        .map(|single| {
+                            let Op::BarrierUpdate { parts } = single.op else { unreachable!("by its batch") };
+                            let located = |id| located_in(single.located, id);
+                            let parts =
+                                self.barrier_parts(single.program, parts, single.run.slots.at, located)?;
+                            Ok(BarrierUpdate { center: single.run.center.at, parts })
+                        })
+                        .collect::<Result<Vec<_>, GpuError>>()?;
+                    let (slots, center) = (a.slots.page(slots), a.center.page(center));
+                    rec.barrier_updates(n, &rounds, slots, center, Some(self.results))?
+                }
+                Batch::ApplyDifference { params, slots } => {
+                    let updates = stretch
+                        .iter()
+                        .map(|single| {
+                            let Op::ApplyDifference { worker, slot, a_w } = single.op else {
+                                unreachable!("by its batch")
+                            };
+                            Ok(ApplyDifference {
+                                worker: single.run.params.at + *worker as usize * n,
+                                slot: single.run.slots.at + slot * n,
+                                a_w: weight(single, *a_w)?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, GpuError>>()?;
+                    let (params, slots) = (a.params.page(params), a.slots.page(slots));
+                    rec.apply_differences(n, &updates, params, slots, Some(self.results))?
+                }
+                Batch::Alone => {
+                    for single in stretch {
+                        self.record(rec, single)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records one operation of a group, not a local step, its table words and
+    /// results at its place.
+    fn record(&self, rec: &mut Recording<'_>, single: &Single<'_, '_>) -> Result<(), GpuError> {
+        let Single { run, data, program, op, place, located } = *single;
         let n = self.mlp.parameter_count();
         let located = |id: ScalarId| located_in(located, id);
         let weight = |w: Weight| elastic_weight(program, w, &located);
@@ -267,7 +381,8 @@ fn stretches<T>(items: &[T], same: impl Fn(&T, &T) -> bool) -> Vec<(usize, usize
     let mut out = Vec::new();
     let mut first = 0;
     while first < items.len() {
-        let end = first + items[first..].iter().take_while(|x| same(&items[first], x)).count();
+        // The first always; then those `same` pairs with it.
+        let end = first + 1 + items[first + 1..].iter().take_while(|x| same(&items[first], x)).count();
         out.push((first, end));
         first = end;
     }
@@ -282,4 +397,17 @@ fn rows_of(rows: usize, cols: usize) -> MatrixLayout {
 /// Layer `l`'s weight offset, bias offset, fan-in and fan-out.
 fn layer(mlp: &Mlp, l: usize) -> (usize, usize, usize, usize) {
     (mlp.weight_offset(l), mlp.bias_offset(l), mlp.fan_in(l), mlp.fan_out(l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stretches;
+
+    #[test]
+    fn stretches_cover_every_item_once_even_when_nothing_pairs() {
+        let items = [1, 1, 2, 3, 3, 3];
+        assert_eq!(stretches(&items, |a, b| a == b), vec![(0, 2), (2, 3), (3, 6)]);
+        assert_eq!(stretches(&items, |_, _| false), (0..6).map(|i| (i, i + 1)).collect::<Vec<_>>());
+        assert!(stretches::<u8>(&[], |_, _| true).is_empty());
+    }
 }
