@@ -34,6 +34,7 @@ pub use matmul::{Gemm, MatrixLayout};
 pub use optim::{OptimizerBuffers, OptimizerStep, StateOffsets};
 pub use passes::{Copies, Features, SoftmaxBuffers, Span};
 pub use probe::ProbeLayout;
+pub use weigh::RunWeighing;
 
 /// Every compiled kernel, built once per context.
 #[derive(Debug)]
