@@ -14,6 +14,7 @@
 
 pub mod codes;
 mod context;
+pub mod copy;
 pub mod elastic;
 pub mod elementwise;
 mod kernel;
@@ -39,6 +40,7 @@ pub use weigh::RunWeighing;
 /// Every compiled kernel, built once per context.
 #[derive(Debug)]
 struct Kernels {
+    copy: copy::Pipelines,
     elastic: elastic::Pipelines,
     elementwise: elementwise::Pipelines,
     matmul: matmul::Pipelines,
@@ -52,6 +54,7 @@ struct Kernels {
 impl Kernels {
     fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
         Ok(Kernels {
+            copy: copy::Pipelines::new(device)?,
             elastic: elastic::Pipelines::new(device)?,
             elementwise: elementwise::Pipelines::new(device)?,
             matmul: matmul::Pipelines::new(device)?,

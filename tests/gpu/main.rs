@@ -10,6 +10,7 @@
 
 mod backend;
 mod context;
+mod copy;
 mod elastic;
 mod elementwise;
 mod matmul;
