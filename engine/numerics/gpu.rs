@@ -14,6 +14,7 @@
 
 pub mod codes;
 mod context;
+pub mod copy;
 pub mod elastic;
 pub mod elementwise;
 mod kernel;
@@ -34,10 +35,12 @@ pub use matmul::{Gemm, MatrixLayout};
 pub use optim::{OptimizerBuffers, OptimizerStep, StateOffsets};
 pub use passes::{Copies, Features, SoftmaxBuffers, Span};
 pub use probe::ProbeLayout;
+pub use weigh::RunWeighing;
 
 /// Every compiled kernel, built once per context.
 #[derive(Debug)]
 struct Kernels {
+    copy: copy::Pipelines,
     elastic: elastic::Pipelines,
     elementwise: elementwise::Pipelines,
     matmul: matmul::Pipelines,
@@ -51,6 +54,7 @@ struct Kernels {
 impl Kernels {
     fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
         Ok(Kernels {
+            copy: copy::Pipelines::new(device)?,
             elastic: elastic::Pipelines::new(device)?,
             elementwise: elementwise::Pipelines::new(device)?,
             matmul: matmul::Pipelines::new(device)?,

@@ -10,6 +10,7 @@
 
 mod backend;
 mod context;
+mod copy;
 mod elastic;
 mod elementwise;
 mod matmul;
@@ -18,7 +19,7 @@ mod probe;
 mod reduce;
 mod weigh;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use faultline::numerics::gpu::GpuContext;
 
@@ -48,6 +49,15 @@ mod gpu_behaviour {
 pub fn gpu() -> Option<&'static Arc<GpuContext>> {
     static CONTEXT: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
     CONTEXT.get_or_init(|| skip::gpu_context().map(Arc::new)).as_ref()
+}
+
+/// A second context, only for tests that count what they record: the shared
+/// one's counters also count the tests running beside them. The guard keeps
+/// two counting tests from running at once.
+pub fn counting_gpu() -> Option<MutexGuard<'static, GpuContext>> {
+    static CONTEXT: OnceLock<Option<Mutex<GpuContext>>> = OnceLock::new();
+    let context = CONTEXT.get_or_init(|| skip::gpu_context().map(Mutex::new)).as_ref()?;
+    Some(context.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
 /// A small deterministic generator for test data (SplitMix64).

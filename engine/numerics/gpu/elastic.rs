@@ -5,7 +5,7 @@
 
 use super::GpuError;
 use super::context::{GpuBuffer, Recording};
-use super::kernel::{Access, Kernel, groups, kernel, module};
+use super::kernel::{Access, Kernel, disjoint, groups, kernel, module};
 
 #[derive(Debug)]
 pub(super) struct Pipelines {
@@ -131,13 +131,6 @@ fn within(operation: &str, buffer: &GpuBuffer<f32>, offset: usize, n: usize) -> 
         ));
     }
     Ok(())
-}
-
-/// Whether the spans `offset..offset + n` are pairwise disjoint.
-fn disjoint(offsets: impl Iterator<Item = usize>, n: usize) -> bool {
-    let mut sorted: Vec<usize> = offsets.collect();
-    sorted.sort_unstable();
-    sorted.windows(2).all(|w| w[0] + n <= w[1])
 }
 
 impl Recording<'_> {

@@ -134,3 +134,16 @@ pub(super) fn kernel(
 pub(super) fn groups(n: usize, size: usize) -> u32 {
     n.div_ceil(size) as u32
 }
+
+/// Whether the spans `offset..offset + n` are pairwise disjoint.
+pub(super) fn disjoint(offsets: impl Iterator<Item = usize>, n: usize) -> bool {
+    disjoint_spans(offsets.map(|offset| (offset, n)))
+}
+
+/// Whether the spans `start..start + len` are pairwise disjoint (empty ones
+/// overlap nothing). Sorted by start, each must end before the next begins.
+pub(super) fn disjoint_spans(spans: impl Iterator<Item = (usize, usize)>) -> bool {
+    let mut sorted: Vec<(usize, usize)> = spans.filter(|&(_, len)| len > 0).collect();
+    sorted.sort_unstable();
+    sorted.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0)
+}
