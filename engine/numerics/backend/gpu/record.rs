@@ -13,17 +13,19 @@ use super::plan::Place;
 use super::scratch::Scratch;
 use super::{Arenas, EVAL_CHUNK, GpuRun};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::numerics::backend::{Op, Params, Program, ScalarId};
 use crate::numerics::config::Optimizer;
 use crate::numerics::gpu::reduce::partials_per_pair;
-use crate::numerics::gpu::weigh::{GapAt, Weighing};
+use crate::numerics::gpu::weigh::{GapAt, RunWeighing, Weighing};
 use crate::numerics::gpu::{
     ApplyDifference, BarrierAverage, BarrierUpdate, Batched, ElasticWeight, Gemm, GpuBuffer, GpuError,
     LayerShape, MasterUpdate, MatrixLayout, Recording, SoftmaxBuffers, Span,
 };
 use crate::numerics::model::Mlp;
 use crate::numerics::program::Weight;
+use crate::numerics::weigh::RatioRule;
 
 /// One local step of a wave.
 pub(super) struct WaveStep<'w, 'd> {
@@ -65,12 +67,43 @@ pub(super) struct Single<'s, 'd> {
 /// operation is recorded alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Batch {
-    Gap { slots: usize, center: usize },
-    MasterUpdate { slots: usize, center: usize },
-    BarrierUpdate { slots: usize, center: usize },
-    ApplyDifference { params: usize, slots: usize },
+    Gap {
+        slots: usize,
+        center: usize,
+    },
+    MasterUpdate {
+        slots: usize,
+        center: usize,
+    },
+    BarrierUpdate {
+        slots: usize,
+        center: usize,
+    },
+    ApplyDifference {
+        params: usize,
+        slots: usize,
+    },
+    /// One dispatch per ratio rule among them.
+    Weigh {
+        recent: usize,
+    },
+    SnapshotWorker {
+        params: usize,
+        slots: usize,
+    },
+    SnapshotCenter {
+        center: usize,
+        slots: usize,
+    },
+    Adopt {
+        slots: usize,
+        params: usize,
+    },
     Alone,
 }
+
+/// A ratio rule and the weighings (with their runs) it decides together.
+type WeighingsOfRule<'r> = (Arc<dyn RatioRule>, Vec<(Weighing, &'r GpuRun)>);
 
 /// How `op` of `run` may be batched.
 pub(super) fn batch_of(op: &Op, run: &GpuRun) -> Batch {
@@ -80,6 +113,10 @@ pub(super) fn batch_of(op: &Op, run: &GpuRun) -> Batch {
         Op::MasterUpdate { .. } => Batch::MasterUpdate { slots, center },
         Op::BarrierUpdate { .. } => Batch::BarrierUpdate { slots, center },
         Op::ApplyDifference { .. } => Batch::ApplyDifference { params, slots },
+        Op::Weigh { .. } => Batch::Weigh { recent: run.recent.page },
+        Op::SnapshotWorker { .. } => Batch::SnapshotWorker { params, slots },
+        Op::SnapshotCenter { .. } => Batch::SnapshotCenter { center, slots },
+        Op::Adopt { .. } => Batch::Adopt { slots, params },
         _ => Batch::Alone,
     }
 }
@@ -161,12 +198,87 @@ impl Flush<'_> {
                     let (params, slots) = (a.params.page(params), a.slots.page(slots));
                     rec.apply_differences(n, &updates, params, slots, Some(self.results))?
                 }
+                Batch::Weigh { recent } => self.record_weighings(rec, stretch, a.recent.page(recent))?,
+                Batch::SnapshotWorker { params, slots } => {
+                    let span = |single: &Single<'_, '_>| {
+                        let Op::SnapshotWorker { worker, slot } = single.op else {
+                            unreachable!("by its batch")
+                        };
+                        (single.run.params.at + *worker as usize * n, single.run.slots.at + slot * n)
+                    };
+                    let spans: Vec<(usize, usize)> = stretch.iter().map(span).collect();
+                    rec.copy_spans(n, &spans, a.params.page(params), a.slots.page(slots))?
+                }
+                Batch::SnapshotCenter { center, slots } => {
+                    let span = |single: &Single<'_, '_>| {
+                        let Op::SnapshotCenter { slot } = single.op else { unreachable!("by its batch") };
+                        (single.run.center.at, single.run.slots.at + slot * n)
+                    };
+                    let spans: Vec<(usize, usize)> = stretch.iter().map(span).collect();
+                    rec.copy_spans(n, &spans, a.center.page(center), a.slots.page(slots))?
+                }
+                Batch::Adopt { slots, params } => {
+                    let span = |single: &Single<'_, '_>| {
+                        let Op::Adopt { worker, slot } = single.op else { unreachable!("by its batch") };
+                        (single.run.slots.at + slot * n, single.run.params.at + *worker as usize * n)
+                    };
+                    let spans: Vec<(usize, usize)> = stretch.iter().map(span).collect();
+                    rec.copy_spans(n, &spans, a.slots.page(slots), a.params.page(params))?
+                }
                 Batch::Alone => {
                     for single in stretch {
                         self.record(rec, single)?;
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The weighings of a stretch, whose runs' recent gaps are all in
+    /// `recent`: one dispatch per ratio rule among them.
+    fn record_weighings(
+        &self,
+        rec: &mut Recording<'_>,
+        stretch: &[Single<'_, '_>],
+        recent: &GpuBuffer<f32>,
+    ) -> Result<(), GpuError> {
+        let n = self.mlp.parameter_count();
+        let mut by_rule: Vec<WeighingsOfRule<'_>> = Vec::new();
+        for single in stretch {
+            let Op::Weigh { parts, alpha, .. } = single.op else { unreachable!("by its batch") };
+            let rule = single.program.rule().ok_or_else(|| GpuError::Shape {
+                operation: "recording a flush".into(),
+                message: "a weighing in a program without a rule".into(),
+            })?;
+            let parts = single
+                .program
+                .weighed(parts)
+                .iter()
+                .map(|&(worker, _, gap)| {
+                    let at = match single.program.scalar(gap) {
+                        Some(value) => GapAt::Value(value),
+                        None => GapAt::Partials(located_in(single.located, gap)?),
+                    };
+                    Ok((worker, at))
+                })
+                .collect::<Result<_, GpuError>>()?;
+            let weighing = (Weighing { parts, alpha: *alpha, out: single.place.results }, single.run);
+            match by_rule.iter_mut().find(|(r, _)| r.wgsl() == rule.wgsl()) {
+                Some((_, weighings)) => weighings.push(weighing),
+                None => by_rule.push((Arc::clone(rule), vec![weighing])),
+            }
+        }
+        for (rule, weighings) in &by_rule {
+            let weighings: Vec<RunWeighing<'_>> = weighings
+                .iter()
+                .map(|(weighing, run)| RunWeighing {
+                    weighing,
+                    recent_at: run.recent.at,
+                    workers: run.workers,
+                })
+                .collect();
+            rec.weighings(&**rule, &weighings, partials_per_pair(n), recent, self.results)?;
         }
         Ok(())
     }
@@ -186,13 +298,11 @@ impl Flush<'_> {
                     message: "a local step outside a wave".into(),
                 });
             }
-            Op::SnapshotWorker { worker, slot } => {
-                let ((params, p0), (slots, s0)) = (a.params.of(run.params), a.slots.of(run.slots));
-                rec.copy(params, p0 + *worker as usize * n, slots, s0 + slot * n, n)?
-            }
-            Op::SnapshotCenter { slot } => {
-                let ((center, c0), (slots, s0)) = (a.center.of(run.center), a.slots.of(run.slots));
-                rec.copy(center, c0, slots, s0 + slot * n, n)?
+            Op::Weigh { .. } | Op::SnapshotWorker { .. } | Op::SnapshotCenter { .. } | Op::Adopt { .. } => {
+                return Err(GpuError::Shape {
+                    operation: "recording a flush".into(),
+                    message: format!("{op:?} recorded alone, not in its batch"),
+                });
             }
             Op::Gap { .. } => {
                 let (slots, center) = (a.slots.page(run.slots.page), a.center.page(run.center.page));
@@ -203,26 +313,6 @@ impl Flush<'_> {
                     center,
                     (self.results, place.results),
                 )?
-            }
-            Op::Weigh { parts, alpha, .. } => {
-                let rule = program.rule().ok_or_else(|| GpuError::Shape {
-                    operation: "recording a flush".into(),
-                    message: "a weighing in a program without a rule".into(),
-                })?;
-                let parts = program
-                    .weighed(parts)
-                    .iter()
-                    .map(|&(worker, _, gap)| {
-                        let at = match program.scalar(gap) {
-                            Some(value) => GapAt::Value(value),
-                            None => GapAt::Partials(located(gap)?),
-                        };
-                        Ok((worker, at))
-                    })
-                    .collect::<Result<_, GpuError>>()?;
-                let weighing = Weighing { parts, alpha: *alpha, out: place.results };
-                let sizes = (partials_per_pair(n), run.workers);
-                rec.weigh(&**rule, &weighing, sizes, a.recent.of(run.recent), self.results)?
             }
             Op::MasterUpdate { slot, a_m } => {
                 let ((slots, s0), (center, c0)) = (a.slots.of(run.slots), a.center.of(run.center));
@@ -249,10 +339,6 @@ impl Flush<'_> {
                     a_w: weight(*a_w)?,
                 };
                 rec.apply_differences(n, &[update], params, slots, Some(self.results))?
-            }
-            Op::Adopt { worker, slot } => {
-                let ((params, p0), (slots, s0)) = (a.params.of(run.params), a.slots.of(run.slots));
-                rec.copy(slots, s0 + slot * n, params, p0 + *worker as usize * n, n)?
             }
             Op::Evaluate { params, on, .. } => {
                 let params = match params {

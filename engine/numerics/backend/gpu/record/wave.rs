@@ -28,9 +28,11 @@ impl Flush<'_> {
         let mlp = self.mlp;
         let n = mlp.parameter_count();
         let count = steps.len();
-        for (p, step) in steps.iter().enumerate() {
-            let (params, at) = self.arenas.params.of(step.run.params);
-            rec.copy(params, at + step.worker * n, &s.weights, p * n, n)?;
+        // One copy dispatch per page the steps' parameters are in.
+        for (first, end) in stretches(steps, |x, y| x.run.params.page == y.run.params.page) {
+            let spans: Vec<(usize, usize)> =
+                (first..end).map(|p| (steps[p].run.params.at + steps[p].worker * n, p * n)).collect();
+            rec.copy_spans(n, &spans, self.arenas.params.page(steps[first].run.params.page), &s.weights)?;
         }
         self.gather_wave(rec, steps, rows, place.table)?;
         self.forward(rec, &s.batch_x, (rows, count), (&s.weights, 0, n))?;
@@ -162,10 +164,13 @@ impl Flush<'_> {
             rec.hutchinson(n, spans, weight, q == 0, Span::at(&s.diagonal, 0), copies)?;
         }
         if self.keeps_diagonal() {
-            for (p, step) in steps.iter().enumerate() {
-                let region = step.run.diagonal.expect("runs that reuse a diagonal keep one");
-                let (diagonal, at) = self.arenas.diagonal.of(region);
-                rec.copy(&s.diagonal, p * n, diagonal, at + step.worker * n, n)?;
+            let region =
+                |step: &WaveStep<'_, '_>| step.run.diagonal.expect("runs that reuse a diagonal keep one");
+            for (first, end) in stretches(steps, |x, y| region(x).page == region(y).page) {
+                let spans: Vec<(usize, usize)> =
+                    (first..end).map(|p| (p * n, region(&steps[p]).at + steps[p].worker * n)).collect();
+                let diagonals = self.arenas.diagonal.page(region(&steps[first]).page);
+                rec.copy_spans(n, &spans, &s.diagonal, diagonals)?;
             }
         }
         Ok(())
