@@ -1,18 +1,25 @@
 //! The GPU backend: every run's state on the device, every flush one submission.
 //!
-//! Per run the device holds each worker's parameters and optimizer state (m, v,
-//! D), the center and the message slots; each distinct dataset ([`SplitData`]) is
-//! uploaded once and shared by the runs on it. [`GpuBackend::execute`] records
-//! every pending operation of every given run into one recording, submits it
-//! once and reads every scalar of the flush back in one download.
+//! Each kind of state (worker parameters, optimizer moments and kept Hessian
+//! diagonals, centers, message slots, recent gaps) of every run lives in one
+//! arena (`arena.rs`): pages of at most one binding, a region per run, so that
+//! one dispatch given a page reaches every run in it. Each distinct dataset
+//! ([`SplitData`]) is uploaded once and shared by the runs on it.
+//! [`GpuBackend::execute`] records every pending operation of every given run
+//! into one recording, submits it (in parts, so the GPU starts early) and
+//! reads every scalar of the flush back in one download.
 //!
 //! Operations go in the order of `schedule`: each resource's in recorded order,
-//! local steps deferred while anything else can run, then all ready steps of all
-//! runs and workers together, as waves. A wave copies its
-//! workers' parameters side by side and runs each kernel of a local step once
-//! for all of them (batched matrix products, repeated column sums), so a flush
-//! of many runs costs a few dozen dispatches per wave instead of a few dozen
-//! per step. Every element of every step is computed exactly as alone.
+//! local steps deferred while anything else can run. The other operations come
+//! in groups that share no state, and a group's operations of one kind on the
+//! same pages are one dispatch for all runs (gaps, weighings, master updates,
+//! replies, snapshots and adopts as span copies). Then all ready steps of all
+//! runs and workers go together, as waves: a wave copies its workers'
+//! parameters side by side (one copy dispatch) and runs each kernel of a local
+//! step once for all of them (batched matrix products, repeated column sums),
+//! then one optimizer dispatch. So a flush of many runs costs a few dozen
+//! dispatches per wave and a few per group instead of a few per operation.
+//! Every element of every step is computed exactly as alone.
 //!
 //! The math is [`crate::numerics::model`]'s, kernel for kernel (see
 //! `record.rs`), with fixed-order sums everywhere, so the same programs give the

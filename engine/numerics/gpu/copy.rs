@@ -111,6 +111,7 @@ impl Recording<'_> {
             stride: word(workgroups[0] as usize * THREADS)?,
         };
         let context = self.context;
+        self.count_span_copy((len * spans.len() * size_of::<f32>()) as u64);
         self.dispatch_with_table(
             &context.kernels.copy.copy_spans,
             bytemuck::bytes_of(&params),

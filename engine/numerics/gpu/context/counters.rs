@@ -19,6 +19,7 @@ pub struct Counters {
     dispatches: AtomicU64,
     copies: AtomicU64,
     copy_bytes: AtomicU64,
+    span_copy_bytes: AtomicU64,
     buffers: AtomicU64,
     buffer_bytes: AtomicU64,
     writes: AtomicU64,
@@ -44,6 +45,10 @@ pub struct Counts {
     pub copies: u64,
     /// Bytes those copies moved.
     pub copy_bytes: u64,
+    /// Bytes copied by copy kernels (many equal spans a dispatch, counted
+    /// among the dispatches): the data copies still move.
+    #[serde(default)]
+    pub span_copy_bytes: u64,
     /// Buffers created (read-back staging buffers included).
     pub buffers: u64,
     /// Bytes of the buffers created.
@@ -62,6 +67,7 @@ pub(in crate::numerics::gpu) enum Event {
     Readback(u64),
     Dispatch,
     Copy(u64),
+    SpanCopy(u64),
     Buffer(u64),
     Write(u64),
 }
@@ -78,6 +84,7 @@ impl Counters {
             Event::Readback(bytes) => (add(&self.readbacks, 1), add(&self.readback_bytes, bytes)).1,
             Event::Dispatch => add(&self.dispatches, 1),
             Event::Copy(bytes) => (add(&self.copies, 1), add(&self.copy_bytes, bytes)).1,
+            Event::SpanCopy(bytes) => add(&self.span_copy_bytes, bytes),
             Event::Buffer(bytes) => (add(&self.buffers, 1), add(&self.buffer_bytes, bytes)).1,
             Event::Write(bytes) => (add(&self.writes, 1), add(&self.write_bytes, bytes)).1,
         }
@@ -111,6 +118,7 @@ impl Counters {
             dispatches: get(&self.dispatches),
             copies: get(&self.copies),
             copy_bytes: get(&self.copy_bytes),
+            span_copy_bytes: get(&self.span_copy_bytes),
             buffers: get(&self.buffers),
             buffer_bytes: get(&self.buffer_bytes),
             writes: get(&self.writes),
@@ -130,6 +138,7 @@ impl Counts {
             dispatches: self.dispatches - earlier.dispatches,
             copies: self.copies - earlier.copies,
             copy_bytes: self.copy_bytes - earlier.copy_bytes,
+            span_copy_bytes: self.span_copy_bytes - earlier.span_copy_bytes,
             buffers: self.buffers - earlier.buffers,
             buffer_bytes: self.buffer_bytes - earlier.buffer_bytes,
             writes: self.writes - earlier.writes,
@@ -151,6 +160,7 @@ impl Counts {
                 per(self.copies),
                 mb(self.copy_bytes)
             ),
+            format!("| bytes copied by copy kernels (MB) | {:.1} |", mb(self.span_copy_bytes)),
             format!("| buffers created (MB) | {:.1} ({:.1}) |", per(self.buffers), mb(self.buffer_bytes)),
             format!("| host writes (MB) | {:.0} ({:.2}) |", per(self.writes), mb(self.write_bytes)),
         ]
@@ -166,13 +176,22 @@ mod tests {
     fn events_add_to_their_fields_and_differences_subtract() {
         let counters = Counters::default();
         let before = counters.snapshot();
-        for event in [Event::Submit, Event::Dispatch, Event::Dispatch, Event::Copy(64), Event::Readback(8)] {
+        let events = [
+            Event::Submit,
+            Event::Dispatch,
+            Event::Dispatch,
+            Event::Copy(64),
+            Event::Readback(8),
+            Event::SpanCopy(4_000_000),
+        ];
+        for event in events {
             counters.count(event);
         }
         let counted = counters.snapshot().since(before);
         assert_eq!((counted.submits, counted.dispatches, counted.copies), (1, 2, 1));
         assert_eq!((counted.copy_bytes, counted.readbacks, counted.readback_bytes), (64, 1, 8));
-        assert_eq!(counted.waits, 0);
+        assert_eq!((counted.waits, counted.span_copy_bytes), (0, 4_000_000));
+        assert!(counted.per_round_table(2).contains("| bytes copied by copy kernels (MB) | 2.0 |"));
         assert!(counted.per_round_table(2).contains("| dispatches | 1 |"));
     }
 }

@@ -90,6 +90,11 @@ impl Recording<'_> {
         Ok(())
     }
 
+    /// Counts `bytes` copied by a copy kernel (its dispatch counts itself).
+    pub(in crate::numerics::gpu) fn count_span_copy(&self, bytes: u64) {
+        self.context.count(Event::SpanCopy(bytes));
+    }
+
     /// Submits what is recorded so far (without waiting) and goes on recording
     /// into a fresh encoder: the GPU starts on a long recording's first part
     /// while the rest is recorded. The order of the commands is unchanged.
