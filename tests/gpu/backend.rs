@@ -222,6 +222,21 @@ fn compare_every_op_on(
 }
 
 #[test]
+fn a_run_too_large_for_one_binding_is_refused_by_name() {
+    let Some(context) = gpu() else { return };
+    let data = digits(2, 1);
+    let mlp = Mlp::new(data.inputs, &[8], data.classes, Activation::Relu);
+    let n = mlp.parameter_count();
+    let optimizer = Optimizer::Sgd(SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.0 });
+    let mut gpu = GpuBackend::new(Arc::clone(context), mlp.clone(), &optimizer, 16).unwrap();
+    let workers = (context.max_binding_bytes() / 4) as usize / n + 1;
+    let error = gpu.add_run(&data, workers, &mlp.init(1)).unwrap_err().to_string();
+    assert!(error.contains("worker parameters") && error.contains("fewer workers"), "{error}");
+    // The backend goes on: a run that fits is added.
+    gpu.add_run(&data, 2, &mlp.init(1)).unwrap();
+}
+
+#[test]
 fn every_op_matches_the_cpu_with_sgd() {
     let sgd = Optimizer::Sgd(SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 1e-3 });
     compare_every_op(sgd, Activation::Relu, &[32], 1e-5, false);

@@ -273,6 +273,8 @@ impl<'d> GpuBackend<'d> {
             });
         }
         let data = self.dataset(data)?;
+        // Before building every worker's copy on the host.
+        self.arenas.params.fits(workers * n)?;
         let context = &self.context;
         let everyone: Vec<f32> = initial.iter().copied().cycle().take(workers * n).collect();
         let adahessian = matches!(self.optimizer, Optimizer::AdaHessian(_));

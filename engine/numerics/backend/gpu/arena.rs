@@ -102,6 +102,19 @@ impl Arena {
         (self.page(region.page), region.at)
     }
 
+    /// Whether a region of `len` elements fits one page.
+    pub fn fits(&self, len: usize) -> Result<(), GpuError> {
+        if len > self.page_len {
+            return Err(GpuError::TooLarge {
+                what: format!("one run's {}", self.label),
+                bytes: 4 * len as u64,
+                limit: 4 * self.page_len as u64,
+                remedy: "Use fewer workers or a smaller model",
+            });
+        }
+        Ok(())
+    }
+
     /// A region of `len` elements, zeroed, or holding `data` when given.
     pub fn allocate(
         &mut self,
@@ -109,13 +122,7 @@ impl Arena {
         len: usize,
         data: Option<&[f32]>,
     ) -> Result<Region, GpuError> {
-        if len > self.page_len {
-            return Err(GpuError::TooLarge {
-                what: format!("one run's {}", self.label),
-                bytes: 4 * len as u64,
-                limit: 4 * self.page_len as u64,
-            });
-        }
+        self.fits(len)?;
         let region = match self.reuse(len) {
             Some(region) => region,
             None => self.extend(context, len)?,

@@ -9,6 +9,9 @@ use crate::data::{Samples, SplitData};
 use crate::numerics::backend::TestSet;
 use crate::numerics::gpu::{Features, GpuBuffer, GpuContext, GpuError, codes};
 
+/// How to make a dataset fit one binding.
+const SMALLER_DATASET: &str = "Use a smaller dataset (training.data.limit_train and limit_test)";
+
 /// Samples on the device, as evaluations read them.
 pub(super) struct DeviceSet {
     pub(super) x: GpuBuffer<f32>,
@@ -44,7 +47,12 @@ impl TrainSet {
         // The gather indexes features with 32-bit integers.
         if u32::try_from(samples.x.len()).is_err() {
             let (bytes, limit) = (samples.x.len() as u64, u64::from(u32::MAX));
-            return Err(GpuError::TooLarge { what: "the training set's feature codes".into(), bytes, limit });
+            return Err(GpuError::TooLarge {
+                what: "the training set's feature codes".into(),
+                bytes,
+                limit,
+                remedy: SMALLER_DATASET,
+            });
         }
         let features = match codes::encode(&samples.x) {
             Some((codes, palette)) => TrainFeatures::Coded {
@@ -73,7 +81,7 @@ fn bindable<T: bytemuck::Pod>(
 ) -> Result<GpuBuffer<T>, GpuError> {
     let (bytes, limit) = (std::mem::size_of_val(data) as u64, context.max_binding_bytes());
     if bytes > limit {
-        return Err(GpuError::TooLarge { what: what.to_string(), bytes, limit });
+        return Err(GpuError::TooLarge { what: what.to_string(), bytes, limit, remedy: SMALLER_DATASET });
     }
     context.upload(what, data)
 }

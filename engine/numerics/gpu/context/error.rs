@@ -39,6 +39,8 @@ pub enum GpuError {
         bytes: u64,
         /// The adapter's largest storage binding.
         limit: u64,
+        /// What makes it smaller.
+        remedy: &'static str,
     },
     /// A WGSL kernel failed to compile or to build its pipeline: a bug in
     /// faultline's shaders or a driver that lacks a feature they use.
@@ -118,11 +120,10 @@ impl fmt::Display for GpuError {
                 "the GPU ran out of memory for {what}. Run fewer runs or workers at once, a smaller \
                  model or batch, or use the CPU backend"
             ),
-            GpuError::TooLarge { what, bytes, limit } => write!(
+            GpuError::TooLarge { what, bytes, limit, remedy } => write!(
                 f,
-                "{what} take {} bytes, more than this GPU adapter binds at once ({limit} bytes). \
-                 Use a smaller dataset (training.data.limit_train and limit_test) or the CPU backend",
-                bytes
+                "{what} take {bytes} bytes, more than this GPU adapter binds at once ({limit} bytes). \
+                 {remedy}, or use the CPU backend"
             ),
             GpuError::Shader { label, message } => write!(
                 f,
