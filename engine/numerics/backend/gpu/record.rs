@@ -283,13 +283,11 @@ impl Flush<'_> {
         Ok(())
     }
 
-    /// Records one operation of a group, not a local step, its table words and
-    /// results at its place.
+    /// Records one operation that no other shares a dispatch with (a barrier
+    /// average, an evaluation, a release), its results at its place.
     fn record(&self, rec: &mut Recording<'_>, single: &Single<'_, '_>) -> Result<(), GpuError> {
         let Single { run, data, program, op, place, located } = *single;
         let n = self.mlp.parameter_count();
-        let located = |id: ScalarId| located_in(located, id);
-        let weight = |w: Weight| elastic_weight(program, w, &located);
         let a = self.arenas;
         match op {
             Op::LocalStep { .. } => {
@@ -298,47 +296,11 @@ impl Flush<'_> {
                     message: "a local step outside a wave".into(),
                 });
             }
-            Op::Weigh { .. } | Op::SnapshotWorker { .. } | Op::SnapshotCenter { .. } | Op::Adopt { .. } => {
-                return Err(GpuError::Shape {
-                    operation: "recording a flush".into(),
-                    message: format!("{op:?} recorded alone, not in its batch"),
-                });
-            }
-            Op::Gap { .. } => {
-                let (slots, center) = (a.slots.page(run.slots.page), a.center.page(run.center.page));
-                rec.squared_distances_at(
-                    n,
-                    (self.table, place.table, 1),
-                    slots,
-                    center,
-                    (self.results, place.results),
-                )?
-            }
-            Op::MasterUpdate { slot, a_m } => {
-                let ((slots, s0), (center, c0)) = (a.slots.of(run.slots), a.center.of(run.center));
-                let update = MasterUpdate { slot: s0 + slot * n, center: c0, a_m: weight(*a_m)? };
-                rec.master_updates(n, &[update], slots, center, Some(self.results))?
-            }
-            Op::BarrierUpdate { parts } => {
-                let ((slots, s0), (center, c0)) = (a.slots.of(run.slots), a.center.of(run.center));
-                let parts = self.barrier_parts(program, parts, s0, located)?;
-                let round = BarrierUpdate { center: c0, parts };
-                rec.barrier_updates(n, &[round], slots, center, Some(self.results))?
-            }
             Op::BarrierAverage { parts } => {
                 let ((slots, s0), (center, c0)) = (a.slots.of(run.slots), a.center.of(run.center));
-                let parts = self.barrier_parts(program, parts, s0, located)?;
+                let parts = self.barrier_parts(program, parts, s0, |id| located_in(located, id))?;
                 let round = BarrierAverage { center: c0, parts };
                 rec.barrier_average(n, &round, slots, center, Some(self.results))?
-            }
-            Op::ApplyDifference { worker, slot, a_w } => {
-                let ((params, p0), (slots, s0)) = (a.params.of(run.params), a.slots.of(run.slots));
-                let update = ApplyDifference {
-                    worker: p0 + *worker as usize * n,
-                    slot: s0 + slot * n,
-                    a_w: weight(*a_w)?,
-                };
-                rec.apply_differences(n, &[update], params, slots, Some(self.results))?
             }
             Op::Evaluate { params, on, .. } => {
                 let params = match params {
@@ -354,6 +316,13 @@ impl Flush<'_> {
                 self.record_evaluation(rec, params, &data.train_eval, train_at)?;
             }
             Op::Release { .. } => {}
+            // Every other kind goes in a batch (`batch_of`).
+            _ => {
+                return Err(GpuError::Shape {
+                    operation: "recording a flush".into(),
+                    message: format!("{op:?} recorded alone, not in its batch"),
+                });
+            }
         }
         Ok(())
     }
