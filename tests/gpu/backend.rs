@@ -222,6 +222,33 @@ fn compare_every_op_on(
 }
 
 #[test]
+fn runs_added_and_removed_keep_their_state_as_the_arenas_grow_and_reuse() {
+    let Some(context) = gpu() else { return };
+    let data = digits(4, 1);
+    // 4 810 parameters: five runs of four workers outgrow a page's first 65 536
+    // elements, so the pages grow (copied on the device) while runs are added.
+    let mlp = Mlp::new(data.inputs, &[64], data.classes, Activation::Relu);
+    let optimizer = Optimizer::Sgd(SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.0 });
+    let mut gpu = GpuBackend::new(Arc::clone(context), mlp.clone(), &optimizer, 16).unwrap();
+    let mut runs: Vec<(_, Vec<f32>)> = (0..5u64)
+        .map(|seed| {
+            let initial = mlp.init(seed);
+            (gpu.add_run(&data, 4, &initial).unwrap(), initial)
+        })
+        .collect();
+    // A removed run's regions go to the next run added.
+    gpu.remove_run(runs.remove(1).0);
+    let initial = mlp.init(9);
+    runs.push((gpu.add_run(&data, 4, &initial).unwrap(), initial));
+    for (run, initial) in &runs {
+        assert_eq!(&gpu.center_parameters(*run), initial);
+        for worker in 0..4 {
+            assert_eq!(&gpu.worker_parameters(*run, worker), initial, "worker {worker}");
+        }
+    }
+}
+
+#[test]
 fn a_run_too_large_for_one_binding_is_refused_by_name() {
     let Some(context) = gpu() else { return };
     let data = digits(2, 1);

@@ -280,21 +280,25 @@ impl<'d> GpuBackend<'d> {
         let adahessian = matches!(self.optimizer, Optimizer::AdaHessian(_));
         let a = &mut self.arenas;
         let slot_capacity = initial_slots(workers);
+        // Every region's zeroing (and any page growth) in one submission.
+        let mut recording = context.record("adding a run");
+        let rec = &mut recording;
         let run = GpuRun {
             data,
-            params: a.params.allocate(context, workers * n, Some(&everyone))?,
-            first: a.first.allocate(context, workers * n, None)?,
-            second: adahessian.then(|| a.second.allocate(context, workers * n, None)).transpose()?,
+            params: a.params.allocate(context, rec, workers * n, Some(&everyone))?,
+            first: a.first.allocate(context, rec, workers * n, None)?,
+            second: adahessian.then(|| a.second.allocate(context, rec, workers * n, None)).transpose()?,
             // Kept only when later steps reuse a refreshed diagonal.
             diagonal: keeps_diagonal(&self.optimizer)
-                .then(|| a.diagonal.allocate(context, workers * n, None))
+                .then(|| a.diagonal.allocate(context, rec, workers * n, None))
                 .transpose()?,
-            center: a.center.allocate(context, n, Some(initial))?,
-            slots: a.slots.allocate(context, slot_capacity * n, None)?,
+            center: a.center.allocate(context, rec, n, Some(initial))?,
+            slots: a.slots.allocate(context, rec, slot_capacity * n, None)?,
             slot_capacity,
             workers,
-            recent: a.recent.allocate(context, workers.max(1), Some(&vec![-1.0f32; workers.max(1)]))?,
+            recent: a.recent.allocate(context, rec, workers.max(1), Some(&vec![-1.0f32; workers.max(1)]))?,
         };
+        context.submit(recording)?;
         self.runs.push(Some(run));
         Ok(RunId(self.runs.len() - 1))
     }
@@ -358,8 +362,8 @@ impl<'d> GpuBackend<'d> {
             if needed > state.slot_capacity {
                 let capacity = needed.max(2 * state.slot_capacity);
                 let slots = &mut self.arenas.slots;
-                let bigger = slots.allocate(&self.context, capacity * n, None)?;
                 let mut recording = self.context.record("growing slots");
+                let bigger = slots.allocate(&self.context, &mut recording, capacity * n, None)?;
                 let ((old, from), (new, to)) = (slots.of(state.slots), slots.of(bigger));
                 // wgpu copies between two buffers only, and both may be one page.
                 let len = state.slot_capacity * n;

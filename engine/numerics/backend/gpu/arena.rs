@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::numerics::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::numerics::gpu::{GpuBuffer, GpuContext, GpuError, Recording};
 
 /// Elements a page starts with (it doubles as regions need room).
 const FIRST_PAGE: usize = 1 << 16;
@@ -115,26 +115,27 @@ impl Arena {
         Ok(())
     }
 
-    /// A region of `len` elements, zeroed, or holding `data` when given.
+    /// A region of `len` elements, zeroed, or holding `data` when given. The
+    /// zeroing and any page growth are recorded into `recording`; `data` is
+    /// written through the queue, so before the recording runs (which is why
+    /// a growth copies only up to the page's old end: the data lies beyond, or
+    /// in a hole of the old buffer that the copy carries over).
     pub fn allocate(
         &mut self,
         context: &GpuContext,
+        recording: &mut Recording<'_>,
         len: usize,
         data: Option<&[f32]>,
     ) -> Result<Region, GpuError> {
         self.fits(len)?;
         let region = match self.reuse(len) {
             Some(region) => region,
-            None => self.extend(context, len)?,
+            None => self.extend(context, recording, len)?,
         };
         let buffer = &self.pages[region.page].buffer;
         match data {
             Some(data) => context.write(buffer, region.at, data)?,
-            None => {
-                let mut recording = context.record(self.label);
-                recording.clear_range(buffer, region.at, len)?;
-                context.submit(recording)?;
-            }
+            None => recording.clear_range(buffer, region.at, len)?,
         }
         Ok(region)
     }
@@ -154,7 +155,12 @@ impl Arena {
 
     /// Room for `len` at the end of a page that can grow to hold it (its
     /// contents copied into a bigger buffer), else in a new page.
-    fn extend(&mut self, context: &GpuContext, len: usize) -> Result<Region, GpuError> {
+    fn extend(
+        &mut self,
+        context: &GpuContext,
+        recording: &mut Recording<'_>,
+        len: usize,
+    ) -> Result<Region, GpuError> {
         let page_len = self.page_len;
         let growable = self.pages.iter().position(|page| page.space.end + len <= page_len);
         let index = match growable {
@@ -169,10 +175,8 @@ impl Arena {
         if page.space.end + len > page.buffer.len() {
             let grown = (2 * page.buffer.len()).max(page.space.end + len).min(page_len);
             let bigger = context.zeros(self.label, grown)?;
-            let mut recording = context.record(self.label);
             recording.copy(&page.buffer, 0, &bigger, 0, page.space.end)?;
-            context.submit(recording)?;
-            // The old buffer lives on in wgpu until the copy is done.
+            // The old buffer lives on in wgpu until the recorded copy is done.
             page.buffer = bigger;
         }
         let at = page.space.take(len, page.buffer.len()).expect("the page has room at its end now");
