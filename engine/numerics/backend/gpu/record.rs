@@ -200,30 +200,13 @@ impl Flush<'_> {
                 }
                 Batch::Weigh { recent } => self.record_weighings(rec, stretch, a.recent.page(recent))?,
                 Batch::SnapshotWorker { params, slots } => {
-                    let span = |single: &Single<'_, '_>| {
-                        let Op::SnapshotWorker { worker, slot } = single.op else {
-                            unreachable!("by its batch")
-                        };
-                        (single.run.params.at + *worker as usize * n, single.run.slots.at + slot * n)
-                    };
-                    let spans: Vec<(usize, usize)> = stretch.iter().map(span).collect();
-                    rec.copy_spans(n, &spans, a.params.page(params), a.slots.page(slots))?
+                    rec.copy_spans(n, &copy_spans(stretch, n), a.params.page(params), a.slots.page(slots))?
                 }
                 Batch::SnapshotCenter { center, slots } => {
-                    let span = |single: &Single<'_, '_>| {
-                        let Op::SnapshotCenter { slot } = single.op else { unreachable!("by its batch") };
-                        (single.run.center.at, single.run.slots.at + slot * n)
-                    };
-                    let spans: Vec<(usize, usize)> = stretch.iter().map(span).collect();
-                    rec.copy_spans(n, &spans, a.center.page(center), a.slots.page(slots))?
+                    rec.copy_spans(n, &copy_spans(stretch, n), a.center.page(center), a.slots.page(slots))?
                 }
                 Batch::Adopt { slots, params } => {
-                    let span = |single: &Single<'_, '_>| {
-                        let Op::Adopt { worker, slot } = single.op else { unreachable!("by its batch") };
-                        (single.run.slots.at + slot * n, single.run.params.at + *worker as usize * n)
-                    };
-                    let spans: Vec<(usize, usize)> = stretch.iter().map(span).collect();
-                    rec.copy_spans(n, &spans, a.slots.page(slots), a.params.page(params))?
+                    rec.copy_spans(n, &copy_spans(stretch, n), a.slots.page(slots), a.params.page(params))?
                 }
                 Batch::Alone => {
                     for single in stretch {
@@ -406,6 +389,22 @@ impl Flush<'_> {
         rec.cross_entropy(set.rows, self.mlp.classes(), buffers, None, self.results)?;
         rec.chunk_losses(set.rows, EVAL_CHUNK, buffers, Span::at(self.results, at))
     }
+}
+
+/// (from, to) per operation of a stretch of copies (snapshots of a worker or
+/// the center into a slot, adopts of a slot), offsets in their pages.
+fn copy_spans(stretch: &[Single<'_, '_>], n: usize) -> Vec<(usize, usize)> {
+    let span = |single: &Single<'_, '_>| {
+        let (run, worker) = (single.run, |w: u32| single.run.params.at + w as usize * n);
+        let slot = |s: usize| run.slots.at + s * n;
+        match *single.op {
+            Op::SnapshotWorker { worker: w, slot: s } => (worker(w), slot(s)),
+            Op::SnapshotCenter { slot: s } => (run.center.at, slot(s)),
+            Op::Adopt { worker: w, slot: s } => (slot(s), worker(w)),
+            _ => unreachable!("a stretch of copies by its batch"),
+        }
+    };
+    stretch.iter().map(span).collect()
 }
 
 /// Where this flush computes `id` on the device.
